@@ -1,0 +1,55 @@
+/**
+ * The one record of an HTTP exchange that passed through bitsgate.
+ *
+ * The gateway produces it (src/gateway), `--record` serialises it as it is (one NDJSON
+ * line, bodies never included), and the session tracker (src/sessions) and `analyze`
+ * consume it. Nothing else crosses from the I/O edge into the protocol core, so a
+ * recorded file replays through the core with the same result as live traffic.
+ */
+
+/** Header fields in wire order with their original names; duplicates kept. */
+export type HeaderList = ReadonlyArray<readonly [name: string, value: string]>;
+
+/** Sent when a request head has been parsed and forwarding starts. */
+export interface ExchangeStart {
+  /** Unique per gateway process, increasing in arrival order. */
+  id: number;
+  /** The client TCP connection that carried the request (unique per process). */
+  connectionId: number;
+  client: { address: string; port: number };
+  method: string;
+  /** Request target exactly as sent (origin-form, e.g. `/uploads/f.bin?x=1`). */
+  url: string;
+  /** `1.1` or `1.0`. */
+  httpVersion: string;
+  requestHeaders: HeaderList;
+  /** Epoch milliseconds when the request head was complete. */
+  startedAt: number;
+}
+
+/** Sent once per exchange when it has ended, successfully or not. */
+export interface Observation extends ExchangeStart {
+  /** Request body bytes actually relayed to the upstream (decoded payload, not chunk framing). */
+  requestBodyBytes: number;
+  /** Upstream (or gateway-generated) response status; absent when no response was sent. */
+  status?: number;
+  responseHeaders?: HeaderList;
+  /** Response body bytes relayed to the client. */
+  responseBodyBytes: number;
+  /** Epoch ms when the response head was sent to the client, if it was. */
+  respondedAt?: number;
+  /** Epoch ms when the exchange ended (response complete, or failure). */
+  endedAt: number;
+  /** Who produced the response: the upstream server, or the gateway itself (400/431/502/504). */
+  responder?: 'upstream' | 'gateway';
+  /** Identifies the pinned upstream TCP connection that carried the exchange. */
+  upstreamConnectionId?: number;
+  /** Set when the exchange failed: a short machine-readable reason, e.g. `upstream-timeout`. */
+  error?: string;
+}
+
+/** Anything that consumes observations: the tracker, the recorder, the request log. */
+export interface ObservationSink {
+  onExchangeStart?(start: ExchangeStart): void;
+  onObservation(obs: Observation): void;
+}

@@ -1,0 +1,166 @@
+/**
+ * Typed events: the only output of the protocol core. The gateway publishes them on the
+ * event bus, the sinks (log, metrics, recorder, dashboard hub) subscribe, and `analyze`
+ * consumes the same events from a replay. One definition for all of them.
+ *
+ * Fields may be added; none may be renamed or removed without updating every sink.
+ */
+
+export type Severity = 'info' | 'warning' | 'error';
+
+export type SessionState =
+  | 'creating'
+  | 'open'
+  | 'uploaded'
+  | 'closed'
+  | 'cancelled'
+  | 'failed'
+  | 'expired'
+  | 'evicted';
+
+/** States after which the session accepts no further packets. */
+export const TERMINAL_STATES: ReadonlySet<SessionState> = new Set([
+  'closed',
+  'cancelled',
+  'failed',
+  'expired',
+  'evicted',
+]);
+
+export const VIOLATION_CODES = [
+  // Invalid closes: the centre of the product.
+  'close-incomplete',
+  'close-before-reply',
+  'close-unknown-session',
+  'close-after-end',
+  'close-while-busy',
+  'close-url-mismatch',
+  'close-rejected',
+  'close-after-expiry',
+  // Fragments.
+  'fragment-gap',
+  'fragment-overlap',
+  'fragment-total-changed',
+  'fragment-length-mismatch',
+  'fragment-after-end',
+  'fragment-unknown-session',
+  // Packets and Acks.
+  'packet-missing-header',
+  'packet-bad-header',
+  'packet-unknown-type',
+  'protocol-unsupported',
+  'ack-missing',
+  'ack-session-mismatch',
+  'ack-range-regressed',
+  'server-error',
+  'host-id-ignored',
+] as const;
+
+export type ViolationCode = (typeof VIOLATION_CODES)[number];
+
+export interface Violation {
+  code: ViolationCode;
+  severity: Severity;
+  /** The session it concerns, when one is known (the id as the client sent it). */
+  sessionId?: string;
+  /** One line: what happened, with the numbers that prove it. */
+  message: string;
+  /** What goes wrong because of it and what the client or server should do. */
+  explain: string;
+  /** Observation ids of the exchanges that prove it. */
+  exchanges: number[];
+  /** Epoch ms of the observation that triggered it. */
+  time: number;
+}
+
+/** Normalised BITS packet type, or `http` for an ordinary request (e.g. the reply GET). */
+export type PacketKind =
+  | 'ping'
+  | 'create-session'
+  | 'fragment'
+  | 'close-session'
+  | 'cancel-session'
+  | 'unknown'
+  | 'http';
+
+/** One exchange as the dashboard timeline and the log show it. */
+export interface PacketRecord {
+  /** Observation id. */
+  exchange: number;
+  connectionId: number;
+  kind: PacketKind;
+  method: string;
+  url: string;
+  /** Response status; absent when the exchange got no response. */
+  status?: number;
+  /** Fragment range as sent: inclusive offsets and total. */
+  range?: { start: number; end: number; total: number };
+  /** `BITS-Received-Content-Range` of the Ack, when present and valid. */
+  ackedOffset?: number;
+  requestBytes: number;
+  responseBytes: number;
+  /** Decoded `BITS-Error-Code` of the Ack, e.g. `0x8020001F BG_E_SESSION_NOT_FOUND`. */
+  errorCode?: string;
+  startedAt: number;
+  /** Milliseconds from request head to end of exchange. */
+  ms: number;
+  error?: string;
+  requestHeaders: ReadonlyArray<readonly [string, string]>;
+  responseHeaders?: ReadonlyArray<readonly [string, string]>;
+}
+
+export interface SessionSummary {
+  id: string;
+  state: SessionState;
+  /** Path of the Create-Session request. */
+  url: string;
+  /** Host header of the Create-Session request. */
+  host?: string;
+  contentName?: string;
+  /** Client address of the connection that created (or first showed) the session. */
+  client: string;
+  protocol?: string;
+  hostId?: string;
+  /** Total length from Content-Range; null until a fragment (or T = 0) tells it. */
+  totalLength: number | null;
+  /** Bytes the server acknowledged (`BITS-Received-Content-Range`). */
+  ackedBytes: number;
+  /** Fragment body bytes relayed to the server. */
+  relayedBytes: number;
+  fragments: number;
+  retransmittedBytes: number;
+  replyUrl?: string;
+  replyFetched: boolean;
+  /** Decoded error codes seen on this session's Acks. */
+  errorCodes: string[];
+  firstSeen: number;
+  lastSeen: number;
+  /** First seen mid-upload (the gateway started late): some fields are unknown. */
+  adopted: boolean;
+  /** The request of this session in flight now, if any. */
+  outstanding?: { exchange: number; kind: PacketKind; since: number };
+  /** Codes of the violations recorded against the session, in order. */
+  violations: ViolationCode[];
+}
+
+export interface SessionDetail extends SessionSummary {
+  /** Bounded packet timeline, oldest first. */
+  timeline: PacketRecord[];
+}
+
+interface EventBase {
+  /** Monotonically increasing across all events of one tracker. */
+  seq: number;
+  /** Epoch ms (the time of the observation that caused it). */
+  time: number;
+}
+
+export type BitsEvent =
+  | (EventBase & { type: 'session-created'; session: SessionSummary })
+  | (EventBase & { type: 'session-updated'; session: SessionSummary })
+  | (EventBase & { type: 'session-ended'; session: SessionSummary })
+  | (EventBase & { type: 'session-evicted'; session: SessionSummary; reason: 'capacity' })
+  | (EventBase & { type: 'packet'; sessionId?: string; packet: PacketRecord })
+  | (EventBase & { type: 'violation'; violation: Violation });
+
+export type BitsEventType = BitsEvent['type'];
