@@ -1,0 +1,144 @@
+/**
+ * Wires one running bitsgate: the gateway (edge) produces observations; the inspector
+ * feeds them to the session tracker (core) and publishes its events on the bus; the
+ * sinks (log, metrics, recorder, dashboard) subscribe. With no upstream, our own BITS
+ * server runs on an internal loopback port as the upstream. This is the only place
+ * that knows every part; `npm start`, the gateway command and the end-to-end tests
+ * all start bitsgate through it.
+ */
+import type pino from 'pino';
+import { startDashboard, type DashboardHandle } from './dashboard/index.js';
+import { EventBus } from './event-bus.js';
+import { startGateway, type Gateway } from './gateway/index.js';
+import { Inspector } from './inspector.js';
+import type { ObservationSink } from './observation.js';
+import { startBitsServer, type BitsServer, type ReplyMode } from './server/index.js';
+import { SessionTracker, type SessionTrackerOptions } from './sessions/tracker.js';
+import { subscribeEventLog } from './sinks/event-log.js';
+import { BitsgateMetrics } from './sinks/metrics.js';
+import { Recorder } from './sinks/recorder.js';
+import { RequestLog } from './sinks/request-log.js';
+import type { ListenAddress } from './util/option-values.js';
+
+export interface EmbeddedServerOptions {
+  root: string;
+  listen?: ListenAddress;
+  replyMode?: ReplyMode;
+  maxUpload?: number;
+  allowOverwrite?: boolean;
+}
+
+export interface AppOptions {
+  /** The BITS server to inspect. Absent: start the embedded server (`embedded`) and use it. */
+  upstream?: URL;
+  embedded?: EmbeddedServerOptions;
+  listen?: ListenAddress;
+  upstreamTimeoutMs?: number;
+  headersTimeoutMs?: number;
+  forwardedHeaders?: boolean;
+  /** Dashboard listener; `false` disables the dashboard. */
+  dashboard?: ListenAddress | false;
+  dashboardToken?: string;
+  /** Append every observation to this NDJSON file. */
+  record?: string;
+  tracker?: SessionTrackerOptions;
+  /** How often idle sessions are checked for expiry. */
+  expiryIntervalMs?: number;
+  logger: pino.Logger;
+}
+
+export interface App {
+  gateway: Gateway;
+  /** The upstream in use (the embedded server's URL when none was given). */
+  upstream: URL;
+  embeddedServer?: BitsServer;
+  dashboard?: DashboardHandle;
+  tracker: SessionTracker;
+  bus: EventBus;
+  metrics: BitsgateMetrics;
+  close(): Promise<void>;
+}
+
+export const APP_DEFAULTS = {
+  dashboard: { host: '127.0.0.1', port: 8081 } as ListenAddress,
+  embeddedRoot: './uploads',
+  expiryIntervalMs: 60_000,
+} as const;
+
+export async function startApp(options: AppOptions): Promise<App> {
+  const { logger } = options;
+  const closers: Array<() => Promise<void> | void> = [];
+  const close = async () => {
+    for (const fn of closers.reverse()) {
+      try {
+        await fn();
+      } catch (err) {
+        logger.warn({ err }, 'error while shutting down');
+      }
+    }
+  };
+  try {
+    let upstream = options.upstream;
+    let embeddedServer: BitsServer | undefined;
+    if (!upstream) {
+      const embedded = options.embedded ?? { root: APP_DEFAULTS.embeddedRoot };
+      embeddedServer = await startBitsServer({
+        root: embedded.root,
+        listen: embedded.listen ?? { host: '127.0.0.1', port: 0 },
+        replyMode: embedded.replyMode,
+        maxUpload: embedded.maxUpload,
+        allowOverwrite: embedded.allowOverwrite,
+        logger: logger.child({ component: 'server' }),
+      });
+      closers.push(() => embeddedServer!.close());
+      upstream = new URL(embeddedServer.url);
+    }
+
+    const bus = new EventBus((err, event) =>
+      logger.error({ err, eventType: event.type }, 'event sink failed'),
+    );
+    const tracker = new SessionTracker(options.tracker);
+    const inspector = new Inspector(tracker, bus);
+    inspector.startExpiry(options.expiryIntervalMs ?? APP_DEFAULTS.expiryIntervalMs);
+    closers.push(() => inspector.stopExpiry());
+
+    const metrics = new BitsgateMetrics({ stats: () => tracker.stats() });
+    closers.push(metrics.attach(bus));
+    closers.push(subscribeEventLog(bus, logger.child({ component: 'sessions' })));
+
+    const sinks: ObservationSink[] = [inspector, metrics, new RequestLog(logger.child({ component: 'gateway' }))];
+    if (options.record) {
+      const recorder = await Recorder.open(options.record);
+      closers.push(() => recorder.close());
+      sinks.push(recorder);
+    }
+
+    let dashboard: DashboardHandle | undefined;
+    if (options.dashboard !== false) {
+      dashboard = await startDashboard({
+        listen: options.dashboard ?? APP_DEFAULTS.dashboard,
+        source: tracker,
+        bus,
+        metrics,
+        token: options.dashboardToken,
+      });
+      closers.push(() => dashboard!.close());
+    }
+
+    const gateway = await startGateway({
+      upstream,
+      listen: options.listen,
+      upstreamTimeoutMs: options.upstreamTimeoutMs,
+      headersTimeoutMs: options.headersTimeoutMs,
+      forwardedHeaders: options.forwardedHeaders,
+      sinks,
+      onSinkError: (err, phase) => logger.error({ err, phase }, 'observation sink failed'),
+    });
+    closers.push(() => gateway.close());
+
+    return { gateway, upstream, embeddedServer, dashboard, tracker, bus, metrics, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}

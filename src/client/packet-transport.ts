@@ -1,0 +1,134 @@
+/**
+ * Sends one BITS packet (or the reply GET) and returns the whole response.
+ *
+ * Why Node's http client and not a raw socket: it writes the method `BITS_POST` verbatim
+ * (only Node's *server* refuses it), its response parser already handles Content-Length,
+ * chunked and close-delimited bodies strictly, and a dedicated keep-alive Agent with
+ * maxSockets 1 gives exactly the "one kept-alive connection" a BITS client uses, which
+ * reconnects by itself after the server or a proxy closes it.
+ */
+import http from 'node:http';
+import type { Readable } from 'node:stream';
+import type { HeaderList } from '../observation.js';
+
+export interface PacketResponse {
+  status: number;
+  headers: HeaderList;
+  body: Buffer;
+}
+
+/** The connection broke or timed out before a complete response: a transient failure. */
+export class ConnectionLostError extends Error {
+  override name = 'ConnectionLostError';
+  constructor(readonly code: string, message: string) {
+    super(message);
+  }
+}
+
+export interface TransportOptions {
+  /** Inactivity limit per request (no bytes either way). */
+  idleTimeoutMs?: number;
+  /** Largest response body we accept (Acks are empty; replies are small). */
+  maxResponseBytes?: number;
+  /** Extra headers on every request (e.g. a test marker). */
+  headers?: HeaderList;
+}
+
+export interface PacketRequest {
+  method: string;
+  url: URL;
+  headers: HeaderList;
+  /** A Buffer, or a stream whose length the headers' Content-Length states. */
+  body?: Buffer | Readable;
+}
+
+export class PacketTransport {
+  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 1, maxFreeSockets: 1 });
+  private readonly idleTimeoutMs: number;
+  private readonly maxResponseBytes: number;
+  private readonly extraHeaders: HeaderList;
+  /** Requests sent, for the summary line. */
+  sent = 0;
+
+  constructor(options: TransportOptions = {}) {
+    this.idleTimeoutMs = options.idleTimeoutMs ?? 60_000;
+    this.maxResponseBytes = options.maxResponseBytes ?? 16 * 1024 * 1024;
+    this.extraHeaders = options.headers ?? [];
+  }
+
+  send(packet: PacketRequest): Promise<PacketResponse> {
+    this.sent++;
+    return new Promise<PacketResponse>((resolve, reject) => {
+      let settled = false;
+      const fail = (code: string, message: string) => {
+        if (settled) return;
+        settled = true;
+        req.destroy();
+        if (packet.body && !Buffer.isBuffer(packet.body)) packet.body.destroy();
+        reject(new ConnectionLostError(code, message));
+      };
+      const flat: string[] = [];
+      // Host first, as every client writes it; header order and case are kept as given.
+      flat.push('Host', packet.url.host);
+      for (const [name, value] of [...packet.headers, ...this.extraHeaders]) flat.push(name, value);
+      const req = http.request({
+        agent: this.agent,
+        method: packet.method,
+        host: packet.url.hostname.replace(/^\[|\]$/g, ''),
+        port: packet.url.port || 80,
+        path: packet.url.pathname + packet.url.search,
+        headers: flat as unknown as http.OutgoingHttpHeaders,
+        setHost: false,
+      });
+      req.setTimeout(this.idleTimeoutMs, () => fail('ETIMEDOUT', `no response activity for ${this.idleTimeoutMs} ms`));
+      req.on('error', (err: NodeJS.ErrnoException) => fail(err.code ?? 'ECONNRESET', err.message));
+      req.on('response', (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > this.maxResponseBytes) {
+            fail('ETOOBIG', `response body larger than ${this.maxResponseBytes} bytes`);
+            return;
+          }
+          chunks.push(chunk);
+        });
+        res.on('error', (err: NodeJS.ErrnoException) => fail(err.code ?? 'ECONNRESET', err.message));
+        res.on('aborted', () => fail('ECONNRESET', 'response aborted'));
+        res.on('end', () => {
+          if (settled) return;
+          if (!res.complete) return fail('ECONNRESET', 'response ended early');
+          settled = true;
+          if (!req.writableFinished) {
+            // The server answered before reading the whole body (a 416, 413, 500...). Node's
+            // client then waits forever for a 'drain' (seen on Node 20): drop the connection
+            // instead; the next packet opens a fresh one.
+            if (packet.body && !Buffer.isBuffer(packet.body)) {
+              packet.body.unpipe(req);
+              packet.body.destroy();
+            }
+            req.destroy();
+          }
+          const raw = res.rawHeaders;
+          const headers: [string, string][] = [];
+          for (let i = 0; i + 1 < raw.length; i += 2) headers.push([raw[i]!, raw[i + 1]!]);
+          resolve({ status: res.statusCode ?? 0, headers, body: Buffer.concat(chunks) });
+        });
+      });
+      const body = packet.body;
+      if (body === undefined) {
+        req.end();
+      } else if (Buffer.isBuffer(body)) {
+        req.end(body);
+      } else {
+        body.on('error', (err: NodeJS.ErrnoException) => fail(err.code ?? 'EIO', `reading the file: ${err.message}`));
+        body.pipe(req);
+      }
+    });
+  }
+
+  /** Drop the connection (used after errors, and when done). */
+  close(): void {
+    this.agent.destroy();
+  }
+}

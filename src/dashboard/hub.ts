@@ -1,0 +1,311 @@
+/**
+ * The dashboard hub: fans core events out to connected browsers.
+ *
+ * Theory of operation. The hub subscribes to the event bus and keeps the last events in a
+ * ring (for `?since=` resume). Each client has its own queue (ClientQueue, which coalesces
+ * superseded session updates). Events are queued synchronously and written on the next
+ * turn of the event loop in batches, one JSON string per event shared by all clients.
+ * A client is written to only while its transport's `bufferedAmount` is below the
+ * high-water mark; the completion callback of a write resumes it. A client whose queue
+ * passes `maxQueuedEvents` has its queue dropped and gets `resync` + a fresh snapshot
+ * once it drains, so a stalled browser costs at most: one queue of references, the
+ * high-water mark of socket buffer, and one snapshot. Heartbeats ping every client and
+ * terminate the ones that did not answer the previous ping.
+ *
+ * The hub knows nothing of HTTP or ws: a transport is anything with send/ping/terminate,
+ * which lets the tests drive stalled and dead clients directly.
+ */
+import type { EventBus } from '../event-bus.js';
+import type { BitsEvent } from '../sessions/events.js';
+import { ClientQueue } from './client-queue.js';
+import { EventRing } from './event-ring.js';
+import type { HeartbeatMessage, ResyncMessage, SnapshotMessage, SnapshotReason } from './messages.js';
+import { DASHBOARD_PROTOCOL } from './messages.js';
+import type { SnapshotSource } from './snapshot-source.js';
+import { randomBytes } from 'node:crypto';
+
+export interface ClientTransport {
+  /** Queues one text frame; `done` runs once it has been handed to the OS (or failed). */
+  send(data: string, done: (err?: Error) => void): void;
+  /** Bytes accepted by send() and not yet written to the OS. */
+  readonly bufferedAmount: number;
+  ping(): void;
+  terminate(): void;
+}
+
+export interface HubOptions {
+  /** Events kept for `?since=` resume. */
+  ringCapacity?: number;
+  /** Events one client may have waiting before it is told to resync. */
+  maxQueuedEvents?: number;
+  /** Stop writing to a client while this many bytes wait in its socket buffer. */
+  highWaterBytes?: number;
+  /** Events per `events` message. */
+  maxBatchEvents?: number;
+  /** Ping / idle heartbeat interval; a client that misses one ping is terminated. 0 disables. */
+  heartbeatMs?: number;
+  /** Sessions in one snapshot (most recently active first): bounds the snapshot's size. */
+  snapshotSessionLimit?: number;
+  now?: () => number;
+}
+
+export const HUB_DEFAULTS = {
+  ringCapacity: 10_000,
+  maxQueuedEvents: 5_000,
+  highWaterBytes: 1024 * 1024,
+  maxBatchEvents: 500,
+  heartbeatMs: 15_000,
+  snapshotSessionLimit: 50_000,
+} as const;
+
+export interface HubCounters {
+  clients: number;
+  resyncs: number;
+  coalesced: number;
+  terminated: number;
+  eventsSent: number;
+}
+
+/** One connected browser (or other consumer) as the hub sees it. */
+export class HubClient {
+  readonly queue = new ClientQueue();
+  /** Seq of the last event (or snapshot) this client has been sent. */
+  lastSent = 0;
+  pendingSnapshot: SnapshotReason | null = null;
+  pendingResyncNotice = false;
+  alive = true;
+  closed = false;
+  waitingDrain = false;
+  lastSendAt = 0;
+
+  constructor(readonly transport: ClientTransport) {}
+}
+
+export class DashboardHub {
+  private readonly ring: EventRing;
+  private readonly clients = new Set<HubClient>();
+  private readonly opts: Required<Omit<HubOptions, 'now'>>;
+  private readonly now: () => number;
+  private readonly unsubscribe: () => void;
+  private readonly json = new WeakMap<BitsEvent, string>();
+  private readonly dirty = new Set<HubClient>();
+  private flushScheduled = false;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private readonly counters = { resyncs: 0, coalescedFromClosed: 0, terminated: 0, eventsSent: 0 };
+  /** This hub's seq space (see SnapshotMessage.instance). */
+  readonly instance = randomBytes(6).toString('hex');
+
+  constructor(
+    private readonly source: SnapshotSource,
+    bus: EventBus,
+    options: HubOptions = {},
+  ) {
+    this.opts = {
+      ringCapacity: options.ringCapacity ?? HUB_DEFAULTS.ringCapacity,
+      maxQueuedEvents: options.maxQueuedEvents ?? HUB_DEFAULTS.maxQueuedEvents,
+      highWaterBytes: options.highWaterBytes ?? HUB_DEFAULTS.highWaterBytes,
+      maxBatchEvents: options.maxBatchEvents ?? HUB_DEFAULTS.maxBatchEvents,
+      heartbeatMs: options.heartbeatMs ?? HUB_DEFAULTS.heartbeatMs,
+      snapshotSessionLimit: options.snapshotSessionLimit ?? HUB_DEFAULTS.snapshotSessionLimit,
+    };
+    this.now = options.now ?? Date.now;
+    this.ring = new EventRing(this.opts.ringCapacity, source.seq);
+    this.unsubscribe = bus.subscribe((event) => this.onEvent(event));
+    if (this.opts.heartbeatMs > 0) {
+      this.heartbeat = setInterval(() => this.tick(), this.opts.heartbeatMs);
+      this.heartbeat.unref();
+    }
+  }
+
+  get clientCount(): number {
+    return this.clients.size;
+  }
+
+  /** Seq of the newest event the hub has seen (what a snapshot taken now reflects). */
+  get seq(): number {
+    return this.ring.lastSeq;
+  }
+
+  counts(): HubCounters {
+    let coalesced = this.counters.coalescedFromClosed;
+    for (const c of this.clients) coalesced += c.queue.coalesced;
+    return {
+      clients: this.clients.size,
+      resyncs: this.counters.resyncs,
+      coalesced,
+      terminated: this.counters.terminated,
+      eventsSent: this.counters.eventsSent,
+    };
+  }
+
+  /**
+   * Registers a client. Without `since` (or when the ring no longer holds everything after
+   * it, or `instance` names another server process) the client first gets a snapshot;
+   * otherwise the events it missed.
+   */
+  connect(transport: ClientTransport, since?: number, instance?: string): HubClient {
+    const client = new HubClient(transport);
+    client.lastSendAt = this.now();
+    this.clients.add(client);
+    const sameInstance = instance === undefined || instance === this.instance;
+    const missed = since === undefined || !sameInstance ? undefined : this.ring.since(since);
+    if (missed === undefined) {
+      client.pendingSnapshot = since === undefined ? 'connect' : 'since-unavailable';
+    } else {
+      client.lastSent = since!;
+      for (const e of missed) this.enqueue(client, e);
+    }
+    this.markDirty(client);
+    return client;
+  }
+
+  disconnect(client: HubClient): void {
+    if (client.closed) return;
+    client.closed = true;
+    this.counters.coalescedFromClosed += client.queue.coalesced;
+    client.queue.clear();
+    this.clients.delete(client);
+    this.dirty.delete(client);
+  }
+
+  pong(client: HubClient): void {
+    client.alive = true;
+  }
+
+  /** Runs one heartbeat round now (the timer calls it; tests may too). */
+  tick(): void {
+    const now = this.now();
+    for (const c of [...this.clients]) {
+      if (!c.alive) {
+        this.counters.terminated++;
+        this.disconnect(c);
+        c.transport.terminate();
+        continue;
+      }
+      c.alive = false;
+      try {
+        c.transport.ping();
+      } catch {
+        /* a closing socket; its close handler disconnects it */
+      }
+      if (c.queue.length === 0 && !c.pendingSnapshot && now - c.lastSendAt >= this.opts.heartbeatMs / 2 &&
+          c.transport.bufferedAmount < this.opts.highWaterBytes) {
+        const msg: HeartbeatMessage = { type: 'heartbeat', seq: this.ring.lastSeq, serverTime: now };
+        this.send(c, JSON.stringify(msg));
+      }
+      this.markDirty(c);
+    }
+  }
+
+  close(): void {
+    this.unsubscribe();
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    for (const c of [...this.clients]) this.disconnect(c);
+  }
+
+  /** Builds the snapshot message a client gets on connect or resync. */
+  snapshot(reason: SnapshotReason): SnapshotMessage {
+    const all = this.source.sessions();
+    const limit = this.opts.snapshotSessionLimit;
+    return {
+      type: 'snapshot',
+      protocol: DASHBOARD_PROTOCOL,
+      reason,
+      instance: this.instance,
+      seq: this.ring.lastSeq,
+      sessions: all.length > limit ? all.slice(0, limit) : all,
+      sessionsTotal: all.length,
+      violations: this.source.recentViolations(),
+      stats: this.source.stats(),
+      serverTime: this.now(),
+    };
+  }
+
+  private onEvent(event: BitsEvent): void {
+    this.ring.push(event);
+    for (const c of this.clients) {
+      // A pending snapshot is taken when it is sent, so it will already contain this event.
+      if (c.pendingSnapshot) continue;
+      this.enqueue(c, event);
+      this.markDirty(c);
+    }
+  }
+
+  private enqueue(c: HubClient, event: BitsEvent): void {
+    c.queue.push(event);
+    if (c.queue.length > this.opts.maxQueuedEvents) {
+      c.queue.clear();
+      c.pendingSnapshot = 'resync';
+      c.pendingResyncNotice = true;
+      this.counters.resyncs++;
+    }
+  }
+
+  private markDirty(c: HubClient): void {
+    this.dirty.add(c);
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      const batch = [...this.dirty];
+      this.dirty.clear();
+      for (const client of batch) this.flush(client);
+    });
+  }
+
+  private flush(c: HubClient): void {
+    if (c.closed) return;
+    const { highWaterBytes, maxBatchEvents } = this.opts;
+    while (c.transport.bufferedAmount < highWaterBytes) {
+      if (c.pendingSnapshot) {
+        if (c.pendingResyncNotice) {
+          const notice: ResyncMessage = { type: 'resync', reason: 'too-far-behind', lastDelivered: c.lastSent };
+          this.send(c, JSON.stringify(notice));
+          c.pendingResyncNotice = false;
+        }
+        const snap = this.snapshot(c.pendingSnapshot);
+        c.pendingSnapshot = null;
+        c.lastSent = snap.seq;
+        this.send(c, JSON.stringify(snap));
+        continue;
+      }
+      const events = c.queue.take(maxBatchEvents);
+      if (events.length === 0) break;
+      const parts: string[] = [];
+      for (const e of events) {
+        if (e.seq <= c.lastSent) continue; // already covered by a snapshot or a resume point
+        parts.push(this.eventJson(e));
+        c.lastSent = e.seq;
+      }
+      if (parts.length === 0) continue;
+      this.counters.eventsSent += parts.length;
+      this.send(c, '{"type":"events","events":[' + parts.join(',') + ']}');
+    }
+    // Still work to do: the next write completion of this client resumes it.
+    c.waitingDrain = c.queue.length > 0 || c.pendingSnapshot !== null;
+  }
+
+  private send(c: HubClient, data: string): void {
+    c.lastSendAt = this.now();
+    try {
+      c.transport.send(data, (err) => {
+        if (err || c.closed) return;
+        if (c.waitingDrain) {
+          c.waitingDrain = false;
+          this.markDirty(c);
+        }
+      });
+    } catch {
+      this.disconnect(c);
+    }
+  }
+
+  private eventJson(e: BitsEvent): string {
+    let s = this.json.get(e);
+    if (s === undefined) {
+      s = JSON.stringify(e);
+      this.json.set(e, s);
+    }
+    return s;
+  }
+}

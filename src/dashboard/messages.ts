@@ -1,0 +1,72 @@
+/**
+ * The dashboard wire format: every message the server sends on `/events`, one JSON text
+ * frame each. Shared by the server (src/dashboard) and the browser UI (web/src), which
+ * imports these types at build time, so both sides change together.
+ *
+ * Stream contract: after a `snapshot` with `seq = S`, the client receives every event with
+ * seq > S in increasing seq order, except `session-updated` events superseded by a later
+ * update of the same session (coalesced when the client is behind). A `snapshot` may arrive
+ * again at any time (after `resync`); it replaces all state.
+ */
+import type { BitsEvent } from '../sessions/events.js';
+import type { SeqViolation, TrackerStats } from './snapshot-source.js';
+import type { SessionSummary } from '../sessions/events.js';
+
+export const DASHBOARD_PROTOCOL = 1;
+
+/** Why a snapshot was sent instead of (or before) the next events. */
+export type SnapshotReason = 'connect' | 'since-unavailable' | 'resync';
+
+export interface SnapshotMessage {
+  type: 'snapshot';
+  protocol: typeof DASHBOARD_PROTOCOL;
+  reason: SnapshotReason;
+  /**
+   * Identifies this server process's seq space. The client sends it back with `since`
+   * (`?since=SEQ&instance=ID`): after a restart seqs start again, and a resume point of
+   * the old process must get a snapshot, not the new process's events.
+   */
+  instance: string;
+  /** Seq of the last event reflected in this state. */
+  seq: number;
+  /** The most recently active sessions, at most the server's snapshot limit. */
+  sessions: SessionSummary[];
+  /** Sessions the tracker holds (more than `sessions.length` when the snapshot was capped). */
+  sessionsTotal: number;
+  /** Newest first. */
+  violations: SeqViolation[];
+  stats: TrackerStats;
+  /** Server time, epoch ms (lets the UI show ages without trusting the browser clock). */
+  serverTime: number;
+}
+
+/** A batch of events in increasing seq order. */
+export interface EventsMessage {
+  type: 'events';
+  events: BitsEvent[];
+}
+
+/** The client fell too far behind; its queue was dropped and a fresh snapshot follows. */
+export interface ResyncMessage {
+  type: 'resync';
+  reason: 'too-far-behind';
+  /** Seq of the last event delivered before the drop. */
+  lastDelivered: number;
+}
+
+/** Sent when the stream is idle so the browser can tell a quiet server from a dead link. */
+export interface HeartbeatMessage {
+  type: 'heartbeat';
+  seq: number;
+  serverTime: number;
+}
+
+export type ServerMessage = SnapshotMessage | EventsMessage | ResyncMessage | HeartbeatMessage;
+
+/** Response of `GET /api/violations`. */
+export type ViolationsResponse = SeqViolation[];
+
+/** JSON error body of the API. */
+export interface ApiError {
+  error: string;
+}

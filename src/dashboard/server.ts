@@ -1,0 +1,191 @@
+/**
+ * The dashboard's own HTTP listener: static UI, read-only JSON API, /metrics and the
+ * /events WebSocket. GET and HEAD only: nothing here can change traffic.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { EventBus } from '../event-bus.js';
+import { BitsgateMetrics } from '../sinks/metrics.js';
+import { AccessPolicy, generateToken, isLoopbackHost } from './access-control.js';
+import { routeApi } from './api-routes.js';
+import { DashboardHub, type HubOptions } from './hub.js';
+import { setSecurityHeaders } from './security-headers.js';
+import type { SnapshotSource } from './snapshot-source.js';
+import { defaultWebRoot, loadStaticFiles, NOT_BUILT_PAGE } from './static-files.js';
+import { WebSocketEndpoint } from './websocket-endpoint.js';
+
+export interface DashboardOptions {
+  listen: { host: string; port: number };
+  source: SnapshotSource;
+  bus: EventBus;
+  /** Required token. Generated when absent and the listener is not loopback. */
+  token?: string;
+  /** Extra Host names accepted (DNS names of this machine). */
+  allowedHosts?: readonly string[];
+  /** Metrics to serve on /metrics; by default a private registry fed by `bus`. */
+  metrics?: BitsgateMetrics;
+  /** Directory of the built UI (default: web/dist of this package). */
+  webRoot?: string;
+  hub?: HubOptions;
+  /** Concurrent WebSocket clients accepted (default 100); more get 503. */
+  maxClients?: number;
+}
+
+export interface DashboardHandle {
+  /** Base URL (with `?token=` when a token is required: the link to print). */
+  url: string;
+  /** The token in force, when one is required (generated ones must be printed). */
+  token?: string;
+  /** Whether the token was generated (the caller should print the URL). */
+  tokenGenerated: boolean;
+  hub: DashboardHub;
+  port: number;
+  /** Terminates every WebSocket client (they reconnect with ?since): tests and operators. */
+  dropClients(): void;
+  close(): Promise<void>;
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, head: boolean): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(text),
+    'Cache-Control': 'no-store',
+  });
+  res.end(head ? undefined : text);
+}
+
+function sendText(res: ServerResponse, status: number, text: string, head: boolean): void {
+  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
+  res.end(head ? undefined : text);
+}
+
+/**
+ * Loopback listeners may run without a token; any other bind requires one, generated when
+ * none was given (the caller prints the URL that carries it).
+ */
+export function resolveToken(host: string, token: string | undefined): { token?: string; generated: boolean } {
+  if (token !== undefined) {
+    if (token.length < 8) throw new RangeError('dashboard token: use at least 8 characters');
+    return { token, generated: false };
+  }
+  return isLoopbackHost(host) ? { generated: false } : { token: generateToken(), generated: true };
+}
+
+export async function startDashboard(opts: DashboardOptions): Promise<DashboardHandle> {
+  const { token, generated: tokenGenerated } = resolveToken(opts.listen.host, opts.token);
+  const hub = new DashboardHub(opts.source, opts.bus, opts.hub);
+  let ownMetrics: (() => void) | undefined;
+  const metrics = opts.metrics ?? new BitsgateMetrics({ stats: () => opts.source.stats() });
+  if (!opts.metrics) ownMetrics = metrics.attach(opts.bus);
+  metrics.setDashboardClients(() => hub.clientCount);
+  const files = loadStaticFiles(opts.webRoot ?? defaultWebRoot());
+
+  let policy: AccessPolicy | undefined;
+  const server = createServer({ requestTimeout: 30_000, headersTimeout: 10_000 }, (req, res) => {
+    handle(req, res).catch(() => {
+      if (!res.headersSent) sendText(res, 500, 'internal error\n', false);
+      else res.destroy();
+    });
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    setSecurityHeaders(res);
+    const p = policy!;
+    if (!p.checkHost(req.headers.host)) return sendText(res, 403, 'Forbidden host\n', false);
+    const head = req.method === 'HEAD';
+    if (req.method !== 'GET' && !head) {
+      res.setHeader('Allow', 'GET, HEAD');
+      return sendText(res, 405, 'Method Not Allowed: the dashboard is read-only\n', false);
+    }
+    const url = new URL(req.url ?? '/', 'http://dashboard.invalid');
+    const queryToken = url.searchParams.get('token');
+    const auth = p.authenticate(req, queryToken);
+    if (auth !== 'ok') {
+      res.setHeader('WWW-Authenticate', 'Bearer realm="bitsgate"');
+      const msg = auth === 'missing'
+        ? 'Unauthorized: open the dashboard URL printed at start (it carries ?token=), or send Authorization: Bearer\n'
+        : 'Unauthorized: wrong token\n';
+      return url.pathname.startsWith('/api/') ? sendJson(res, 401, { error: msg.trim() }, head) : sendText(res, 401, msg, head);
+    }
+    if (queryToken !== null && p.requiresToken) {
+      // Trade the URL token for a cookie, and take it out of the address bar and history.
+      res.setHeader('Set-Cookie', p.cookie());
+      if (!url.pathname.startsWith('/api/') && url.pathname !== '/metrics') {
+        url.searchParams.delete('token');
+        res.writeHead(303, { Location: url.pathname + url.search, 'Content-Length': 0 });
+        return void res.end();
+      }
+    }
+    if (url.pathname.startsWith('/api/')) {
+      // Defence in depth: our own UI fetches same-origin; a cross-site page has no business here.
+      if (req.headers['sec-fetch-site'] === 'cross-site') return sendJson(res, 403, { error: 'cross-site request' }, head);
+      const result = routeApi(url.pathname, { source: opts.source, extraStats: () => ({ dashboard: hub.counts() }) });
+      return sendJson(res, result!.status, result!.body, head);
+    }
+    if (url.pathname === '/metrics') {
+      const text = await metrics.registry.metrics();
+      res.writeHead(200, { 'Content-Type': metrics.registry.contentType, 'Cache-Control': 'no-store' });
+      return void res.end(head ? undefined : text);
+    }
+    const file = files.get(url.pathname);
+    if (!file) {
+      if (url.pathname === '/' ) return sendText(res, 503, NOT_BUILT_PAGE, head);
+      return sendText(res, 404, 'Not Found\n', head);
+    }
+    if (req.headers['if-none-match'] === file.etag) {
+      res.writeHead(304, { ETag: file.etag });
+      return void res.end();
+    }
+    res.writeHead(200, {
+      'Content-Type': file.contentType,
+      'Content-Length': file.body.length,
+      ETag: file.etag,
+      'Cache-Control': 'no-cache',
+    });
+    res.end(head ? undefined : file.body);
+  }
+
+  // llhttp refuses methods outside its table (BITS_POST) before any handler runs: answer
+  // those like any other non-GET method instead of a bare reset.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (socket.writable && !(socket as { _httpMessage?: unknown })._httpMessage) {
+      const head = err.code === 'HPE_INVALID_METHOD'
+        ? 'HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD\r\n'
+        : 'HTTP/1.1 400 Bad Request\r\n';
+      socket.end(head + 'X-Content-Type-Options: nosniff\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    } else {
+      socket.destroy();
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.listen.port, opts.listen.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  policy = new AccessPolicy({ listenHost: opts.listen.host, port, token, allowedHosts: opts.allowedHosts });
+  const ws = new WebSocketEndpoint(hub, policy, opts.maxClients);
+  server.on('upgrade', (req, socket, head) => ws.handleUpgrade(req, socket, head));
+
+  const h = opts.listen.host.includes(':') ? `[${opts.listen.host}]` : opts.listen.host;
+  const displayHost = h === '0.0.0.0' || h === '[::]' ? '127.0.0.1' : h;
+  const base = `http://${displayHost}:${port}/`;
+  return {
+    url: token ? `${base}?token=${encodeURIComponent(token)}` : base,
+    token,
+    tokenGenerated,
+    hub,
+    port,
+    dropClients: () => ws.dropAll(),
+    async close() {
+      ws.close();
+      hub.close();
+      ownMetrics?.();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

@@ -1,0 +1,76 @@
+import type http from 'node:http';
+import type { ExchangeStart, HeaderList, Observation } from '../observation.js';
+
+/**
+ * Mutable bookkeeping of one request/response while it is in flight, turned into exactly
+ * one immutable Observation when it ends. `end()` is idempotent: the many ways an exchange
+ * can finish (response done, client gone, upstream failed, timeout) may race, and only
+ * the first one counts.
+ */
+export class Exchange {
+  requestBodyBytes = 0;
+  responseBodyBytes = 0;
+  status: number | undefined;
+  responseHeaders: HeaderList | undefined;
+  respondedAt: number | undefined;
+  responder: 'upstream' | 'gateway' | undefined;
+  upstreamConnectionId: number | undefined;
+  error: string | undefined;
+  proxyReq: http.ClientRequest | undefined;
+  proxyRes: http.IncomingMessage | undefined;
+  /** Epoch ms of the last byte moved on the upstream side: the inactivity timer reads it. */
+  lastActivity: number;
+  timer: NodeJS.Timeout | undefined;
+  continueSent = false;
+  private ended = false;
+
+  constructor(readonly start: ExchangeStart) {
+    this.lastActivity = start.startedAt;
+  }
+
+  get isEnded(): boolean {
+    return this.ended;
+  }
+
+  /** Records the first failure only: later ones are consequences of it. */
+  fail(error: string): void {
+    if (this.error === undefined) this.error = error;
+  }
+
+  responded(status: number, headers: HeaderList, responder: 'upstream' | 'gateway', now: number): void {
+    this.status = status;
+    this.responseHeaders = headers;
+    this.responder = responder;
+    this.respondedAt = now;
+  }
+
+  /** Returns the observation the first time, undefined afterwards. */
+  end(now: number): Observation | undefined {
+    if (this.ended) return undefined;
+    this.ended = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const start = this.start;
+    // Spelled out rather than spread: this runs once per exchange on the hot path.
+    const obs: Observation = {
+      id: start.id,
+      connectionId: start.connectionId,
+      client: start.client,
+      method: start.method,
+      url: start.url,
+      httpVersion: start.httpVersion,
+      requestHeaders: start.requestHeaders,
+      startedAt: start.startedAt,
+      requestBodyBytes: this.requestBodyBytes,
+      responseBodyBytes: this.responseBodyBytes,
+      endedAt: now,
+    };
+    if (this.status !== undefined) obs.status = this.status;
+    if (this.responseHeaders !== undefined) obs.responseHeaders = this.responseHeaders;
+    if (this.respondedAt !== undefined) obs.respondedAt = this.respondedAt;
+    if (this.responder !== undefined) obs.responder = this.responder;
+    if (this.upstreamConnectionId !== undefined) obs.upstreamConnectionId = this.upstreamConnectionId;
+    if (this.error !== undefined) obs.error = this.error;
+    return obs;
+  }
+}

@@ -1,0 +1,427 @@
+/**
+ * Theory of operation.
+ *
+ * The raw listener (src/gateway/http1) parses each request, BITS_POST included, and hands
+ * it over with a response writer. The forwarder sends it upstream through http-proxy and
+ * writes the upstream's answer back. http-proxy is used for what it does well (building
+ * and dispatching the outgoing request, per-call error routing) and steered around its
+ * known faults (shared/docs/field-notes.md §2):
+ *
+ * - Pinning: every client connection gets its own PinnedAgent (one upstream socket, never
+ *   shared). When that socket closes the client connection is closed after the response.
+ * - Fidelity: http-proxy builds headers from `req.headers` (an object: order, case and
+ *   duplicates lost) and collapses `//` in paths (`common.urlJoin`). We give it a facade
+ *   request with empty headers and take over the outgoing ClientRequest through the
+ *   `buffer` option (it calls `buffer.pipe(proxyReq)` synchronously, before any byte is
+ *   sent): there we set the exact path and header list, then stream the body with
+ *   `stream.pipeline`.
+ * - Expect: 100-continue: http-proxy skips it (#1447) and never relays the 100 (#1219).
+ *   We forward `Expect`, flush the head at once and relay the upstream's 100 once.
+ * - Aborts: http-proxy listens for `req 'aborted'`, which our listener never emits (#1586).
+ *   A client that goes away destroys the upstream request here (pipeline + connection close).
+ * - Responses: `selfHandleResponse`; the head is written from `proxyRes.rawHeaders` (keeps
+ *   duplicate WWW-Authenticate lines, #727) minus hop-by-hop fields; the body is pumped
+ *   with backpressure.
+ * - Timeouts: our own inactivity timer (`upstreamTimeoutMs`), not `proxyTimeout` (which
+ *   calls the deprecated abort() and surfaces as a generic ECONNRESET).
+ *
+ * Every exchange yields exactly one Observation, whatever path ends it.
+ */
+import type http from 'node:http';
+import { pipeline } from 'node:stream';
+import httpProxy from 'http-proxy';
+import type { ExchangeStart, HeaderList, Observation, ObservationSink } from '../observation.js';
+import { Exchange } from './exchange.js';
+import { clientResponseHeaders, groupForSetHeader, plainAddress, upstreamRequestHeaders } from './hop-by-hop.js';
+import type { ConnectionInfo as ListenerConnection, Http1Request as ListenerRequest, Http1Response as ListenerResponse, RejectInfo as ListenerReject } from './http1/types.js';
+import { PinnedAgent } from './pinned-agent.js';
+import { classifyUpstreamError, GATEWAY_BODIES, type FailureReply } from './upstream-errors.js';
+
+export interface ForwarderOptions {
+  upstream: URL;
+  /** No upstream progress (response head, or body bytes) for this long → 504 / abort. */
+  upstreamTimeoutMs: number;
+  /** Set X-Forwarded-For/-Proto/-Host (overwriting client-sent ones). */
+  forwardedHeaders: boolean;
+  sink: ObservationSink;
+  /** Wall clock, injectable for tests. */
+  now?: () => number;
+}
+
+interface ConnectionState {
+  id: number;
+  socket: ListenerConnection['socket'] | undefined;
+  address: string;
+  port: number;
+  agent: PinnedAgent;
+  active: Exchange | undefined;
+  closed: boolean;
+}
+
+/** Gives idle client connections this long to finish closing before they are destroyed. */
+const CLOSE_GRACE_MS = 2_000;
+
+export class Forwarder {
+  // ignorePath: the path is set in dispatch(); http-proxy's url.parse + urlJoin would
+  // rewrite it (backslashes, `//`) and cost time on every request.
+  private readonly proxy = httpProxy.createProxyServer({ selfHandleResponse: true, xfwd: false, ws: false, ignorePath: true, prependPath: false });
+  private readonly connections = new Map<number, ConnectionState>();
+  private readonly target: { protocol: string; host: string; hostname: string; port: number };
+  private readonly pathPrefix: string;
+  private readonly now: () => number;
+  private nextExchangeId = 1;
+  private nextUpstreamId = 1;
+
+  constructor(private readonly options: ForwarderOptions) {
+    const hostname = options.upstream.hostname.replace(/^\[(.*)\]$/, '$1');
+    this.target = { protocol: 'http:', host: hostname, hostname, port: Number(options.upstream.port || 80) };
+    this.pathPrefix = options.upstream.pathname.replace(/\/+$/, '');
+    this.now = options.now ?? Date.now;
+    // http-proxy throws from its default 'error' handler when nobody else listens; every
+    // call passes its own callback, this listener only keeps the process alive.
+    this.proxy.on('error', () => {});
+    // Keep only the pass that dispatches. The others would undo our header handling:
+    // `deleteLength` adds `Content-Length: 0` to bodiless DELETE/OPTIONS, `XHeaders`
+    // appends to client-sent X-Forwarded-* (spoofable, http-proxy#1581), `timeout` is unused.
+    const proxyWithPasses = this.proxy as unknown as { webPasses: Array<{ name: string }> };
+    proxyWithPasses.webPasses = proxyWithPasses.webPasses.filter((pass) => pass.name === 'stream');
+  }
+
+  /** Exchanges and client connections currently open (for tests and metrics). */
+  get activeConnections(): number {
+    return this.connections.size;
+  }
+
+  onConnection(conn: ListenerConnection): void {
+    this.stateFor(conn.id, conn.socket, conn.remoteAddress, conn.remotePort);
+  }
+
+  onConnectionClose(conn: { id: number }): void {
+    const state = this.connections.get(conn.id);
+    if (!state) return;
+    state.closed = true;
+    this.connections.delete(conn.id);
+    if (state.active) this.abortExchange(state, state.active, 'client-aborted');
+    // Releases the pinned upstream socket: it must never serve another client.
+    state.agent.destroy();
+  }
+
+  /** A request the listener refused (400/431/timeout): one observation with what is known. */
+  onReject(info: ListenerReject): void {
+    const start: ExchangeStart = {
+      id: this.nextExchangeId++,
+      connectionId: info.connectionId,
+      client: { address: plainAddress(info.remoteAddress), port: info.remotePort ?? 0 },
+      method: info.method ?? '',
+      url: info.url ?? '',
+      httpVersion: '',
+      requestHeaders: [],
+      startedAt: info.at,
+    };
+    const obs: Observation = {
+      ...start,
+      requestBodyBytes: 0,
+      responseBodyBytes: 0,
+      endedAt: info.at,
+      responder: 'gateway',
+      error: info.reason,
+    };
+    if (info.status !== null) {
+      obs.status = info.status;
+      obs.respondedAt = info.at;
+    }
+    this.options.sink.onObservation(obs);
+  }
+
+  /** Destroys every pinned upstream socket (gateway shutdown). */
+  closeAll(): void {
+    for (const state of this.connections.values()) state.agent.destroy();
+  }
+
+  handle(req: ListenerRequest, res: ListenerResponse): void {
+    const conn = this.stateFor(req.connectionId, req.socket, req.socket?.remoteAddress, req.socket?.remotePort);
+    const start: ExchangeStart = {
+      id: this.nextExchangeId++,
+      connectionId: req.connectionId,
+      client: { address: conn.address, port: conn.port },
+      method: req.method,
+      url: req.url,
+      httpVersion: req.httpVersion,
+      requestHeaders: req.headerList,
+      startedAt: req.receivedAt,
+    };
+    this.options.sink.onExchangeStart?.(start);
+    const ex = new Exchange(start);
+    res.on('finish', () => this.endExchange(conn, ex));
+    res.on('close', () => {
+      if (!res.finished) this.abortExchange(conn, ex, 'client-aborted');
+    });
+
+    if (conn.agent.lost || conn.closed) {
+      // The pinned upstream connection is gone: answer like a server closing an idle
+      // keep-alive connection (no response) so the client retries on a fresh connection,
+      // instead of silently pairing it with a new, unauthenticated upstream socket.
+      ex.fail('upstream-closed');
+      conn.active = ex;
+      res.destroy();
+      this.endExchange(conn, ex);
+      return;
+    }
+    conn.active = ex;
+    conn.agent.busy = true;
+
+    const forwarded = this.options.forwardedHeaders
+      ? { for: conn.address, proto: 'http' as const, host: firstHost(req.headerList) }
+      : null;
+    const grouped = groupForSetHeader(
+      upstreamRequestHeaders(req.headerList, { contentLength: req.contentLength, chunked: req.chunked }, forwarded),
+    );
+    const facade = {
+      method: req.method,
+      url: req.url,
+      httpVersion: req.httpVersion,
+      // Empty: http-proxy copies headers in reverse key order (util._extend) and lower-case;
+      // dispatch() sets the real list on the ClientRequest instead.
+      headers: {},
+      socket: req.socket,
+      connection: req.socket,
+      // http-proxy subscribes to req 'aborted'/'error'; we handle both ourselves.
+      on() {
+        return facade;
+      },
+    };
+    const bufferHook = {
+      pipe: (proxyReq: http.ClientRequest) => this.dispatch(conn, ex, req, res, proxyReq, grouped),
+    };
+    try {
+      this.proxy.web(
+        facade as unknown as http.IncomingMessage,
+        res as unknown as http.ServerResponse,
+        { target: this.target as unknown as httpProxy.ProxyTargetUrl, agent: conn.agent, buffer: bufferHook as never },
+        (err: Error) => this.onUpstreamError(conn, ex, res, err),
+      );
+    } catch (err) {
+      // Node's http client refused the request (e.g. a header value it will not send).
+      this.failExchange(conn, ex, res, { error: 'gateway-error', status: 502 });
+      void err;
+    }
+  }
+
+  /** Called synchronously by http-proxy with the outgoing request, before anything is sent. */
+  private dispatch(
+    conn: ConnectionState,
+    ex: Exchange,
+    req: ListenerRequest,
+    res: ListenerResponse,
+    proxyReq: http.ClientRequest,
+    headers: Array<[string, string | string[]]>,
+  ): void {
+    ex.proxyReq = proxyReq;
+    // Only the Host Node added in the constructor: the client's own list replaces it.
+    proxyReq.removeHeader('host');
+    for (const [name, value] of headers) proxyReq.setHeader(name, value);
+    proxyReq.path = this.pathPrefix && req.url.startsWith('/') ? this.pathPrefix + req.url : req.url;
+    // No framing from the client means no body: do not let Node invent `Content-Length: 0`
+    // or chunked framing for a method it does not know.
+    if (req.contentLength === null && !req.chunked) proxyReq.useChunkedEncodingByDefault = false;
+    if (req.expectContinue) {
+      proxyReq.on('continue', () => {
+        if (!ex.continueSent && !res.headersSent && !ex.isEnded) {
+          ex.continueSent = true;
+          res.writeContinue();
+        }
+      });
+    }
+    proxyReq.once('response', (proxyRes: http.IncomingMessage) => {
+      ex.proxyRes = proxyRes;
+      // One microtask later: a parse error in the same packet (a complete response followed
+      // by garbage) is reported synchronously after 'response', and then the head we write
+      // can already say `Connection: close`. The body waits in proxyRes meanwhile.
+      queueMicrotask(() => this.onResponse(conn, ex, req, res, proxyRes));
+    });
+    // The upstream must see the head now: the client waits for its 100 before sending a body.
+    if (req.expectContinue) proxyReq.flushHeaders();
+    if (req.contentLength === 0 || (req.contentLength === null && !req.chunked)) {
+      // No body (Ping, Create-Session, Close-Session): skip the pipeline, whose per-call
+      // AbortController/DOMException cost ~5% of a Ping's CPU time (bench/gateway.bench.ts).
+      req.resume();
+      proxyReq.end();
+    } else {
+      req.on('data', (chunk: Buffer) => {
+        ex.requestBodyBytes += chunk.length;
+        ex.lastActivity = this.now();
+      });
+      pipeline(req, proxyReq, (err) => {
+        if (err && !ex.isEnded && !req.complete) this.abortExchange(conn, ex, 'client-aborted');
+      });
+    }
+    this.armTimer(conn, ex, res);
+  }
+
+  private onResponse(conn: ConnectionState, ex: Exchange, req: ListenerRequest, res: ListenerResponse, proxyRes: http.IncomingMessage): void {
+    ex.proxyRes = proxyRes;
+    ex.lastActivity = this.now();
+    if (ex.isEnded || res.headersSent) {
+      proxyRes.destroy();
+      return;
+    }
+    const headers = clientResponseHeaders(proxyRes.rawHeaders);
+    // Upstream will close (Connection: close, HTTP/1.0, read-until-close body): the pinning
+    // ends with this response, so the client connection does too.
+    // Also when Node already destroyed the socket: it does that silently on a second
+    // response in the same packet (`Content-Length: 0` followed by stray bytes).
+    if (!ex.proxyReq?.shouldKeepAlive || conn.agent.lost || conn.agent.poisoned || proxyRes.socket?.destroyed) res.closeAfter();
+    try {
+      res.writeHead(proxyRes.statusCode ?? 502, headers, proxyRes.statusMessage);
+    } catch {
+      // A header or reason phrase that would split the response on the client side.
+      proxyRes.destroy();
+      this.failExchange(conn, ex, res, { error: 'bad-upstream-response', status: 502 });
+      return;
+    }
+    ex.responded(proxyRes.statusCode ?? 502, headers, 'upstream', this.now());
+    const resume = () => proxyRes.resume();
+    res.on('drain', resume);
+    proxyRes.on('data', (chunk: Buffer) => {
+      ex.responseBodyBytes += chunk.length;
+      ex.lastActivity = this.now();
+      if (!res.write(chunk)) proxyRes.pause();
+    });
+    proxyRes.on('end', () => {
+      res.removeListener('drain', resume);
+      if (ex.isEnded) return;
+      // The upstream answered before the request body was complete (an early 401/413):
+      // the rest of the body cannot be relayed in step any more, so both sides close.
+      const bodyPending = !req.complete;
+      if (bodyPending || conn.agent.lost || conn.agent.poisoned) res.closeAfter();
+      res.end();
+      if (bodyPending) ex.proxyReq?.destroy();
+    });
+    proxyRes.on('close', () => {
+      if (!proxyRes.complete && !ex.isEnded) {
+        ex.fail('upstream-reset');
+        res.destroy();
+        this.endExchange(conn, ex);
+      }
+    });
+  }
+
+  private onUpstreamError(conn: ConnectionState, ex: Exchange, res: ListenerResponse, err: Error): void {
+    if (ex.isEnded) return;
+    if (ex.proxyRes?.complete) {
+      // A complete response followed by garbage (e.g. `Content-Length: 0` then stray bytes):
+      // Node already dropped that upstream socket. Deliver the response, then close.
+      res.closeAfter();
+      return;
+    }
+    if (ex.proxyRes) {
+      // Failure in the middle of the response body: the head is out, only a close is honest.
+      ex.fail(classifyUpstreamError(err).error);
+      res.destroy();
+      this.endExchange(conn, ex);
+      return;
+    }
+    this.failExchange(conn, ex, res, classifyUpstreamError(err));
+  }
+
+  /** Gateway-generated answer to an upstream failure, then the pinned pair is dropped. */
+  private failExchange(conn: ConnectionState, ex: Exchange, res: ListenerResponse, reply: FailureReply | { error: string; status: number }): void {
+    if (ex.isEnded) return;
+    ex.fail(reply.error);
+    ex.proxyReq?.destroy();
+    if (res.headersSent) {
+      res.destroy();
+      this.endExchange(conn, ex);
+      return;
+    }
+    const body = Buffer.from(GATEWAY_BODIES[reply.status] ?? 'Bad Gateway\n');
+    const headers: HeaderList = [
+      ['Content-Type', 'text/plain; charset=utf-8'],
+      ['Content-Length', String(body.length)],
+    ];
+    ex.responded(reply.status, headers, 'gateway', this.now());
+    ex.responseBodyBytes = body.length;
+    res.closeAfter();
+    res.writeHead(reply.status, headers);
+    res.end(body);
+  }
+
+  private abortExchange(conn: ConnectionState, ex: Exchange, error: string): void {
+    if (ex.isEnded) return;
+    ex.fail(error);
+    ex.proxyReq?.destroy();
+    this.endExchange(conn, ex);
+  }
+
+  private endExchange(conn: ConnectionState, ex: Exchange): void {
+    // One agent holds one socket at a time, so its current id is the one that carried this.
+    if (ex.proxyReq && !ex.isEnded) ex.upstreamConnectionId = conn.agent.upstreamConnectionId;
+    const obs = ex.end(this.now());
+    if (!obs) return;
+    if (conn.active === ex) conn.active = undefined;
+    conn.agent.busy = false;
+    this.options.sink.onObservation(obs);
+    if (conn.agent.lost && !conn.closed) this.closeIdleClient(conn);
+  }
+
+  /**
+   * Inactivity timer: before the response head, no request bytes relayed and no head
+   * for `upstreamTimeoutMs` → 504; after it, no response bytes (while the client is not
+   * the one holding us back) → close.
+   */
+  private armTimer(conn: ConnectionState, ex: Exchange, res: ListenerResponse): void {
+    const limit = this.options.upstreamTimeoutMs;
+    const check = () => {
+      if (ex.isEnded) return;
+      const idle = this.now() - ex.lastActivity;
+      const clientSlow = ex.proxyRes?.isPaused() ?? false;
+      if (idle < limit || clientSlow) {
+        ex.timer = setTimeout(check, clientSlow ? limit : Math.max(1, limit - idle));
+        return;
+      }
+      this.failExchange(conn, ex, res, { error: 'upstream-timeout', status: 504 });
+    };
+    ex.timer = setTimeout(check, limit);
+  }
+
+  /** The pinned upstream socket closed. */
+  private onUpstreamLost(conn: ConnectionState): void {
+    if (conn.closed) return;
+    const ex = conn.active;
+    if (ex) {
+      // Let the response in flight finish (or fail through its own error path), then close.
+      return;
+    }
+    this.closeIdleClient(conn);
+  }
+
+  private closeIdleClient(conn: ConnectionState): void {
+    const socket = conn.socket;
+    if (!socket || socket.destroyed) return;
+    socket.end();
+    setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
+  }
+
+  private stateFor(id: number, socket: ConnectionState['socket'], address: string | undefined, port: number | undefined): ConnectionState {
+    let state = this.connections.get(id);
+    if (!state) {
+      const created: ConnectionState = {
+        id,
+        socket,
+        address: plainAddress(address),
+        port: port ?? 0,
+        agent: new PinnedAgent(() => this.nextUpstreamId++, () => this.onUpstreamLost(created)),
+        active: undefined,
+        closed: false,
+      };
+      state = created;
+      this.connections.set(id, state);
+    }
+    return state;
+  }
+}
+
+function firstHost(headers: HeaderList): string | undefined {
+  for (const [name, value] of headers) if (name.length === 4 && name.toLowerCase() === 'host') return value.trim();
+  return undefined;
+}

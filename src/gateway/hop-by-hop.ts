@@ -1,0 +1,142 @@
+import type { HeaderList } from '../observation.js';
+
+/**
+ * Which header fields cross the gateway. Pure functions on wire-order header lists, so the
+ * rules are testable without sockets.
+ *
+ * Hop-by-hop fields (RFC 9110 §7.6.1) describe one TCP hop and are dropped in both
+ * directions; the gateway re-frames bodies itself, so Content-Length / Transfer-Encoding
+ * from the peer never pass through verbatim (request smuggling, RFC 9112 §6.3).
+ * Authorization / WWW-Authenticate are end-to-end and MUST pass: NTLM/Negotiate to the
+ * origin depend on them. Proxy-Authorization / Proxy-Authenticate are meant for a proxy
+ * the client chose, not for the origin behind a reverse proxy, so they stop here.
+ */
+
+const ALWAYS_DROPPED = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'proxy-authorization',
+  'proxy-authenticate',
+]);
+
+const FORWARDED = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host']);
+
+/** Field names listed in `Connection` headers (lower-cased): they are hop-by-hop too. */
+export function connectionNominated(headers: HeaderList): Set<string> {
+  const out = new Set<string>();
+  for (const [name, value] of headers) {
+    if (name.length !== 10 || name.toLowerCase() !== 'connection') continue;
+    for (const token of value.split(',')) {
+      const t = token.trim().toLowerCase();
+      if (t) out.add(t);
+    }
+  }
+  return out;
+}
+
+export interface ForwardedValues {
+  /** Client IP address. */
+  for: string;
+  proto: 'http' | 'https';
+  /** The client's Host header, when it sent one. */
+  host?: string;
+}
+
+export interface RequestFraming {
+  /** Decoded body length when the client sent Content-Length; null otherwise. */
+  contentLength: number | null;
+  /** The client sent a chunked body: forward it chunked. */
+  chunked: boolean;
+}
+
+/**
+ * The header list sent upstream: end-to-end fields in the client's order and spelling,
+ * exactly one framing field where the client had its framing field, and (when
+ * `forwarded` is given) X-Forwarded-* appended, replacing any the client sent: a
+ * client-supplied X-Forwarded-For would otherwise spoof the address the origin logs.
+ */
+export function upstreamRequestHeaders(
+  headers: HeaderList,
+  framing: RequestFraming,
+  forwarded: ForwardedValues | null,
+): Array<[string, string]> {
+  const nominated = connectionNominated(headers);
+  const out: Array<[string, string]> = [];
+  let framed = false;
+  for (const [name, value] of headers) {
+    const lower = name.toLowerCase();
+    if (lower === 'content-length' || lower === 'transfer-encoding') {
+      if (framed) continue;
+      if (framing.contentLength !== null) {
+        out.push(['Content-Length', String(framing.contentLength)]);
+        framed = true;
+      } else if (framing.chunked) {
+        out.push(['Transfer-Encoding', 'chunked']);
+        framed = true;
+      }
+      continue;
+    }
+    if (ALWAYS_DROPPED.has(lower) || nominated.has(lower)) continue;
+    if (forwarded && FORWARDED.has(lower)) continue;
+    out.push([name, value]);
+  }
+  if (!framed && framing.contentLength !== null) out.push(['Content-Length', String(framing.contentLength)]);
+  else if (!framed && framing.chunked) out.push(['Transfer-Encoding', 'chunked']);
+  if (forwarded) {
+    out.push(['X-Forwarded-For', forwarded.for]);
+    out.push(['X-Forwarded-Proto', forwarded.proto]);
+    if (forwarded.host !== undefined) out.push(['X-Forwarded-Host', forwarded.host]);
+  }
+  return out;
+}
+
+/**
+ * The header list relayed to the client from the upstream's raw (flat) header array:
+ * order, spelling and duplicates kept (two `WWW-Authenticate` lines stay two lines: NTLM
+ * clients need them separate), hop-by-hop fields dropped. Content-Length is kept so the
+ * listener's writer can frame with it; Transfer-Encoding is dropped and re-applied by it.
+ */
+export function clientResponseHeaders(rawHeaders: readonly string[]): Array<[string, string]> {
+  const pairs: Array<[string, string]> = [];
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) pairs.push([rawHeaders[i]!, rawHeaders[i + 1]!]);
+  const nominated = connectionNominated(pairs);
+  const out: Array<[string, string]> = [];
+  for (const pair of pairs) {
+    const lower = pair[0].toLowerCase();
+    if (ALWAYS_DROPPED.has(lower) || (nominated.has(lower) && lower !== 'content-length')) continue;
+    out.push(pair);
+  }
+  return out;
+}
+
+/**
+ * Groups a list for Node's `setHeader` (one call per name): duplicates become an array at
+ * the position of the first occurrence, so Node still writes them as separate lines.
+ */
+export function groupForSetHeader(headers: ReadonlyArray<readonly [string, string]>): Array<[string, string | string[]]> {
+  const index = new Map<string, number>();
+  const out: Array<[string, string | string[]]> = [];
+  for (const [name, value] of headers) {
+    const lower = name.toLowerCase();
+    const at = index.get(lower);
+    if (at === undefined) {
+      index.set(lower, out.length);
+      out.push([name, value]);
+    } else {
+      const entry = out[at]!;
+      entry[1] = Array.isArray(entry[1]) ? [...entry[1], value] : [entry[1], value];
+    }
+  }
+  return out;
+}
+
+/** `::ffff:127.0.0.1` → `127.0.0.1`: what an origin expects in X-Forwarded-For. */
+export function plainAddress(address: string | undefined): string {
+  if (!address) return 'unknown';
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+}

@@ -1,0 +1,81 @@
+/**
+ * Decides how a request body is delimited and whether the connection persists, applying
+ * RFC 9112 §6 strictly, as a proxy must: any ambiguity a downstream parser could read
+ * differently (request smuggling) is a 400 and the connection closes. Pure function of
+ * the parsed head.
+ */
+import type { RequestHead } from './request-head.js';
+import { trimOws } from './syntax.js';
+
+export type BodyFraming = { kind: 'none' } | { kind: 'length'; length: number } | { kind: 'chunked' };
+
+export interface RequestMeta {
+  framing: BodyFraming;
+  /** The client allows the connection to persist after this exchange. */
+  keepAlive: boolean;
+  expectContinue: boolean;
+}
+
+export type FramingResult = { ok: true; value: RequestMeta } | { ok: false; status: number; reason: string };
+
+/** Digits only, no sign, no leading zero (mitmproxy's rule; llhttp accepts `003`, we do not). */
+const CONTENT_LENGTH = /^(?:0|[1-9][0-9]*)$/;
+
+function bad(reason: string): FramingResult {
+  return { ok: false, status: 400, reason };
+}
+
+/** Comma-separated list members (RFC 9110 §5.6.1), lower-cased, empty members dropped. */
+export function listMembers(values: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const v of values) {
+    for (const part of v.split(',')) {
+      const t = trimOws(part).toLowerCase();
+      if (t) out.push(t);
+    }
+  }
+  return out;
+}
+
+export function decideRequestFraming(head: RequestHead): FramingResult {
+  const cl: string[] = [];
+  const te: string[] = [];
+  const connection: string[] = [];
+  let hosts = 0;
+  let expectContinue = false;
+  for (const [name, value] of head.fields) {
+    switch (name.toLowerCase()) {
+      case 'content-length': cl.push(value); break;
+      case 'transfer-encoding': te.push(value); break;
+      case 'connection': connection.push(value); break;
+      case 'host': hosts++; break;
+      case 'expect': if (value.toLowerCase() === '100-continue') expectContinue = true; break;
+    }
+  }
+  // RFC 9112 §3.2: a server MUST answer 400 to a 1.1 request without Host or with several.
+  if (hosts > 1) return bad('duplicate-host');
+  if (hosts === 0 && head.httpVersion === '1.1') return bad('missing-host');
+
+  let framing: BodyFraming = { kind: 'none' };
+  if (te.length > 0) {
+    if (head.httpVersion === '1.0') return bad('te-in-http10');
+    if (cl.length > 0) return bad('cl-and-te');
+    if (te.length > 1) return bad('duplicate-te');
+    const codings = listMembers(te);
+    if (codings.length === 0 || codings[codings.length - 1] !== 'chunked') return bad('te-not-chunked');
+    // `gzip, chunked` is legal HTTP but a gateway that forwards the decoded body cannot relay it faithfully; BITS never sends it.
+    if (codings.length > 1) return bad('te-unsupported');
+    framing = { kind: 'chunked' };
+  } else if (cl.length > 0) {
+    if (cl.length > 1) return bad('duplicate-content-length');
+    const v = cl[0]!;
+    if (!CONTENT_LENGTH.test(v)) return bad('bad-content-length');
+    const n = Number(v);
+    if (!Number.isSafeInteger(n)) return bad('content-length-too-large');
+    if (n > 0) framing = { kind: 'length', length: n };
+  }
+
+  const tokens = listMembers(connection);
+  const keepAlive = head.httpVersion === '1.1' ? !tokens.includes('close') : tokens.includes('keep-alive') && !tokens.includes('close');
+  return { ok: true, value: { framing, keepAlive, expectContinue } };
+}

@@ -1,0 +1,156 @@
+/**
+ * The response object handed to handlers. It writes straight to the client socket with
+ * the framing chosen by response-writer.ts, and tells the connection when it has ended
+ * so the next pipelined request can be parsed. Once the connection is gone (or the
+ * listener itself answered, e.g. a bad chunk), every method becomes a no-op and 'close'
+ * is emitted once, so a consumer can abort its upstream request.
+ */
+import { EventEmitter } from 'node:events';
+import type * as net from 'node:net';
+import type { HeaderList } from '../../observation.js';
+import type { Http1RequestImpl } from './request.js';
+import {
+  CONTINUE_HEAD, CRLF, LAST_CHUNK, chunkHeader, interimHead, planResponse, type ResponseFraming,
+} from './response-writer.js';
+import type { Http1Response } from './types.js';
+
+export interface ResponseBinding {
+  socket: net.Socket;
+  /** The client allows persistence (request's Connection / version). */
+  keepAlive: boolean;
+  /** The response has ended; `close` = the connection must close after it. */
+  onEnd(close: boolean): void;
+  /** Abort: close the client connection now. */
+  onDestroy(err?: Error): void;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+export class Http1ResponseImpl extends EventEmitter implements Http1Response {
+  readonly req: Http1RequestImpl;
+  headersSent = false;
+  finished = false;
+  private readonly binding: ResponseBinding;
+  private framing: ResponseFraming = 'none';
+  private remaining = 0;
+  private closeAfterThis = false;
+  private continueSent = false;
+  private detached = false;
+  private closed = false;
+
+  constructor(req: Http1RequestImpl, binding: ResponseBinding) {
+    super();
+    this.req = req;
+    this.binding = binding;
+  }
+
+  writeHead(status: number, headers: HeaderList, reason?: string): void {
+    if (this.headersSent || this.finished || this.detached) return;
+    if (status < 200) {
+      // Interim responses never go to a 1.0 client (RFC 9110 §15.2); a final one must follow.
+      if (this.req.httpVersion === '1.0' || status === 101) return;
+      if (status === 100) return this.writeContinue();
+      this.binding.socket.write(interimHead(status, headers, reason), 'latin1');
+      return;
+    }
+    // A final answer to `Expect: 100-continue` without a 100 leaves the client free to send the
+    // body or not (RFC 9110 §10.1.1): the framing of what follows is unknowable, so close.
+    const unsentBody = this.req.expectContinue && !this.continueSent && !this.req.complete;
+    const plan = planResponse(status, headers, {
+      requestMethod: this.req.method,
+      clientVersion: this.req.httpVersion,
+      keepAlive: this.binding.keepAlive && !this.closeAfterThis && !unsentBody,
+    }, reason);
+    this.headersSent = true;
+    this.framing = plan.framing;
+    this.remaining = plan.length;
+    if (plan.close) this.closeAfterThis = true;
+    this.binding.socket.write(plan.head, 'latin1');
+  }
+
+  writeContinue(): void {
+    if (this.continueSent || this.headersSent || this.detached || this.req.httpVersion === '1.0') return;
+    this.continueSent = true;
+    this.binding.socket.write(CONTINUE_HEAD, 'latin1');
+  }
+
+  write(chunk: Buffer): boolean {
+    if (this.finished || this.detached) return false;
+    if (!this.headersSent) this.writeHead(200, []);
+    return this.writeBody(chunk);
+  }
+
+  end(chunk?: Buffer): void {
+    if (this.finished || this.detached) return;
+    if (!this.headersSent) this.writeHead(200, []);
+    if (chunk && chunk.length > 0) this.writeBody(chunk);
+    this.finished = true;
+    let tail: Buffer | string = EMPTY;
+    if (this.framing === 'chunked') tail = LAST_CHUNK;
+    // Fewer bytes than announced: the client would wait forever; only closing tells it.
+    if (this.framing === 'length' && this.remaining > 0) this.closeAfterThis = true;
+    if (this.framing === 'close') this.closeAfterThis = true;
+    this.binding.socket.write(tail, 'latin1', (err) => {
+      // A response that never reached the kernel (peer reset) ends with 'close' instead of 'finish'.
+      if (err) this.emitClose();
+      else if (!this.detached) this.emit('finish');
+    });
+    this.binding.onEnd(this.closeAfterThis);
+  }
+
+  closeAfter(): void {
+    this.closeAfterThis = true;
+  }
+
+  destroy(err?: Error): void {
+    if (this.detached) return;
+    this.binding.onDestroy(err);
+  }
+
+  /** The response will close the connection when it ends. */
+  get willClose(): boolean {
+    return this.closeAfterThis;
+  }
+
+  /** Called by the connection: the listener answered itself or the socket closed. */
+  detach(): void {
+    this.detached = true;
+  }
+
+  /** Called by the connection when the socket closed while this response was current. */
+  emitClose(): void {
+    this.detached = true;
+    if (this.closed) return;
+    this.closed = true;
+    this.emit('close');
+  }
+
+  private writeBody(chunk: Buffer): boolean {
+    const socket = this.binding.socket;
+    if (chunk.length === 0) return true;
+    switch (this.framing) {
+      case 'none':
+        return true; // HEAD / 204 / 304: the body is not sent
+      case 'length': {
+        if (chunk.length > this.remaining) {
+          // More than announced would be read as the next response: drop it and close.
+          this.closeAfterThis = true;
+          chunk = chunk.subarray(0, this.remaining);
+          if (chunk.length === 0) return true;
+        }
+        this.remaining -= chunk.length;
+        return socket.write(chunk);
+      }
+      case 'chunked': {
+        socket.cork();
+        socket.write(chunkHeader(chunk.length), 'latin1');
+        socket.write(chunk);
+        const ok = socket.write(CRLF, 'latin1');
+        socket.uncork();
+        return ok;
+      }
+      case 'close':
+        return socket.write(chunk);
+    }
+  }
+}

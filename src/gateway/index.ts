@@ -1,0 +1,91 @@
+import type net from 'node:net';
+import type { ObservationSink } from '../observation.js';
+import type { ListenAddress } from '../util/option-values.js';
+import { Forwarder } from './forwarder.js';
+import { createHttp1Server } from './http1/index.js';
+import { SinkFanout, type SinkErrorHandler } from './sink-fanout.js';
+
+/**
+ * The gateway: the raw HTTP/1 listener in front of the forwarder. It knows nothing about
+ * BITS; it produces observations and hands them to the sinks it was given.
+ */
+
+export const GATEWAY_DEFAULTS = {
+  listen: { host: '127.0.0.1', port: 8080 } as ListenAddress,
+  /** nginx's proxy_read_timeout is 60 s; BITS servers can take long on a final fragment. */
+  upstreamTimeoutMs: 120_000,
+  /** Slowloris guard; Node's own server uses 60 s, IIS's header wait is 30 s-ish by default. */
+  headersTimeoutMs: 30_000,
+  forwardedHeaders: true,
+} as const;
+
+export interface GatewayOptions {
+  upstream: URL;
+  listen?: ListenAddress;
+  upstreamTimeoutMs?: number;
+  headersTimeoutMs?: number;
+  /** Largest request head accepted (the listener's default when absent: 64 KiB). */
+  maxHeadBytes?: number;
+  /** Idle time allowed between requests on a client connection (listener default when absent). */
+  keepAliveTimeoutMs?: number;
+  forwardedHeaders?: boolean;
+  sinks?: ObservationSink[];
+  onSinkError?: SinkErrorHandler;
+}
+
+export interface Gateway {
+  /** The bound address (the real port when `listen.port` was 0). */
+  address: ListenAddress;
+  /** `http://host:port` of the listener. */
+  url: string;
+  server: net.Server;
+  /** Stops accepting, closes every client and upstream connection. */
+  close(): Promise<void>;
+}
+
+export async function startGateway(options: GatewayOptions): Promise<Gateway> {
+  const sink = new SinkFanout(options.sinks ?? [], options.onSinkError);
+  const forwarder = new Forwarder({
+    upstream: options.upstream,
+    upstreamTimeoutMs: options.upstreamTimeoutMs ?? GATEWAY_DEFAULTS.upstreamTimeoutMs,
+    forwardedHeaders: options.forwardedHeaders ?? GATEWAY_DEFAULTS.forwardedHeaders,
+    sink,
+  });
+  const sockets = new Set<net.Socket>();
+  const server = createHttp1Server((req, res) => forwarder.handle(req, res), {
+    headersTimeoutMs: options.headersTimeoutMs ?? GATEWAY_DEFAULTS.headersTimeoutMs,
+    ...(options.maxHeadBytes !== undefined ? { maxHeadBytes: options.maxHeadBytes } : {}),
+    ...(options.keepAliveTimeoutMs !== undefined ? { keepAliveTimeoutMs: options.keepAliveTimeoutMs } : {}),
+    onReject: (info) => forwarder.onReject(info),
+    onConnection: (conn) => {
+      sockets.add(conn.socket);
+      forwarder.onConnection(conn);
+    },
+    onConnectionClose: (conn) => {
+      sockets.delete(conn.socket);
+      forwarder.onConnectionClose(conn);
+    },
+  });
+  const listen = options.listen ?? GATEWAY_DEFAULTS.listen;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(listen.port, listen.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const bound = server.address() as net.AddressInfo;
+  const address = { host: bound.address, port: bound.port };
+  const hostForUrl = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address;
+  return {
+    address,
+    url: `http://${hostForUrl}:${bound.port}`,
+    server,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const socket of sockets) socket.destroy();
+        forwarder.closeAll();
+      }),
+  };
+}

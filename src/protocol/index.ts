@@ -1,0 +1,23 @@
+/**
+ * The BITS protocol decoder: pure functions from header lists to typed packets. Used by the
+ * gateway, our server and client, the session tracker and `analyze`. Never throws on input.
+ */
+export { BITS_METHOD, UPLOAD_PROTOCOL_GUID, MAX_SESSION_ID_LENGTH } from './constants.js';
+export { type Decoded, type Problem, type ProblemCode } from './decoded.js';
+export { headerValue, headerValues, hasBitsHeader } from './headers.js';
+export { type PacketType, parsePacketType, PACKET_TYPE_NAMES } from './packet-type.js';
+export { type ByteRange, parseContentRange, parseReceivedContentRange, parseDecimal } from './content-range.js';
+export { parseSessionId, parseSupportedProtocols } from './session-id.js';
+export {
+  type ErrorCode,
+  type ErrorCodeName,
+  ERROR_CODES,
+  ERROR_CONTEXT_NAMES,
+  describeErrorCode,
+  formatErrorCode,
+  formatHex,
+  parseErrorCode,
+  parseErrorContext,
+} from './error-codes.js';
+export { type BitsRequest, decodeRequest } from './request.js';
+export { type BitsAck, decodeAck } from './ack.js';

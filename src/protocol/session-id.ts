@@ -1,0 +1,31 @@
+import { MAX_SESSION_ID_LENGTH } from './constants.js';
+import { type Decoded, fail, ok } from './decoded.js';
+
+/**
+ * `BITS-Session-Id`: the server chooses it and the client echoes it verbatim, so any value
+ * legal in an HTTP header is accepted (braced or bare GUIDs, signed decimals, base-64-ish
+ * tokens, even a URL path), compared exactly. Allowed: visible ASCII, with spaces/tabs only
+ * inside. Non-ASCII (obs-text) is refused: no server we know issues it, and it is a log-
+ * injection and display hazard.
+ */
+export function parseSessionId(value: string): Decoded<string> {
+  const v = value.trim();
+  if (v.length === 0) return fail('BITS-Session-Id is empty');
+  if (v.length > MAX_SESSION_ID_LENGTH) {
+    return fail(`BITS-Session-Id is ${v.length} characters long, more than the ${MAX_SESSION_ID_LENGTH} allowed`);
+  }
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if ((c < 0x21 || c > 0x7e) && c !== 0x20 && c !== 0x09) {
+      return fail(`BITS-Session-Id contains the character U+${c.toString(16).toUpperCase().padStart(4, '0')} at position ${i}`);
+    }
+  }
+  return ok(v);
+}
+
+/** `BITS-Supported-Protocols`: GUIDs separated by spaces (commas tolerated), empty items dropped. */
+export function parseSupportedProtocols(value: string): string[] {
+  const out: string[] = [];
+  for (const item of value.split(/[\s,]+/)) if (item) out.push(item);
+  return out;
+}

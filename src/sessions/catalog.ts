@@ -1,0 +1,133 @@
+import type { Severity, ViolationCode } from './events.js';
+
+/** The fixed part of every violation: default severity and what it means for the upload. */
+export interface ViolationInfo {
+  severity: Severity;
+  /** Short noun phrase for reports and the dashboard legend. */
+  title: string;
+  /** Consequence, then what the client or server should do. */
+  explain: string;
+}
+
+/**
+ * One entry per code in VIOLATION_CODES (the Record type makes a missing one a compile
+ * error). Severity here is the default; a rule may raise or lower it for one finding
+ * (e.g. an unknown-session Close the server also rejected is an error).
+ */
+export const VIOLATION_CATALOG: Readonly<Record<ViolationCode, ViolationInfo>> = {
+  'close-incomplete': {
+    severity: 'error',
+    title: 'Close-Session before the upload was complete',
+    explain: 'The server deletes the partial upload on Close-Session; BITS never keeps a partial file. The client must send the remaining fragments and close only after the Ack that acknowledges the total length.',
+  },
+  'close-before-reply': {
+    severity: 'error',
+    title: 'Close-Session before the reply was fetched',
+    explain: 'For upload-reply jobs the reply exists only until Close-Session, so it is lost. The client must GET the BITS-Reply-URL of the final Ack before closing.',
+  },
+  'close-unknown-session': {
+    severity: 'warning',
+    title: 'Close-Session for an unknown session',
+    explain: 'No Create-Session Ack seen here issued this id, so another server (or none) holds it; IIS answers BG_E_SESSION_NOT_FOUND. Check that every packet of the session passes through the same server and gateway.',
+  },
+  'close-after-end': {
+    severity: 'error',
+    title: 'Close-Session on a session that already ended',
+    explain: 'The session was already closed or cancelled, so there is nothing to close. The only legal repeat is retrying a Close whose Ack was a 5xx; the client should stop sending packets for an ended session.',
+  },
+  'close-while-busy': {
+    severity: 'error',
+    title: 'Close-Session while another request was in flight',
+    explain: 'The request in flight races the commit or deletion on the server: its bytes may be lost or the commit may see a half-written file. The client must wait for every Ack before closing.',
+  },
+  'close-url-mismatch': {
+    severity: 'warning',
+    title: 'Close-Session sent to another URL or host',
+    explain: 'A different path (or a host other than the issued BITS-Host-Id) may reach a server that does not know the session. The client must send every packet of a session to the Create-Session URL, on the BITS-Host-Id host when one was issued.',
+  },
+  'close-rejected': {
+    severity: 'error',
+    title: 'Close-Session rejected by the server',
+    explain: 'The server did not confirm the commit, so the file may not be at its destination. A 5xx is retried by the client (unless BG_E_SESSION_NOT_FOUND); a 4xx is final: check the server log for the named error.',
+  },
+  'close-after-expiry': {
+    severity: 'warning',
+    title: 'Close-Session after the session timeout',
+    explain: 'The server deletes sessions idle longer than its timeout (IIS BITSSessionTimeout, 14 days by default), so the upload is already gone. The client must restart the job; raise the timeout if uploads legitimately pause this long.',
+  },
+  'fragment-gap': {
+    severity: 'error',
+    title: 'Fragment leaves a gap',
+    explain: 'Fragments must be contiguous: a start beyond the bytes the server holds must be answered 416 with BITS-Received-Content-Range, and the client resumes from there. A server that accepts a gap writes a file with a hole.',
+  },
+  'fragment-overlap': {
+    severity: 'info',
+    title: 'Fragment retransmits acknowledged bytes',
+    explain: 'Usually a retry after a lost Ack; the server keeps only the new bytes. Frequent overlaps waste bandwidth and point at a flaky connection or a server whose Acks do not arrive.',
+  },
+  'fragment-total-changed': {
+    severity: 'error',
+    title: 'Fragment changes the total length',
+    explain: 'Every fragment of a session must carry the same total in Content-Range. The local file changed during the upload (BG_E_LOCAL_FILE_CHANGED) or the client is broken; the upload must restart with a new session.',
+  },
+  'fragment-length-mismatch': {
+    severity: 'error',
+    title: 'Fragment length differs from its range',
+    explain: 'Content-Length must equal END-START+1 of Content-Range. The server rejects the fragment (400) or stores the wrong bytes; the client must send exactly the announced range.',
+  },
+  'fragment-after-end': {
+    severity: 'error',
+    title: 'Fragment on a session that already ended',
+    explain: 'The session was closed, cancelled, failed or expired, so the server no longer holds it and answers BG_E_SESSION_NOT_FOUND. The client must create a new session.',
+  },
+  'fragment-unknown-session': {
+    severity: 'warning',
+    title: 'Fragment for an unknown session',
+    explain: 'No Create-Session Ack seen here issued this id. If the gateway started mid-upload the session is adopted (info); otherwise another server created it and this one will answer BG_E_SESSION_NOT_FOUND.',
+  },
+  'packet-missing-header': {
+    severity: 'error',
+    title: 'Required BITS header missing',
+    explain: 'The peer cannot process the packet without it: the server answers 400 / E_INVALIDARG, the client treats a malformed Ack as BG_E_INVALID_SERVER_RESPONSE. Fix the sender to include every header the packet type requires.',
+  },
+  'packet-bad-header': {
+    severity: 'warning',
+    title: 'Malformed or misplaced BITS header',
+    explain: 'A BITS header has a value the protocol does not allow, or appears where it does not belong. Strict peers reject the packet; fix the sender to follow the BITS upload protocol.',
+  },
+  'packet-unknown-type': {
+    severity: 'error',
+    title: 'Unknown BITS-Packet-Type',
+    explain: 'Only Ping, Create-Session, Fragment, Close-Session and Cancel-Session are requests; the server answers anything else with 400. Fix the client.',
+  },
+  'protocol-unsupported': {
+    severity: 'error',
+    title: 'No common BITS protocol',
+    explain: 'Client and server must agree on {7df0354d-249b-430f-820d-3d2a9bef4931}, the BITS 1.5 upload protocol; otherwise the server answers 400 / E_INVALIDARG and no session exists.',
+  },
+  'ack-missing': {
+    severity: 'error',
+    title: 'Response is not a BITS Ack',
+    explain: 'Every answer to a BITS packet must carry BITS-Packet-Type: Ack; otherwise the client sees BG_E_INVALID_SERVER_RESPONSE. Usually something in front of the BITS server extension (a proxy, a filter, a disabled vdir) answered instead.',
+  },
+  'ack-session-mismatch': {
+    severity: 'error',
+    title: 'Ack names another session',
+    explain: 'The Ack carries a BITS-Session-Id other than the request, so client and server disagree on the session. A shared upstream connection or a broken server mixes sessions; pin each client connection to its own upstream.',
+  },
+  'ack-range-regressed': {
+    severity: 'error',
+    title: 'Server acknowledged fewer bytes than before',
+    explain: 'BITS-Received-Content-Range went down, so bytes the server had confirmed are gone (restart, another farm node, storage failure). The client resumes from the lower offset; investigate the server.',
+  },
+  'server-error': {
+    severity: 'warning',
+    title: 'Server reported an error',
+    explain: 'The Ack carried an error status or BITS-Error-Code. 4xx are fatal for the job except 408/409, 5xx are retried except 501/505; the named code says why.',
+  },
+  'host-id-ignored': {
+    severity: 'warning',
+    title: 'Packet bypassed the issued BITS-Host-Id',
+    explain: 'The Create-Session Ack named the farm node that holds the session; packets sent elsewhere may reach a node that does not know it (BG_E_SESSION_NOT_FOUND). The client should use the host id until its fallback timeout.',
+  },
+};

@@ -1,0 +1,8 @@
+/** The session core: observations in, typed events out. Pure; see tracker.ts for the theory. */
+export * from './events.js';
+export { VIOLATION_CATALOG, type ViolationInfo } from './catalog.js';
+export { SessionTracker, TRACKER_DEFAULTS, type SessionTrackerOptions, type TrackerStats, type RecentViolation } from './tracker.js';
+export type { Rule, Finding, ExchangeContext } from './rules/types.js';
+export { CLOSE_RULES } from './rules/close-rules.js';
+export { FRAGMENT_RULES } from './rules/fragment-rules.js';
+export { EXCHANGE_RULES, CREATE_ACK_RULES, isFatalStatus } from './rules/exchange-rules.js';

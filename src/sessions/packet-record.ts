@@ -1,0 +1,31 @@
+import { type BitsAck, type BitsRequest, formatErrorCode } from '../protocol/index.js';
+import type { Observation } from '../observation.js';
+import type { PacketKind, PacketRecord } from './events.js';
+
+export function packetKind(req: BitsRequest | null): PacketKind {
+  if (!req) return 'http';
+  return req.type === 'ack' ? 'unknown' : req.type;
+}
+
+/** The timeline entry of one exchange. Header lists are shared with the observation, not copied. */
+export function packetRecord(obs: Observation, req: BitsRequest | null, ack: BitsAck | undefined): PacketRecord {
+  const rec: PacketRecord = {
+    exchange: obs.id,
+    connectionId: obs.connectionId,
+    kind: packetKind(req),
+    method: obs.method,
+    url: obs.url,
+    requestBytes: obs.requestBodyBytes,
+    responseBytes: obs.responseBodyBytes,
+    startedAt: obs.startedAt,
+    ms: obs.endedAt - obs.startedAt,
+    requestHeaders: obs.requestHeaders,
+  };
+  if (obs.status !== undefined) rec.status = obs.status;
+  if (req?.range) rec.range = req.range;
+  if (ack?.receivedOffset !== undefined) rec.ackedOffset = ack.receivedOffset;
+  if (ack?.errorCode) rec.errorCode = formatErrorCode(ack.errorCode);
+  if (obs.error !== undefined) rec.error = obs.error;
+  if (obs.responseHeaders !== undefined) rec.responseHeaders = obs.responseHeaders;
+  return rec;
+}

@@ -1,0 +1,168 @@
+import type { PacketKind, PacketRecord, SessionDetail, SessionState, SessionSummary, ViolationCode } from './events.js';
+
+/** A Close-Session exchange remembered for the retroactive close-while-busy check. */
+export interface CloseSpan {
+  exchange: number;
+  startedAt: number;
+  /** Undefined while the Close is still in flight (known only through begin()). */
+  endedAt?: number;
+  busyFlagged: boolean;
+}
+
+/**
+ * The tracker's mutable record of one session. Only the tracker writes it; the outside
+ * world sees copies (SessionSummary / SessionDetail) so events stay immutable snapshots.
+ */
+export interface Session {
+  id: string;
+  state: SessionState;
+  url: string;
+  /** Path of `url`, compared by the close-url-mismatch rule. */
+  path: string;
+  host?: string;
+  contentName?: string;
+  client: string;
+  protocol?: string;
+  hostId?: string;
+  hostIdFallbackTimeoutSec?: number;
+  totalLength: number | null;
+  ackedBytes: number;
+  relayedBytes: number;
+  fragments: number;
+  retransmittedBytes: number;
+  replyUrl?: string;
+  replyFetched: boolean;
+  errorCodes: string[];
+  firstSeen: number;
+  lastSeen: number;
+  adopted: boolean;
+  violations: ViolationCode[];
+  /** Requests announced by begin() and not yet observed: exchange id -> kind and start. */
+  inflight?: Map<number, { kind: PacketKind; since: number }>;
+  /** Close-Session exchanges seen so far (bounded, newest last). */
+  closes?: CloseSpan[];
+  timeline: PacketRecord[];
+}
+
+export const MAX_VIOLATIONS_PER_SESSION = 100;
+/** Shared by every session that has none yet (most of them): no empty array per session. */
+const NONE: never[] = Object.freeze([]) as unknown as never[];
+export const MAX_CLOSES_PER_SESSION = 8;
+export const MAX_ERROR_CODES_PER_SESSION = 20;
+
+export function newSession(init: {
+  id: string;
+  url: string;
+  path: string;
+  host?: string;
+  client: string;
+  time: number;
+  adopted: boolean;
+}): Session {
+  const s: Session = {
+    id: init.id,
+    state: 'open',
+    url: init.url,
+    path: init.path,
+    client: init.client,
+    totalLength: null,
+    ackedBytes: 0,
+    relayedBytes: 0,
+    fragments: 0,
+    retransmittedBytes: 0,
+    replyFetched: false,
+    errorCodes: NONE,
+    firstSeen: init.time,
+    lastSeen: init.time,
+    adopted: init.adopted,
+    violations: NONE,
+    timeline: NONE,
+  };
+  if (init.host !== undefined) s.host = init.host;
+  return s;
+}
+
+export function addViolationCode(s: Session, code: ViolationCode): void {
+  if (s.violations === NONE) s.violations = [code];
+  else if (s.violations.length < MAX_VIOLATIONS_PER_SESSION) s.violations.push(code);
+}
+
+export function addErrorCode(s: Session, code: string): void {
+  if (s.errorCodes === NONE) s.errorCodes = [code];
+  else if (s.errorCodes.length < MAX_ERROR_CODES_PER_SESSION) s.errorCodes.push(code);
+}
+
+/** The oldest in-flight request, as SessionSummary.outstanding shows it. */
+function outstandingOf(s: Session): SessionSummary['outstanding'] {
+  if (!s.inflight || s.inflight.size === 0) return undefined;
+  let best: { exchange: number; kind: PacketKind; since: number } | undefined;
+  for (const [exchange, v] of s.inflight) {
+    if (!best || v.since < best.since) best = { exchange, kind: v.kind, since: v.since };
+  }
+  return best;
+}
+
+/** A snapshot: safe to hand to sinks that keep it. */
+export function toSummary(s: Session): SessionSummary {
+  const out: SessionSummary = {
+    id: s.id,
+    state: s.state,
+    url: s.url,
+    client: s.client,
+    totalLength: s.totalLength,
+    ackedBytes: s.ackedBytes,
+    relayedBytes: s.relayedBytes,
+    fragments: s.fragments,
+    retransmittedBytes: s.retransmittedBytes,
+    replyFetched: s.replyFetched,
+    errorCodes: s.errorCodes.length ? s.errorCodes.slice() : NONE,
+    firstSeen: s.firstSeen,
+    lastSeen: s.lastSeen,
+    adopted: s.adopted,
+    violations: s.violations.length ? s.violations.slice() : NONE,
+  };
+  if (s.host !== undefined) out.host = s.host;
+  if (s.contentName !== undefined) out.contentName = s.contentName;
+  if (s.protocol !== undefined) out.protocol = s.protocol;
+  if (s.hostId !== undefined) out.hostId = s.hostId;
+  if (s.replyUrl !== undefined) out.replyUrl = s.replyUrl;
+  const outstanding = outstandingOf(s);
+  if (outstanding) out.outstanding = outstanding;
+  return out;
+}
+
+export function toDetail(s: Session): SessionDetail {
+  return { ...toSummary(s), timeline: s.timeline.slice() };
+}
+
+/** What a session-updated event reports, captured before an exchange is applied. */
+export interface ChangeMark {
+  state: SessionState;
+  acked: number;
+  relayed: number;
+  total: number | null;
+  violations: number;
+  errors: number;
+  replyFetched: boolean;
+  replyUrl: string | undefined;
+}
+
+/** Fills `m` from the session (no allocation: the tracker reuses one mark per call). */
+export function fillMark(m: ChangeMark, s: Session | undefined): ChangeMark {
+  m.state = s ? s.state : 'open';
+  m.acked = s ? s.ackedBytes : 0;
+  m.relayed = s ? s.relayedBytes : 0;
+  m.total = s ? s.totalLength : null;
+  m.violations = s ? s.violations.length : 0;
+  m.errors = s ? s.errorCodes.length : 0;
+  m.replyFetched = s ? s.replyFetched : false;
+  m.replyUrl = s?.replyUrl;
+  return m;
+}
+
+/** True when a field a dashboard shows changed: no session-updated event for a no-op. */
+export function changedSince(m: ChangeMark, s: Session): boolean {
+  return m.state !== s.state || m.acked !== s.ackedBytes || m.relayed !== s.relayedBytes || m.total !== s.totalLength ||
+    m.violations !== s.violations.length || m.errors !== s.errorCodes.length || m.replyFetched !== s.replyFetched ||
+    m.replyUrl !== s.replyUrl;
+}

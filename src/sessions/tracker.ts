@@ -1,0 +1,527 @@
+/**
+ * The session tracker: the stateful half of the protocol core.
+ *
+ * Theory of operation. Each completed exchange (Observation) is decoded (src/protocol),
+ * matched to its session by BITS-Session-Id (the Create-Session Ack issues it), checked
+ * against the rule lists in ./rules with the session as it was BEFORE the exchange, and then
+ * applied: bytes acknowledged, state transitions, timeline. Every call returns the events it
+ * caused, in order: evictions, session-created, packet, violations, session-updated/ended.
+ *
+ * Pure: no clock (time comes from observations and expire(now)), no I/O. begin() is optional:
+ * the gateway calls it when a request head arrives, so a Close-Session racing an unanswered
+ * request is flagged live; without it (analyze) the same overlap is found afterwards from the
+ * exchanges' start/end times.
+ */
+import { LRUCache } from 'lru-cache';
+import {
+  type BitsAck, type BitsRequest, decodeAck, decodeRequest, ERROR_CODES, formatErrorCode, headerValue, parsePacketType,
+} from '../protocol/index.js';
+import type { ExchangeStart, Observation } from '../observation.js';
+import { VIOLATION_CATALOG } from './catalog.js';
+import {
+  type BitsEvent, type PacketKind, type PacketRecord, type SessionDetail, type SessionState, type SessionSummary,
+  TERMINAL_STATES, type Violation, type ViolationCode,
+} from './events.js';
+import { packetKind, packetRecord } from './packet-record.js';
+import { CLOSE_RULES, busyMessage } from './rules/close-rules.js';
+import { CREATE_ACK_RULES, EXCHANGE_RULES, isFatalStatus } from './rules/exchange-rules.js';
+import { FRAGMENT_RULES } from './rules/fragment-rules.js';
+import { type ExchangeContext, type Finding, type Rule, is2xx } from './rules/types.js';
+import {
+  addErrorCode, addViolationCode, type ChangeMark, changedSince, fillMark, MAX_CLOSES_PER_SESSION, newSession, type Session,
+  toDetail, toSummary,
+} from './session.js';
+import { hostOfUrl, normaliseHost, pathAndQuery, pathOf } from './url.js';
+
+export interface SessionTrackerOptions {
+  /** Sessions kept (live and ended); the least recently active is evicted beyond it. */
+  maxSessions?: number;
+  /** Idle time after which a session expires; IIS BITSSessionTimeout defaults to 14 days. */
+  sessionTimeoutMs?: number;
+  /** Exchanges kept per session for the dashboard timeline. */
+  timelineLimit?: number;
+  /** Violations kept for recentViolations(). */
+  maxRecentViolations?: number;
+}
+
+export const TRACKER_DEFAULTS: Required<SessionTrackerOptions> = {
+  maxSessions: 100_000,
+  sessionTimeoutMs: 14 * 24 * 3600 * 1000,
+  timelineLimit: 200,
+  maxRecentViolations: 1000,
+};
+
+export interface TrackerStats {
+  /** Sessions held now, by state; `evicted` counts every eviction so far. */
+  sessionsByState: Record<SessionState, number>;
+  violationsByCode: Record<string, number>;
+  observations: number;
+  /** Request plus response body bytes of every observed exchange. */
+  bytesRelayed: number;
+  seq: number;
+}
+
+export type RecentViolation = Violation & { seq: number };
+
+const RULES_BY_TYPE: Readonly<Record<BitsRequest['type'], readonly Rule[]>> = {
+  ping: EXCHANGE_RULES,
+  'create-session': [...CREATE_ACK_RULES, ...EXCHANGE_RULES],
+  fragment: [...FRAGMENT_RULES, ...EXCHANGE_RULES],
+  'close-session': [...CLOSE_RULES, ...EXCHANGE_RULES],
+  'cancel-session': EXCHANGE_RULES,
+  ack: EXCHANGE_RULES,
+  unknown: EXCHANGE_RULES,
+};
+
+const NO_EXCHANGES: readonly number[] = [];
+const SMALL_TIMELINE = 6;
+
+function emptyStateCounts(): Record<SessionState, number> {
+  return { creating: 0, open: 0, uploaded: 0, closed: 0, cancelled: 0, failed: 0, expired: 0, evicted: 0 };
+}
+
+export class SessionTracker {
+  private readonly opts: Required<SessionTrackerOptions>;
+  private readonly cache: LRUCache<string, Session>;
+  /** Reply URL (path + query) -> session id, for matching the reply GET. */
+  private readonly replyIndex = new Map<string, string>();
+  private readonly stateCounts = emptyStateCounts();
+  private readonly violationCounts: Record<string, number> = {};
+  private recent: RecentViolation[] = [];
+  private observationCount = 0;
+  private bytes = 0;
+  private lastSeq = 0;
+  /** Where eviction events go during the current call (lru-cache disposes synchronously). */
+  private out: BitsEvent[] = [];
+  private now = 0;
+  private readonly mark: ChangeMark = fillMark({} as ChangeMark, undefined);
+  private readonly ctx: ExchangeContext;
+
+  constructor(options: SessionTrackerOptions = {}) {
+    this.opts = { ...TRACKER_DEFAULTS, ...stripUndefined(options) };
+    for (const k of ['maxSessions', 'timelineLimit', 'maxRecentViolations'] as const) {
+      if (!Number.isSafeInteger(this.opts[k]) || this.opts[k] < 1) throw new RangeError(`${k} must be a positive integer`);
+    }
+    if (!(this.opts.sessionTimeoutMs > 0)) throw new RangeError('sessionTimeoutMs must be positive');
+    this.ctx = {
+      obs: undefined as unknown as Observation, req: undefined as unknown as BitsRequest, ack: undefined, session: undefined,
+      sessionId: undefined, host: undefined, sessionTimeoutMs: this.opts.sessionTimeoutMs, busyWith: NO_EXCHANGES,
+    };
+    // maxSize with unit sizes instead of `max`: the same bound, but lru-cache then grows its
+    // index arrays on demand instead of preallocating maxSessions slots (10 ms per tracker).
+    this.cache = new LRUCache<string, Session>({
+      maxSize: this.opts.maxSessions,
+      sizeCalculation: () => 1,
+      dispose: (session, _id, reason) => this.onDispose(session, reason),
+    });
+  }
+
+  get seq(): number {
+    return this.lastSeq;
+  }
+
+  /** A request head was seen: marks it outstanding so a racing Close-Session is flagged now. */
+  begin(start: ExchangeStart): BitsEvent[] {
+    const rawSid = headerValue(start.requestHeaders, 'bits-session-id');
+    if (rawSid === undefined) return [];
+    const session = this.cache.peek(rawSid);
+    if (!session) return [];
+    const rawType = headerValue(start.requestHeaders, 'bits-packet-type');
+    const type = rawType === undefined ? undefined : parsePacketType(rawType);
+    const kind: PacketKind = type === undefined || type === 'ack' ? 'unknown' : type;
+    const out: BitsEvent[] = [];
+    this.out = out;
+    this.now = start.startedAt;
+    (session.inflight ??= new Map()).set(start.id, { kind, since: start.startedAt });
+    if (kind === 'close-session') {
+      const others: number[] = [];
+      for (const id of session.inflight.keys()) if (id !== start.id) others.push(id);
+      this.rememberClose(session, { exchange: start.id, startedAt: start.startedAt, busyFlagged: others.length > 0 });
+      if (others.length > 0) {
+        this.emitViolations(out, session, [this.violation('close-while-busy', { message: busyMessage(start.id, others), exchanges: others }, session.id, start.id, start.startedAt)], start.startedAt);
+      }
+    } else if (session.closes) {
+      for (const c of session.closes) {
+        if (c.endedAt === undefined && !c.busyFlagged && session.inflight.has(c.exchange)) {
+          c.busyFlagged = true;
+          this.emitViolations(out, session, [this.violation('close-while-busy', { message: busyMessage(c.exchange, [start.id]), exchanges: [c.exchange] }, session.id, start.id, start.startedAt)], start.startedAt);
+        }
+      }
+    }
+    return out;
+  }
+
+  /** A completed exchange. Returns every event it caused, in order. */
+  observe(obs: Observation): BitsEvent[] {
+    const out: BitsEvent[] = [];
+    this.out = out;
+    this.now = obs.endedAt;
+    this.observationCount++;
+    this.bytes += obs.requestBodyBytes + obs.responseBodyBytes;
+
+    const req = decodeRequest(obs.method, obs.requestHeaders, obs.requestBodyBytes);
+    if (!req) {
+      this.observeHttp(obs, out);
+      return out;
+    }
+    const status = obs.status;
+    const ack = status !== undefined ? decodeAck(status, obs.responseHeaders ?? []) : undefined;
+    // An NTLM/Negotiate challenge is a normal round, not the BITS server's answer.
+    const authRound = status === 401 || status === 407;
+    const fromServer = status !== undefined && obs.responder !== 'gateway' && !authRound;
+
+    let sessionId = req.sessionId;
+    if (req.type === 'create-session') sessionId = fromServer ? ack?.sessionId : undefined;
+    let session = sessionId !== undefined ? this.cache.get(sessionId) : undefined;
+    if (session?.inflight) {
+      session.inflight.delete(obs.id);
+      if (session.inflight.size === 0) session.inflight = undefined; // a Map per idle session is 200+ B
+    }
+    const mark = session ? fillMark(this.mark, session) : undefined;
+    const before = session?.state;
+
+    const found: Violation[] = [];
+    const time = obs.endedAt;
+    for (const p of req.problems) {
+      found.push(this.violation(p.code, { message: p.reason, ...(p.severity ? { severity: p.severity } : {}) }, req.sessionId, obs.id, time));
+    }
+    if (ack && fromServer) {
+      for (const p of ack.problems) {
+        found.push(this.violation(p.code, { message: p.reason, ...(p.severity ? { severity: p.severity } : {}) }, sessionId, obs.id, time));
+      }
+    }
+
+    if (!authRound) {
+      // One context object reused for every exchange: rules read it synchronously, never keep it.
+      const ctx = this.ctx;
+      ctx.obs = obs;
+      ctx.req = req;
+      ctx.ack = fromServer ? ack : undefined;
+      ctx.session = req.type === 'create-session' ? undefined : session;
+      ctx.sessionId = sessionId;
+      ctx.host = req.host;
+      ctx.busyWith = req.type === 'close-session' && session ? this.busyWith(session, obs) : NO_EXCHANGES;
+      const rules = RULES_BY_TYPE[req.type];
+      for (let i = 0; i < rules.length; i++) {
+        const rule = rules[i]!;
+        const finding = rule.check(ctx);
+        if (finding) found.push(this.violation(rule.code, finding, sessionId, obs.id, time));
+      }
+    }
+
+    let created = false;
+    if (!authRound && fromServer && sessionId !== undefined) {
+      if (req.type === 'create-session') {
+        session = this.createSession(sessionId, obs, req.host, false);
+        session.state = is2xx(status) ? 'open' : 'failed';
+        this.stateCounts[session.state]++;
+        created = true;
+        if (ack!.protocol !== undefined) session.protocol = ack!.protocol;
+        if (ack!.hostId !== undefined) session.hostId = ack!.hostId;
+        if (ack!.hostIdFallbackTimeoutSec !== undefined) session.hostIdFallbackTimeoutSec = ack!.hostIdFallbackTimeoutSec;
+      } else if (!session && req.type === 'fragment' && is2xx(status) && req.range) {
+        // The gateway started mid-upload: adopt what the server evidently knows.
+        session = this.createSession(sessionId, obs, req.host, true);
+        session.state = 'open';
+        this.stateCounts.open++;
+        created = true;
+      }
+    }
+
+    if (session) {
+      if (!authRound) this.apply(session, obs, req, fromServer ? ack : undefined, found);
+      if (req.type !== 'close-session') this.checkLateOverlap(session, obs, found);
+      if (obs.endedAt > session.lastSeen) session.lastSeen = obs.endedAt;
+      this.pushTimeline(session, packetRecord(obs, req, ack));
+      for (const v of found) addViolationCode(session, v.code);
+    }
+
+    if (created) this.push(out, { seq: 0, type: 'session-created', time, session: toSummary(session!) });
+    const packet = session ? session.timeline[session.timeline.length - 1]! : packetRecord(obs, req, ack);
+    this.push(out, session ? { seq: 0, type: 'packet', time, sessionId: session.id, packet } : { seq: 0, type: 'packet', time, packet });
+    this.emitViolations(out, undefined, found, time);
+    if (session) this.emitChange(out, session, created ? undefined : before, mark, created, time);
+    return out;
+  }
+
+  /** Expires every session idle longer than the timeout; returns the session-ended events. */
+  expire(now: number): BitsEvent[] {
+    const out: BitsEvent[] = [];
+    this.out = out;
+    this.now = now;
+    const limit = now - this.opts.sessionTimeoutMs;
+    for (const session of this.cache.values()) {
+      if (session.lastSeen >= limit || TERMINAL_STATES.has(session.state)) continue;
+      this.setState(session, 'expired');
+      session.inflight = undefined;
+      this.push(out, { seq: 0, type: 'session-ended', time: now, session: toSummary(session) });
+    }
+    return out;
+  }
+
+  /** Snapshots of every session held, most recently active first. */
+  sessions(): SessionSummary[] {
+    return Array.from(this.cache.values(), toSummary);
+  }
+
+  session(id: string): SessionDetail | undefined {
+    const s = this.cache.peek(id);
+    return s ? toDetail(s) : undefined;
+  }
+
+  /** Newest first, bounded by maxRecentViolations. */
+  recentViolations(): RecentViolation[] {
+    const n = this.opts.maxRecentViolations;
+    const r = this.recent.length > n ? this.recent.slice(-n) : this.recent.slice();
+    return r.reverse();
+  }
+
+  stats(): TrackerStats {
+    return {
+      sessionsByState: { ...this.stateCounts },
+      violationsByCode: { ...this.violationCounts },
+      observations: this.observationCount,
+      bytesRelayed: this.bytes,
+      seq: this.lastSeq,
+    };
+  }
+
+  // ---- applying an exchange -------------------------------------------------------------
+
+  private apply(session: Session, obs: Observation, req: BitsRequest, ack: BitsAck | undefined, found: Violation[]): void {
+    const status = obs.status;
+    const ended = session.state === 'closed' || session.state === 'cancelled';
+    if (ack?.errorCode && ack.errorCode.value !== 0) addErrorCode(session, formatErrorCode(ack.errorCode));
+    switch (req.type) {
+      case 'fragment': {
+        session.fragments++;
+        session.relayedBytes += obs.requestBodyBytes;
+        if (session.contentName === undefined && req.contentName !== undefined) session.contentName = req.contentName;
+        const r = req.range;
+        if (r) {
+          if (session.totalLength === null) session.totalLength = r.total;
+          if (r.start < session.ackedBytes) session.retransmittedBytes += Math.min(r.end + 1, session.ackedBytes) - r.start;
+        }
+        if (!ack || ended) break;
+        if (ack.receivedOffset !== undefined && (is2xx(status) || status === 416)) {
+          session.ackedBytes = ack.receivedOffset;
+        } else if (is2xx(status) && r && r.start <= session.ackedBytes) {
+          // Tolerate a server that omits the header: a 2xx for a contiguous fragment means it holds END+1.
+          session.ackedBytes = Math.max(session.ackedBytes, r.end + 1);
+          found.push(this.violation('packet-missing-header', {
+            message: `Fragment Ack ${status} without BITS-Received-Content-Range; assuming ${r.end + 1} bytes held`,
+          }, session.id, obs.id, obs.endedAt));
+        }
+        if (ack.replyUrl !== undefined) this.setReplyUrl(session, ack.replyUrl);
+        const sessionGone = ack.errorCode?.value === ERROR_CODES.BG_E_SESSION_NOT_FOUND;
+        if (status !== undefined && (isFatalStatus(status) && status !== 416 || sessionGone)) {
+          if (!TERMINAL_STATES.has(session.state)) this.setState(session, 'failed');
+        } else if (session.state === 'open' && session.totalLength !== null && session.ackedBytes >= session.totalLength) {
+          this.setState(session, 'uploaded');
+        }
+        break;
+      }
+      case 'close-session': {
+        const span = session.closes?.find((c) => c.exchange === obs.id);
+        if (span) span.endedAt = obs.endedAt;
+        else this.rememberClose(session, { exchange: obs.id, startedAt: obs.startedAt, endedAt: obs.endedAt, busyFlagged: false });
+        if (ended || status === undefined) break;
+        const failure = ack?.errorCode !== undefined && ack.errorCode.value >= 0x80000000;
+        if (is2xx(status) && !failure) {
+          this.setState(session, 'closed');
+          this.dropReply(session);
+        } else if (status >= 400 && status < 500 && status !== 408 && status !== 409) {
+          // The client does not retry a 4xx Close: the session is over for it.
+          if (!TERMINAL_STATES.has(session.state)) this.setState(session, 'failed');
+        }
+        break;
+      }
+      case 'cancel-session':
+        if (!ended && is2xx(status)) {
+          this.setState(session, 'cancelled');
+          this.dropReply(session);
+        }
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** Other exchanges of the session whose lifetime overlapped this Close (strictly). */
+  private busyWith(session: Session, close: Observation): readonly number[] {
+    const span = session.closes?.find((c) => c.exchange === close.id);
+    if (span?.busyFlagged) return NO_EXCHANGES; // already reported live by begin()
+    const others: number[] = [];
+    if (session.inflight) for (const id of session.inflight.keys()) if (id !== close.id) others.push(id);
+    const tl = session.timeline;
+    for (let i = tl.length - 1; i >= 0; i--) {
+      const r = tl[i]!;
+      if (r.exchange === close.id || r.kind === 'create-session') continue;
+      const end = r.startedAt + r.ms;
+      if (end <= close.startedAt) {
+        // The timeline is in completion order; older entries ended earlier still, unless
+        // completions interleave, so keep scanning a few before stopping.
+        if (i < tl.length - 8) break;
+        continue;
+      }
+      if (r.startedAt < close.endedAt && !others.includes(r.exchange)) others.push(r.exchange);
+    }
+    if (span && others.length > 0) span.busyFlagged = true;
+    return others;
+  }
+
+  /** A request observed after a Close that it overlapped (observe-only replays see it this way round). */
+  private checkLateOverlap(session: Session, obs: Observation, found: Violation[]): void {
+    const closes = session.closes;
+    if (!closes) return;
+    for (const c of closes) {
+      if (c.busyFlagged || c.exchange === obs.id) continue;
+      const closeEnd = c.endedAt ?? Infinity;
+      if (obs.startedAt < closeEnd && c.startedAt < obs.endedAt) {
+        c.busyFlagged = true;
+        found.push(this.violation('close-while-busy', { message: busyMessage(c.exchange, [obs.id]), exchanges: [c.exchange] }, session.id, obs.id, obs.endedAt));
+      }
+    }
+  }
+
+  private rememberClose(session: Session, span: NonNullable<Session['closes']>[number]): void {
+    const closes = (session.closes ??= []);
+    closes.push(span);
+    if (closes.length > MAX_CLOSES_PER_SESSION) closes.shift();
+  }
+
+  /** An ordinary request: the reply GET of an upload-reply session, or unrelated traffic. */
+  private observeHttp(obs: Observation, out: BitsEvent[]): void {
+    const time = obs.endedAt;
+    let session: Session | undefined;
+    if (this.replyIndex.size > 0 && (obs.method === 'GET' || obs.method === 'HEAD')) {
+      const id = this.replyIndex.get(pathAndQuery(obs.url));
+      const candidate = id !== undefined ? this.cache.get(id) : undefined;
+      if (candidate?.replyUrl !== undefined && this.replyHostMatches(candidate.replyUrl, obs)) session = candidate;
+    }
+    if (!session) {
+      this.push(out, { seq: 0, type: 'packet', time, packet: packetRecord(obs, null, undefined) });
+      return;
+    }
+    const mark = fillMark(this.mark, session);
+    if (obs.method === 'GET' && is2xx(obs.status)) session.replyFetched = true;
+    if (obs.endedAt > session.lastSeen) session.lastSeen = obs.endedAt;
+    const rec = packetRecord(obs, null, undefined);
+    this.pushTimeline(session, rec);
+    this.checkLateOverlap(session, obs, []);
+    this.push(out, { seq: 0, type: 'packet', time, sessionId: session.id, packet: rec });
+    this.emitChange(out, session, session.state, mark, false, time);
+  }
+
+  private replyHostMatches(replyUrl: string, obs: Observation): boolean {
+    const wanted = hostOfUrl(replyUrl);
+    if (wanted === undefined) return true; // a path: any host that reaches this gateway
+    const host = headerValue(obs.requestHeaders, 'host');
+    return host !== undefined && normaliseHost(host) === wanted;
+  }
+
+  private setReplyUrl(session: Session, url: string): void {
+    if (session.replyUrl === url) return;
+    this.dropReply(session);
+    session.replyUrl = url;
+    this.replyIndex.set(pathAndQuery(url), session.id);
+  }
+
+  private dropReply(session: Session): void {
+    if (session.replyUrl === undefined) return;
+    const key = pathAndQuery(session.replyUrl);
+    if (this.replyIndex.get(key) === session.id) this.replyIndex.delete(key);
+  }
+
+  // ---- bookkeeping ----------------------------------------------------------------------
+
+  private createSession(id: string, obs: Observation, host: string | undefined, adopted: boolean): Session {
+    const session = newSession({
+      id, url: obs.url, path: pathOf(obs.url), client: obs.client.address, time: obs.startedAt, adopted,
+      ...(host !== undefined ? { host } : {}),
+    });
+    this.cache.set(id, session);
+    return session;
+  }
+
+  private setState(session: Session, state: SessionState): void {
+    if (session.state === state) return;
+    this.stateCounts[session.state]--;
+    this.stateCounts[state]++;
+    session.state = state;
+  }
+
+  private onDispose(session: Session, reason: LRUCache.DisposeReason): void {
+    this.stateCounts[session.state]--;
+    this.dropReply(session);
+    if (reason !== 'evict') return;
+    session.state = 'evicted';
+    session.inflight = undefined;
+    this.stateCounts.evicted++;
+    this.push(this.out, { seq: 0, type: 'session-evicted', time: this.now, session: toSummary(session), reason: 'capacity' });
+  }
+
+  private pushTimeline(session: Session, rec: PacketRecord): void {
+    const tl = session.timeline;
+    // Most sessions are short: exact-size copies while small, because push() would reserve 16
+    // spare slots per session (~130 B x 100 000 sessions).
+    if (tl.length < SMALL_TIMELINE && tl.length < this.opts.timelineLimit) {
+      const next = new Array<PacketRecord>(tl.length + 1);
+      for (let i = 0; i < tl.length; i++) next[i] = tl[i]!;
+      next[tl.length] = rec;
+      session.timeline = next;
+      return;
+    }
+    tl.push(rec);
+    if (tl.length > this.opts.timelineLimit) tl.splice(0, tl.length - this.opts.timelineLimit);
+  }
+
+  private emitChange(
+    out: BitsEvent[], session: Session, before: SessionState | undefined, mark: ChangeMark | undefined,
+    created: boolean, time: number,
+  ): void {
+    const endedNow = TERMINAL_STATES.has(session.state) && before !== session.state;
+    if (endedNow) this.push(out, { seq: 0, type: 'session-ended', time, session: toSummary(session) });
+    else if (!created && mark && changedSince(mark, session)) this.push(out, { seq: 0, type: 'session-updated', time, session: toSummary(session) });
+  }
+
+  private violation(code: ViolationCode, finding: Finding, sessionId: string | undefined, exchange: number, time: number): Violation {
+    const info = VIOLATION_CATALOG[code];
+    const extra = finding.exchanges;
+    const v: Violation = {
+      code,
+      severity: finding.severity ?? info.severity,
+      message: finding.message,
+      explain: info.explain,
+      exchanges: extra && extra.length ? [exchange, ...extra.filter((e) => e !== exchange)] : [exchange],
+      time,
+    };
+    if (sessionId !== undefined) v.sessionId = sessionId;
+    return v;
+  }
+
+  /** Emits violation events (and, for begin(), records them on the session). */
+  private emitViolations(out: BitsEvent[], session: Session | undefined, list: Violation[], time: number): void {
+    for (const v of list) {
+      if (session) addViolationCode(session, v.code);
+      this.violationCounts[v.code] = (this.violationCounts[v.code] ?? 0) + 1;
+      const seq = this.push(out, { seq: 0, type: 'violation', time, violation: v });
+      this.recent.push({ ...v, seq });
+      if (this.recent.length > 2 * this.opts.maxRecentViolations) this.recent = this.recent.slice(-this.opts.maxRecentViolations);
+    }
+  }
+
+  /** Stamps the next seq on an event built with `seq: 0` (no spread: this runs per event). */
+  private push(out: BitsEvent[], event: BitsEvent): number {
+    const seq = ++this.lastSeq;
+    event.seq = seq;
+    out.push(event);
+    return seq;
+  }
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  const out: Partial<T> = {};
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+  return out;
+}

@@ -1,0 +1,57 @@
+import type pino from 'pino';
+import type { EventBus } from '../event-bus.js';
+import type { BitsEvent, SessionSummary } from '../sessions/events.js';
+import { cleanText } from './logger.js';
+
+/**
+ * Structured log lines for session lifecycle and violations: one line when a session is
+ * created or ends, one per violation at the level its severity asks for. Per-exchange
+ * lines come from the request log; per-progress updates are not logged (too many).
+ */
+export function subscribeEventLog(bus: EventBus, logger: pino.Logger): () => void {
+  return bus.subscribe((event) => logEvent(logger, event));
+}
+
+const LEVEL_OF = { info: 'info', warning: 'warn', error: 'error' } as const;
+
+function sessionFields(s: SessionSummary) {
+  return {
+    sessionId: cleanText(s.id, 100),
+    state: s.state,
+    url: cleanText(s.url),
+    client: s.client,
+    ackedBytes: s.ackedBytes,
+    totalLength: s.totalLength,
+  };
+}
+
+export function logEvent(logger: pino.Logger, event: BitsEvent): void {
+  switch (event.type) {
+    case 'violation': {
+      const v = event.violation;
+      logger[LEVEL_OF[v.severity]](
+        {
+          seq: event.seq,
+          code: v.code,
+          severity: v.severity,
+          sessionId: v.sessionId === undefined ? undefined : cleanText(v.sessionId, 100),
+          detail: cleanText(v.message, 512),
+          exchanges: v.exchanges,
+        },
+        'violation',
+      );
+      return;
+    }
+    case 'session-created':
+      logger.info({ seq: event.seq, ...sessionFields(event.session) }, 'session created');
+      return;
+    case 'session-ended':
+      logger.info({ seq: event.seq, ...sessionFields(event.session) }, 'session ended');
+      return;
+    case 'session-evicted':
+      logger.warn({ seq: event.seq, reason: event.reason, ...sessionFields(event.session) }, 'session evicted');
+      return;
+    default:
+      return;
+  }
+}

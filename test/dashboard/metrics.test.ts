@@ -1,0 +1,68 @@
+import { describe, expect, it } from 'vitest';
+import { EventBus } from '../../src/event-bus.js';
+import type { Observation } from '../../src/observation.js';
+import { BitsgateMetrics, createMetrics, packetLabel, statusClass } from '../../src/sinks/metrics.js';
+import { FakeSource, packet, summary, violation } from './fake-source.js';
+
+function obs(patch: Partial<Observation> = {}): Observation {
+  return {
+    id: 1, connectionId: 1, client: { address: '127.0.0.1', port: 5000 }, method: 'BITS_POST', url: '/up/secret-name.bin',
+    httpVersion: '1.1', requestHeaders: [['BITS-Packet-Type', 'FRAGMENT']], startedAt: 1000, requestBodyBytes: 4096,
+    status: 200, responseHeaders: [['BITS-Packet-Type', 'Ack']], responseBodyBytes: 0, respondedAt: 1040, endedAt: 1042,
+    responder: 'upstream', ...patch,
+  };
+}
+
+describe('metrics sink', () => {
+  it('counts sessions, outcomes, violations and packets from the bus', async () => {
+    const src = new FakeSource();
+    const m = createMetrics(src.bus, { defaultMetrics: false, version: '9.9.9' });
+    src.emit({ type: 'session-created', session: summary('A') });
+    src.emit({ type: 'session-created', session: summary('B') });
+    src.emit({ type: 'packet', sessionId: 'A', packet: packet('fragment', { status: 416 }) });
+    src.emit({ type: 'violation', violation: violation('close-incomplete', 'A') });
+    src.emit({ type: 'session-ended', session: summary('A', { state: 'closed' }) });
+    const text = await m.registry.metrics();
+    expect(text).toContain('bitsgate_sessions{state="open"} 1');
+    expect(text).toContain('bitsgate_sessions{state="closed"} 1');
+    expect(text).toContain('bitsgate_sessions_created_total 2');
+    expect(text).toContain('bitsgate_sessions_total{outcome="closed"} 1');
+    expect(text).toContain('bitsgate_violations_total{code="close-incomplete",severity="error"} 1');
+    expect(text).toContain('bitsgate_packets_total{type="fragment",status_class="4xx"} 1');
+    expect(text).toContain('bitsgate_build_info{version="9.9.9"} 1');
+  });
+
+  it('records request latency and bytes from observations, without unbounded labels', async () => {
+    const m = new BitsgateMetrics({ defaultMetrics: false });
+    m.onObservation(obs());
+    m.onObservation(obs({ method: 'GET', requestHeaders: [], requestBodyBytes: 0, responseBodyBytes: 10, endedAt: 1300 }));
+    const text = await m.registry.metrics();
+    expect(text).toContain('bitsgate_bytes_total{direction="request"} 4096');
+    expect(text).toContain('bitsgate_bytes_total{direction="response"} 10');
+    expect(text).toContain('bitsgate_request_duration_seconds_bucket{le="0.05",packet="fragment"} 1');
+    expect(text).toContain('bitsgate_request_duration_seconds_bucket{le="0.25",packet="http"} 0');
+    expect(text).toContain('bitsgate_request_duration_seconds_bucket{le="0.5",packet="http"} 1');
+    expect(text).toContain('bitsgate_exchanges_total{responder="upstream",status_class="2xx"} 2');
+    expect(text).not.toContain('secret-name');
+    expect(text).not.toContain('127.0.0.1');
+  });
+
+  it('takes authoritative session counts from the tracker when given', async () => {
+    const m = new BitsgateMetrics({ defaultMetrics: false, stats: () => ({ sessionsByState: { open: 7, closed: 3 } }) });
+    m.attach(new EventBus());
+    m.setDashboardClients(() => 4);
+    const text = await m.registry.metrics();
+    expect(text).toContain('bitsgate_sessions{state="open"} 7');
+    expect(text).toContain('bitsgate_dashboard_clients 4');
+  });
+
+  it('maps packet types and statuses to bounded labels', () => {
+    expect(packetLabel({ method: 'BITS_POST', requestHeaders: [['bits-packet-type', 'Close-Session']] })).toBe('close-session');
+    expect(packetLabel({ method: 'BITS_POST', requestHeaders: [['BITS-Packet-Type', 'x'.repeat(500)]] })).toBe('unknown');
+    expect(packetLabel({ method: 'BITS_POST', requestHeaders: [] })).toBe('unknown');
+    expect(packetLabel({ method: 'PROPFIND', requestHeaders: [] })).toBe('http');
+    expect(statusClass(503)).toBe('5xx');
+    expect(statusClass(undefined)).toBe('none');
+    expect(statusClass(999)).toBe('none');
+  });
+});

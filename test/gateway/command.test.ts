@@ -1,0 +1,90 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { command, parseGatewayArgs } from '../../src/commands/gateway.js';
+import { UsageError } from '../../src/util/option-values.js';
+import { bitsPost, RawClient, startUpstream, waitUntil } from './helpers.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'bitsgate-cmd-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('bitsgate gateway options', () => {
+  it('has defaults matching the help text', () => {
+    const o = parseGatewayArgs(['--upstream', 'http://10.0.0.5:8081']);
+    expect(o).toMatchObject({
+      listen: { host: '127.0.0.1', port: 8080 }, upstreamTimeoutMs: 120_000, headersTimeoutMs: 30_000,
+      forwardedHeaders: true, record: undefined, logLevel: 'info', pretty: undefined,
+    });
+    expect(o.upstream!.href).toBe('http://10.0.0.5:8081/');
+    expect(command.help).toContain('--no-forwarded-headers');
+    expect(command.help).toContain('default 127.0.0.1:8080');
+    expect(command.help).toContain('default 120s');
+  });
+
+  it('parses every option', () => {
+    const o = parseGatewayArgs([
+      '--upstream', 'http://up:80', '--listen', '0.0.0.0:9000', '--upstream-timeout', '5s', '--headers-timeout', '500ms',
+      '--no-forwarded-headers', '--record', 'x.ndjson', '--log-level', 'debug', '--pretty',
+    ]);
+    expect(o).toMatchObject({
+      listen: { host: '0.0.0.0', port: 9000 }, upstreamTimeoutMs: 5_000, headersTimeoutMs: 500, forwardedHeaders: false,
+      record: 'x.ndjson', logLevel: 'debug', pretty: true,
+    });
+  });
+
+  it('rejects bad values with a usage error naming the option', () => {
+    expect(() => parseGatewayArgs(['--upstream', 'https://x'])).toThrow(UsageError);
+    expect(() => parseGatewayArgs(['--log-level', 'loud'])).toThrow(/--log-level/);
+    expect(() => parseGatewayArgs(['--upstream-timeout', '0'])).toThrow(/--upstream-timeout/);
+    expect(() => parseGatewayArgs(['--listen', 'nope'])).toThrow(/--listen/);
+    expect(() => parseGatewayArgs(['--bogus'])).toThrow();
+  });
+
+  it('without --upstream the command explains it is required and exits 2', async () => {
+    const write = process.stderr.write;
+    let err = '';
+    process.stderr.write = ((s: string) => ((err += s), true)) as typeof process.stderr.write;
+    try {
+      expect(await command.run([])).toBe(2);
+    } finally {
+      process.stderr.write = write;
+    }
+    expect(err).toContain('--upstream');
+  });
+
+  it('runs as a process: forwards BITS_POST, logs JSON, records NDJSON, exits 0 on SIGTERM', async () => {
+    const upstream = await startUpstream();
+    const record = join(dir, 'run.ndjson');
+    const child = spawn(process.execPath, [
+      '--import', 'tsx', join(__dirname, '..', '..', 'src', 'cli.ts'), '--upstream', upstream.url.href,
+      '--listen', '127.0.0.1:0', '--record', record,
+    ], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    try {
+      await waitUntil(() => out.includes('gateway listening'), 15_000, 'gateway listening');
+      const listen = JSON.parse(out.split('\n').find((l) => l.includes('gateway listening'))!).listen as string;
+      const c = await RawClient.connect(Number(new URL(listen).port));
+      c.write(bitsPost('/up/f.bin', [['BITS-Packet-Type', 'Ping'], ['Content-Length', '0']]));
+      expect((await c.responsesAfter(1))[0]!.status).toBe(200);
+      c.destroy();
+      await waitUntil(() => out.includes('"msg":"exchange"'), 5_000, 'exchange log line');
+      const code = await new Promise<number | null>((resolve) => {
+        child.once('exit', (c) => resolve(c));
+        child.kill('SIGTERM');
+      });
+      expect(code).toBe(0);
+      const lines = readFileSync(record, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l));
+      expect(lines[0]).toEqual({ type: 'meta', format: 'bitsgate-observations', version: 1 });
+      expect(lines[1]).toMatchObject({ type: 'observation', method: 'BITS_POST', url: '/up/f.bin', status: 200 });
+      const logLine = JSON.parse(out.split('\n').find((l) => l.includes('"msg":"exchange"'))!);
+      expect(logLine).toMatchObject({ level: 30, packet: 'ping', status: 200, method: 'BITS_POST' });
+    } finally {
+      child.kill('SIGKILL');
+      await upstream.close();
+    }
+  }, 30_000);
+});

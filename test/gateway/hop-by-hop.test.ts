@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import {
+  clientResponseHeaders, groupForSetHeader, plainAddress, upstreamRequestHeaders,
+} from '../../src/gateway/hop-by-hop.js';
+import { classifyUpstreamError } from '../../src/gateway/upstream-errors.js';
+
+describe('upstreamRequestHeaders', () => {
+  it('drops hop-by-hop fields, including those named by Connection, and keeps order and spelling', () => {
+    const out = upstreamRequestHeaders([
+      ['Host', 'h'], ['connection', 'keep-alive, X-Secret'], ['X-Secret', 's'], ['Keep-Alive', 'timeout=5'],
+      ['TE', 'trailers'], ['Proxy-Connection', 'x'], ['Upgrade', 'h2c'], ['Trailer', 'X'], ['Proxy-Authorization', 'Basic eA=='],
+      ['Authorization', 'NTLM abc'], ['bits-packet-type', 'Ping'],
+    ], { contentLength: null, chunked: false }, null);
+    expect(out).toEqual([['Host', 'h'], ['Authorization', 'NTLM abc'], ['bits-packet-type', 'Ping']]);
+  });
+
+  it('re-frames: exactly one Content-Length at the position of the original framing field', () => {
+    const out = upstreamRequestHeaders([['Host', 'h'], ['content-length', '5'], ['X', '1'], ['Content-Length', '5']],
+      { contentLength: 5, chunked: false }, null);
+    expect(out).toEqual([['Host', 'h'], ['Content-Length', '5'], ['X', '1']]);
+  });
+
+  it('re-frames a chunked body as Transfer-Encoding: chunked only', () => {
+    const out = upstreamRequestHeaders([['Transfer-Encoding', 'gzip, chunked'], ['Host', 'h']], { contentLength: null, chunked: true }, null);
+    expect(out).toEqual([['Transfer-Encoding', 'chunked'], ['Host', 'h']]);
+  });
+
+  it('overwrites client-sent X-Forwarded-* (spoofing) and appends the real values', () => {
+    const out = upstreamRequestHeaders([['X-Forwarded-For', '6.6.6.6'], ['Host', 'files'], ['x-forwarded-host', 'evil']],
+      { contentLength: 0, chunked: false }, { for: '10.0.0.2', proto: 'http', host: 'files' });
+    expect(out).toEqual([
+      ['Host', 'files'], ['Content-Length', '0'],
+      ['X-Forwarded-For', '10.0.0.2'], ['X-Forwarded-Proto', 'http'], ['X-Forwarded-Host', 'files'],
+    ]);
+  });
+});
+
+describe('clientResponseHeaders', () => {
+  it('keeps duplicate WWW-Authenticate lines separate and in order, drops hop-by-hop fields', () => {
+    expect(clientResponseHeaders([
+      'WWW-Authenticate', 'Negotiate', 'Connection', 'keep-alive, X-Hop', 'X-Hop', '1', 'WWW-Authenticate', 'NTLM',
+      'Transfer-Encoding', 'chunked', 'Keep-Alive', 'timeout=5', 'BITS-Packet-Type', 'Ack', 'Proxy-Authenticate', 'Basic',
+    ])).toEqual([['WWW-Authenticate', 'Negotiate'], ['WWW-Authenticate', 'NTLM'], ['BITS-Packet-Type', 'Ack']]);
+  });
+
+  it('keeps Content-Length so the writer frames with it', () => {
+    expect(clientResponseHeaders(['Content-Length', '0', 'BITS-Session-Id', '{x}'])).toEqual([['Content-Length', '0'], ['BITS-Session-Id', '{x}']]);
+  });
+});
+
+describe('groupForSetHeader', () => {
+  it('groups duplicates (any case) at the first position as an array', () => {
+    expect(groupForSetHeader([['A', '1'], ['B', '2'], ['a', '3'], ['A', '4']])).toEqual([['A', ['1', '3', '4']], ['B', '2']]);
+  });
+});
+
+describe('plainAddress / classifyUpstreamError', () => {
+  it('unmaps IPv4-mapped IPv6 addresses', () => {
+    expect(plainAddress('::ffff:10.1.2.3')).toBe('10.1.2.3');
+    expect(plainAddress('::1')).toBe('::1');
+    expect(plainAddress(undefined)).toBe('unknown');
+  });
+
+  it('maps Node client errors to status and reason', () => {
+    expect(classifyUpstreamError({ code: 'ECONNREFUSED' })).toEqual({ error: 'upstream-refused', status: 502 });
+    expect(classifyUpstreamError({ code: 'ECONNRESET', message: 'socket hang up' })).toEqual({ error: 'upstream-closed', status: 502 });
+    expect(classifyUpstreamError({ code: 'ECONNRESET', message: 'read ECONNRESET' })).toEqual({ error: 'upstream-reset', status: 502 });
+    expect(classifyUpstreamError({ code: 'HPE_UNEXPECTED_CONTENT_LENGTH' })).toEqual({ error: 'bad-upstream-response', status: 502 });
+    expect(classifyUpstreamError(new Error('x'))).toEqual({ error: 'upstream-error', status: 502 });
+  });
+});

@@ -1,0 +1,198 @@
+/** The response writer end to end: framing, keep-alive decisions, early answers, backpressure. */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Http1Request, Http1Response } from '../../../src/gateway/http1/index.js';
+import { Client, exchange, startServer, type TestServer } from './helpers.js';
+
+let srv: TestServer | undefined;
+const clients: Client[] = [];
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.destroy();
+  await srv?.close();
+  srv = undefined;
+});
+async function open(): Promise<Client> {
+  const c = await Client.open(srv!.port);
+  clients.push(c);
+  return c;
+}
+
+describe('HTTP/1.1 listener: responses', () => {
+  it('chunks a streamed response to a 1.1 client and keeps the connection', async () => {
+    srv = await startServer((req, res) => {
+      req.resume();
+      res.writeHead(200, [['Content-Type', 'application/octet-stream']]);
+      res.write(Buffer.from('hello '));
+      res.write(Buffer.alloc(0)); // an empty write must not end the chunked body
+      setTimeout(() => res.end(Buffer.from('world, and more')), 5);
+    });
+    const c = await open();
+    c.write('GET /reply HTTP/1.1\r\nHost: a\r\n\r\n');
+    const expected = 'HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n' +
+      '6\r\nhello \r\nf\r\nworld, and more\r\n0\r\n\r\n';
+    await c.untilText(expected);
+    c.write('GET /reply HTTP/1.1\r\nHost: a\r\n\r\n');
+    await c.untilText(expected + expected);
+    expect(c.ended).toBe(false);
+  });
+
+  it('delimits a response of unknown length by closing to a 1.0 client', async () => {
+    srv = await startServer((req, res) => {
+      res.writeHead(200, []);
+      res.write(Buffer.from('abc'));
+      res.end(Buffer.from('def'));
+    });
+    expect(await exchange(srv.port, 'GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n')).toBe('HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nabcdef');
+  });
+
+  it('closeAfter() before the head adds Connection: close and closes', async () => {
+    srv = await startServer((req, res) => {
+      res.closeAfter();
+      res.writeHead(200, [['Content-Length', '0']]);
+      res.end();
+    });
+    expect(await exchange(srv.port, 'GET / HTTP/1.1\r\nHost: a\r\n\r\nGET /never HTTP/1.1\r\nHost: a\r\n\r\n'))
+      .toBe('HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+  });
+
+  it('closeAfter() after the head still closes after the response', async () => {
+    let calls = 0;
+    srv = await startServer((req, res) => {
+      calls++;
+      res.writeHead(200, [['Content-Length', '2']]);
+      res.closeAfter();
+      res.end(Buffer.from('ok'));
+    });
+    expect(await exchange(srv.port, 'GET / HTTP/1.1\r\nHost: a\r\n\r\nGET /never HTTP/1.1\r\nHost: a\r\n\r\n'))
+      .toBe('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+    expect(calls).toBe(1);
+  });
+
+  it('sends no body for 204 and 304', async () => {
+    srv = await startServer((req, res) => {
+      res.writeHead(req.url === '/a' ? 204 : 304, []);
+      res.end(Buffer.from('ignored'));
+    });
+    const c = await open();
+    c.write('GET /a HTTP/1.1\r\nHost: a\r\n\r\nGET /b HTTP/1.1\r\nHost: a\r\n\r\n');
+    await c.untilText('304 Not Modified\r\n\r\n');
+    await new Promise((r) => setTimeout(r, 20));
+    expect(c.text).toBe('HTTP/1.1 204 No Content\r\n\r\nHTTP/1.1 304 Not Modified\r\n\r\n');
+  });
+
+  it('never writes more than Content-Length, and closes when the body is short', async () => {
+    srv = await startServer((req, res) => {
+      res.writeHead(200, [['Content-Length', '3']]);
+      if (req.url === '/long') res.end(Buffer.from('abcdef'));
+      else res.end(Buffer.from('a'));
+    });
+    expect(await exchange(srv.port, 'GET /long HTTP/1.1\r\nHost: a\r\n\r\nGET /x HTTP/1.1\r\nHost: a\r\n\r\n')).toBe('HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc');
+    expect(await exchange(srv.port, 'GET /short HTTP/1.1\r\nHost: a\r\n\r\nGET /x HTTP/1.1\r\nHost: a\r\n\r\n')).toBe('HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\na');
+  });
+
+  it('relays an interim 103 to a 1.1 client and keeps headersSent false until the final head', async () => {
+    let sentAfterInterim: boolean | undefined;
+    srv = await startServer((req, res) => {
+      res.writeHead(103, [['Link', '</a>; rel=preload']]);
+      sentAfterInterim = res.headersSent;
+      res.writeHead(200, [['Content-Length', '0']]);
+      res.end();
+    });
+    const c = await open();
+    c.write('GET / HTTP/1.1\r\nHost: a\r\n\r\n');
+    await c.untilText('200 OK');
+    await c.untilText('Content-Length: 0\r\n\r\n');
+    expect(c.text).toBe('HTTP/1.1 103 Early Hints\r\nLink: </a>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
+    expect(sentAfterInterim).toBe(false);
+  });
+
+  it('an early answer (413) with a small unread body drains it and keeps the connection', async () => {
+    const urls: string[] = [];
+    srv = await startServer((req, res) => {
+      urls.push(req.url);
+      if (req.url === '/big') {
+        res.writeHead(413, [['Content-Length', '0']]);
+        res.end();
+        return;
+      }
+      req.resume();
+      req.on('end', () => { res.writeHead(200, [['Content-Length', '0']]); res.end(); });
+    });
+    const c = await open();
+    c.write('BITS_POST /big HTTP/1.1\r\nHost: a\r\nContent-Length: 5000\r\n\r\n');
+    await c.untilText('413');
+    c.write('x'.repeat(5000) + 'GET /next HTTP/1.1\r\nHost: a\r\n\r\n');
+    await c.untilText('200 OK');
+    expect(c.text).toBe('HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
+    expect(urls).toEqual(['/big', '/next']);
+  });
+
+  it('an early answer with a huge unread body closes the connection instead of reading it', async () => {
+    srv = await startServer((req, res) => {
+      res.writeHead(413, [['Content-Length', '0']]);
+      res.end();
+    });
+    const c = await open();
+    c.write('BITS_POST /big HTTP/1.1\r\nHost: a\r\nContent-Length: 1000000000\r\n\r\nxxxx');
+    await c.untilEnded();
+    expect(c.text).toBe('HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\n\r\n');
+  });
+
+  it('an early answer while a chunked body is still arriving and the head says close: closes', async () => {
+    srv = await startServer((req, res) => {
+      res.closeAfter();
+      res.writeHead(401, [['Content-Length', '0']]);
+      res.end();
+    });
+    const c = await open();
+    c.write('BITS_POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab');
+    await c.untilEnded();
+    expect(c.text).toBe('HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+  });
+
+  it('res.destroy() closes the client connection at once', async () => {
+    srv = await startServer((req, res) => {
+      res.writeHead(200, [['Content-Length', '10']]);
+      res.write(Buffer.from('abc'));
+      res.destroy(new Error('upstream reset'));
+    });
+    expect(await exchange(srv.port, 'GET / HTTP/1.1\r\nHost: a\r\n\r\n')).toBe('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc');
+  });
+
+  it('a throwing handler gets a 500 and the connection closes', async () => {
+    srv = await startServer(() => {
+      throw new Error('bug');
+    });
+    const text = await exchange(srv.port, 'GET / HTTP/1.1\r\nHost: a\r\n\r\n');
+    expect(text.startsWith('HTTP/1.1 500 Internal Server Error\r\n')).toBe(true);
+    expect(text).toContain('Connection: close\r\n');
+  });
+
+  it('write() returns false under backpressure and drain follows', async () => {
+    let sawFalse = false;
+    let drained = false;
+    srv = await startServer((req, res) => {
+      res.writeHead(200, [['Content-Length', String(64 * 1024 * 1024)]]);
+      const block = Buffer.alloc(1024 * 1024, 0x61);
+      let sent = 0;
+      const pump = () => {
+        while (sent < 64) {
+          sent++;
+          if (!res.write(block)) {
+            sawFalse = true;
+            res.once('drain', () => { drained = true; pump(); });
+            return;
+          }
+        }
+        res.end();
+      };
+      pump();
+    });
+    const c = await open();
+    c.socket.pause(); // a slow reader
+    c.write('GET / HTTP/1.1\r\nHost: a\r\n\r\n');
+    await expect.poll(() => sawFalse).toBe(true);
+    expect(drained).toBe(false);
+    c.socket.resume();
+    await expect.poll(() => drained).toBe(true);
+  });
+});

@@ -1,0 +1,221 @@
+import net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startGateway, type Gateway } from '../../src/gateway/index.js';
+import {
+  bitsPost, CollectingSink, headerOf, RawClient, startRawUpstream, waitUntil, type TestUpstream,
+} from './helpers.js';
+
+/**
+ * A misbehaving upstream never hangs a client, and never stops the gateway from serving
+ * another client: every case sends its fault on the first upstream connection only and a
+ * correct answer on later ones, then checks a second client is still served.
+ */
+
+let upstream: (TestUpstream & { sockets: Set<net.Socket> }) | undefined;
+let gateway: Gateway | undefined;
+const clients: RawClient[] = [];
+const OK = 'HTTP/1.1 200 OK\r\nBITS-Packet-Type: Ack\r\nContent-Length: 0\r\n\r\n';
+const PING = bitsPost('/up/f.bin', [['BITS-Packet-Type', 'Ping'], ['Content-Length', '0']]);
+
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.destroy();
+  await gateway?.close();
+  await upstream?.close();
+  gateway = undefined;
+  upstream = undefined;
+});
+
+async function client(): Promise<RawClient> {
+  const c = await RawClient.connect(gateway!.address.port);
+  clients.push(c);
+  return c;
+}
+
+/** `fault` answers requests on the first upstream connection; later connections get a 200 Ack. */
+async function setup(fault: (socket: net.Socket, index: number) => void, upstreamTimeoutMs = 2_000) {
+  const firstSocket: { s?: net.Socket } = {};
+  upstream = await startRawUpstream((socket, index) => {
+    firstSocket.s ??= socket;
+    if (socket === firstSocket.s) fault(socket, index);
+    else socket.write(OK);
+  });
+  const sink = new CollectingSink();
+  gateway = await startGateway({ upstream: upstream.url, listen: { host: '127.0.0.1', port: 0 }, sinks: [sink], upstreamTimeoutMs });
+  return sink;
+}
+
+async function secondClientServed(): Promise<void> {
+  const other = await client();
+  other.write(PING);
+  const [res] = await other.responsesAfter(1, 3_000);
+  expect(res!.status).toBe(200);
+}
+
+describe('upstream faults', () => {
+  it('connection refused -> 502 with Content-Length, error upstream-refused', async () => {
+    const probe = net.createServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+    const port = (probe.address() as net.AddressInfo).port;
+    await new Promise<void>((r) => probe.close(() => r()));
+    const sink = new CollectingSink();
+    gateway = await startGateway({ upstream: new URL(`http://127.0.0.1:${port}`), listen: { host: '127.0.0.1', port: 0 }, sinks: [sink] });
+    const c = await client();
+    c.write(PING);
+    const [res] = await c.responsesAfter(1);
+    expect(res!.status).toBe(502);
+    expect(Number(headerOf(res!, 'Content-Length'))).toBe(res!.body.length);
+    expect(res!.body.length).toBeGreaterThan(0);
+    const [obs] = await sink.waitFor(1);
+    expect(obs).toMatchObject({ status: 502, responder: 'gateway', error: 'upstream-refused', method: 'BITS_POST' });
+    // Another client gets its own (also refused) answer: nothing is stuck.
+    const other = await client();
+    other.write(PING);
+    expect((await other.responsesAfter(1))[0]!.status).toBe(502);
+  });
+
+  it('connection reset -> 502, client connection closed after it', async () => {
+    const sink = await setup((socket) => socket.resetAndDestroy());
+    const c = await client();
+    c.write(PING);
+    const [res] = await c.responsesAfter(1);
+    expect(res!.status).toBe(502);
+    expect(await c.waitClosed(2_000)).toBe(true);
+    expect((await sink.waitFor(1))[0]!.error).toMatch(/^upstream-(reset|closed)$/);
+    await secondClientServed();
+  });
+
+  it('close without any response -> 502 upstream-closed', async () => {
+    const sink = await setup((socket) => socket.end());
+    const c = await client();
+    c.write(PING);
+    const [res] = await c.responsesAfter(1);
+    expect(res!.status).toBe(502);
+    expect((await sink.waitFor(1))[0]).toMatchObject({ error: 'upstream-closed', responder: 'gateway', status: 502 });
+    await secondClientServed();
+  });
+
+  it('no response head within the upstream timeout -> 504, other clients served meanwhile', async () => {
+    const sink = await setup(() => {}, 400);
+    const c = await client();
+    const started = Date.now();
+    c.write(PING);
+    // While the first client waits, a second one is served at once.
+    await secondClientServed();
+    expect(Date.now() - started).toBeLessThan(350);
+    const [res] = await c.responsesAfter(1, 3_000);
+    expect(res!.status).toBe(504);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(390);
+    expect(Number(headerOf(res!, 'Content-Length'))).toBe(res!.body.length);
+    expect(await c.waitClosed(2_000)).toBe(true);
+    const obs = sink.observations.find((o) => o.status === 504)!;
+    expect(obs).toMatchObject({ error: 'upstream-timeout', responder: 'gateway' });
+    // The hung upstream connection was dropped.
+    await waitUntil(() => upstream!.closedCount() >= 1, 2_000, 'upstream socket closed');
+  });
+
+  it('response without framing on a kept-alive connection is relayed re-framed, then the client is closed', async () => {
+    await setup((socket) => {
+      socket.write('HTTP/1.1 500 Oops\r\nBITS-Packet-Type: Ack\r\nBITS-Error-Code: 0x8020001F\r\n\r\nno framing here');
+      setTimeout(() => socket.end(), 50);
+    });
+    const c = await client();
+    c.write(PING);
+    const [res] = await c.responsesAfter(1);
+    expect(res!.status).toBe(500);
+    expect(res!.body.toString()).toBe('no framing here');
+    expect(headerOf(res!, 'Transfer-Encoding')).toBe('chunked');
+    expect(headerOf(res!, 'Connection')).toBe('close');
+    expect(await c.waitClosed(2_000)).toBe(true);
+    await secondClientServed();
+  });
+
+  it.each([
+    ['a well-formed second response', 'HTTP/1.1 299 Stray\r\nContent-Length: 0\r\n\r\n'],
+    ['garbage', 'GARBAGE 299 bytes'],
+  ])('Content-Length: 0 followed by %s: response delivered with Connection: close, stray bytes never relayed', async (_what, stray) => {
+    const sink = await setup((socket) => socket.write(`HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n${stray}`));
+    const c = await client();
+    c.write(PING);
+    const [res] = await c.responsesAfter(1);
+    expect(res!.status).toBe(200);
+    expect(await c.waitClosed(2_000)).toBe(true);
+    expect(c.raw).not.toContain('299');
+    expect(c.raw).toContain('Connection: close');
+    expect((await sink.waitFor(1))[0]!.status).toBe(200);
+    await secondClientServed();
+  });
+
+  it('stray bytes arriving later on the idle upstream connection close the pair', async () => {
+    await setup((socket) => {
+      socket.write('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
+      setTimeout(() => socket.write('HTTP/1.1 299 Stray\r\nContent-Length: 0\r\n\r\n'), 60);
+    });
+    const c = await client();
+    c.write(PING);
+    expect((await c.responsesAfter(1))[0]!.status).toBe(200);
+    expect(await c.waitClosed(2_000)).toBe(true);
+    expect(c.raw).not.toContain('299');
+    await secondClientServed();
+  });
+
+  it('response with both Content-Length and Transfer-Encoding -> 502 and the upstream connection dropped', async () => {
+    const sink = await setup((socket) => socket.write('HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n'));
+    const c = await client();
+    c.write(PING);
+    expect((await c.responsesAfter(1))[0]!.status).toBe(502);
+    expect((await sink.waitFor(1))[0]!.error).toBe('bad-upstream-response');
+    await waitUntil(() => upstream!.closedCount() >= 1, 2_000, 'upstream socket closed');
+    expect(await c.waitClosed(2_000)).toBe(true);
+    await secondClientServed();
+  });
+
+  it('response with conflicting Content-Length values -> 502', async () => {
+    const sink = await setup((socket) => socket.write('HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!'));
+    const c = await client();
+    c.write(PING);
+    expect((await c.responsesAfter(1))[0]!.status).toBe(502);
+    expect((await sink.waitFor(1))[0]!.error).toBe('bad-upstream-response');
+    await secondClientServed();
+  });
+
+  it('upstream closing mid-body -> client connection closed (head already sent), observation records the failure', async () => {
+    const sink = await setup((socket) => {
+      socket.write('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial');
+      setTimeout(() => socket.destroy(), 30);
+    });
+    const c = await client();
+    c.write(PING);
+    expect(await c.waitClosed(2_000)).toBe(true);
+    expect(c.raw).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    const [obs] = await sink.waitFor(1);
+    expect(obs).toMatchObject({ status: 200, responder: 'upstream', responseBodyBytes: 7 });
+    expect(obs!.error).toMatch(/^upstream-/);
+    await secondClientServed();
+  });
+
+  it('upstream Connection: close ends the pinning: the client connection closes after the response', async () => {
+    await setup((socket) => {
+      socket.write('HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok');
+      socket.end();
+    });
+    const c = await client();
+    c.write(PING);
+    const [res] = await c.responsesAfter(1);
+    expect(res!.body.toString()).toBe('ok');
+    expect(headerOf(res!, 'Connection')).toBe('close');
+    expect(await c.waitClosed(2_000)).toBe(true);
+  });
+
+  it('upstream closing an idle pinned connection closes the idle client connection', async () => {
+    await setup((socket) => {
+      socket.write(OK);
+      setTimeout(() => socket.end(), 50);
+    });
+    const c = await client();
+    c.write(PING);
+    expect((await c.responsesAfter(1))[0]!.status).toBe(200);
+    expect(await c.waitClosed(2_000)).toBe(true);
+    // Only one upstream connection was ever opened for it: no silent replacement.
+    expect(upstream!.accepted).toBe(1);
+  });
+});

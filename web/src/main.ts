@@ -1,0 +1,135 @@
+/** Entry point of the dashboard UI: wires the store, the link and the views. */
+import type { ServerMessage } from '../../src/dashboard/messages.js';
+import { Connection, type LinkState } from './connection.js';
+import { byId, el, setText } from './dom.js';
+import { int, rate } from './format.js';
+import { SessionDetailView } from './session-detail.js';
+import { SessionsTable } from './sessions-table.js';
+import { Store } from './store.js';
+import { ViolationsFeed } from './violations-feed.js';
+
+const store = new Store();
+
+// Header counters.
+const counterEls = new Map<string, HTMLElement>();
+const countersRoot = byId('counters');
+for (const [key, label] of [
+  ['active', 'Active'], ['completed', 'Completed'], ['failed', 'Failed'], ['invalidCloses', 'Invalid closes'], ['rate', 'Throughput'],
+] as const) {
+  const value = el('span', { class: 'counter-value', text: '0', data: { counter: key } });
+  counterEls.set(key, value);
+  countersRoot.append(el('div', { class: `counter counter-${key}` }, [value, el('span', { class: 'counter-label', text: label })]));
+}
+let countersFrame = 0;
+function renderCounters(): void {
+  if (countersFrame) return;
+  countersFrame = requestAnimationFrame(() => {
+    countersFrame = 0;
+    const c = store.counts();
+    setText(counterEls.get('active')!, int(c.active));
+    setText(counterEls.get('completed')!, int(c.completed));
+    setText(counterEls.get('failed')!, int(c.failed));
+    setText(counterEls.get('invalidCloses')!, int(c.invalidCloses));
+    setText(counterEls.get('rate')!, rate(store.bytesPerSecond()) === '—' ? '0 B/s' : rate(store.bytesPerSecond()));
+    counterEls.get('invalidCloses')!.parentElement!.classList.toggle('alert', c.invalidCloses > 0);
+  });
+}
+store.on('reset', renderCounters);
+store.on('counters', renderCounters);
+window.setInterval(renderCounters, 1000);
+
+// Views.
+const table = new SessionsTable(byId('sessions-table'), byId('toolbar'), store, (id) => {
+  location.hash = `#/session/${encodeURIComponent(id)}`;
+});
+store.on('reset', () => table.invalidate());
+store.on('sessions', () => table.invalidate());
+new ViolationsFeed(byId<HTMLOListElement>('violations-feed'), byId('violation-count'), store);
+const detail = new SessionDetailView(byId('drawer'), store, () => {
+  history.replaceState(null, '', location.pathname + location.search);
+  route();
+});
+
+function route(): void {
+  const m = /^#\/session\/(.+)$/.exec(location.hash);
+  let id: string | undefined;
+  if (m) {
+    try {
+      id = decodeURIComponent(m[1]!);
+    } catch {
+      id = undefined;
+    }
+  }
+  table.select(id);
+  if (id === undefined) detail.hide();
+  else if (id !== detail.openId) void detail.show(id);
+}
+window.addEventListener('hashchange', route);
+route();
+
+// Link state: the pill, the banner and the pause button.
+const pill = byId('conn-pill');
+const banner = byId('banner');
+const pauseBtn = byId<HTMLButtonElement>('pause');
+let retryAt = 0;
+let bannerTimer = 0;
+
+function showBanner(text: string, kind: string): void {
+  banner.hidden = false;
+  banner.dataset.kind = kind;
+  setText(banner, text);
+}
+
+function onState(state: LinkState, d: { attempt: number; retryInMs?: number }): void {
+  pill.dataset.state = state;
+  setText(pill, state === 'live' ? 'live' : state === 'paused' ? 'paused' : state === 'connecting' ? 'connecting' : 'reconnecting');
+  window.clearInterval(bannerTimer);
+  if (state === 'live') {
+    banner.hidden = true;
+  } else if (state === 'paused') {
+    showBanner('Live stream paused. The gateway keeps inspecting; press Resume to catch up.', 'paused');
+  } else if (state === 'reconnecting') {
+    retryAt = Date.now() + (d.retryInMs ?? 0);
+    const tick = () => {
+      const s = Math.max(0, Math.ceil((retryAt - Date.now()) / 1000));
+      showBanner(`Connection to the gateway lost. Reconnecting${d.retryInMs ? ` in ${s}s` : ''} (attempt ${d.attempt})…`, 'lost');
+    };
+    tick();
+    bannerTimer = window.setInterval(tick, 500);
+  }
+}
+
+const connection = new Connection({
+  onMessage(msg: ServerMessage) {
+    switch (msg.type) {
+      case 'snapshot':
+        store.applySnapshot(msg);
+        break;
+      case 'events':
+        store.applyEvents(msg.events);
+        break;
+      case 'resync':
+        showBanner('This browser fell behind the event stream; reloading the current state.', 'info');
+        window.setTimeout(() => { if (pill.dataset.state === 'live') banner.hidden = true; }, 3000);
+        break;
+      case 'heartbeat':
+        break;
+    }
+  },
+  onState,
+  resumePoint: () => ({ seq: store.lastSeq, instance: store.instance }),
+});
+
+pauseBtn.addEventListener('click', () => {
+  if (connection.isPaused) {
+    connection.resume();
+    setText(pauseBtn, 'Pause');
+    pauseBtn.setAttribute('aria-pressed', 'false');
+  } else {
+    connection.pause();
+    setText(pauseBtn, 'Resume');
+    pauseBtn.setAttribute('aria-pressed', 'true');
+  }
+});
+
+connection.start();
