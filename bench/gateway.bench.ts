@@ -11,7 +11,7 @@
  * once as the gateway, so neither shares an event loop with the load it measures. The
  * children run an esbuild bundle of this file under plain `node`, as production runs
  * compiled JavaScript: under tsx the loader thread alone adds ~40 MB of RSS.
- * Options (env): BENCH_GATEWAY_MB (fragment size, default 1024), BENCH_PING_SECONDS (default 3),
+ * Options (env): BENCH_GATEWAY_MB (fragment size, default 1024), BENCH_PING_SECONDS (default 2.5),
  * BENCH_GATEWAY_PROFILE=1 (run the gateway child with --cpu-prof into bench/profiles/).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -224,7 +224,7 @@ async function bundleChildren(): Promise<void> {
 async function main(): Promise<void> {
   await bundleChildren();
   const mb = Number(process.env.BENCH_GATEWAY_MB ?? 1024);
-  const pingSeconds = Number(process.env.BENCH_PING_SECONDS ?? 3);
+  const pingSeconds = Number(process.env.BENCH_PING_SECONDS ?? 2.5);
   const profile = process.env.BENCH_GATEWAY_PROFILE === '1';
   const bytes = mb * 1024 * 1024;
   const upstream = await spawnRole('upstream', []);
@@ -240,14 +240,28 @@ async function main(): Promise<void> {
       via = Math.max(via, await fragmentThroughput(gateway.port, bytes));
     }
     const rss = peakRssMb(gateway.child.pid!);
-    const pingDirect = await pingRate(upstream.port, 32, pingSeconds);
-    const cpuBefore = cpuSeconds(gateway.child.pid!);
-    const wallBefore = Date.now();
-    const pingVia = await pingRate(gateway.port, 32, pingSeconds);
-    const cpuAfter = cpuSeconds(gateway.child.pid!);
+    // Also alternated and best-of-two: other load on a 2-core machine swings single runs.
+    let pingDirect: PingResult | undefined;
+    let pingVia: PingResult | undefined;
+    let cpuBefore: [number, number] = [0, 0];
+    let cpuAfter: [number, number] = [0, 0];
+    let wallBefore = 0;
+    let wallAfter = 0;
+    for (let i = 0; i < 2; i++) {
+      const d = await pingRate(upstream.port, 32, pingSeconds);
+      if (!pingDirect || d.perSecond > pingDirect.perSecond) pingDirect = d;
+      const before = cpuSeconds(gateway.child.pid!);
+      const t0 = Date.now();
+      const v = await pingRate(gateway.port, 32, pingSeconds);
+      if (!pingVia || v.perSecond > pingVia.perSecond) {
+        pingVia = v;
+        [cpuBefore, cpuAfter, wallBefore, wallAfter] = [before, cpuSeconds(gateway.child.pid!), t0, Date.now()];
+      }
+    }
+    if (!pingDirect || !pingVia) throw new Error('no ping rounds ran');
     const pings = pingVia.perSecond * pingSeconds;
     const cpuUs = (i: 0 | 1) => (((cpuAfter[i] - cpuBefore[i]) * 1e6) / pings).toFixed(0);
-    const cpuShare = (cpuAfter[0] + cpuAfter[1] - cpuBefore[0] - cpuBefore[1]) / ((Date.now() - wallBefore) / 1000);
+    const cpuShare = (cpuAfter[0] + cpuAfter[1] - cpuBefore[0] - cpuBefore[1]) / ((wallAfter - wallBefore) / 1000);
     const f = (n: number) => n.toFixed(2);
     console.log(`(a) ${mb} MiB fragment: direct ${f(direct / 2 ** 20)} MiB/s, gateway ${f(via / 2 ** 20)} MiB/s, ratio ${f(via / direct)} (target >= 0.5)`);
     console.log(`(b) Ping x32 conns: direct ${pingDirect.perSecond.toFixed(0)}/s (p50 ${f(pingDirect.p50)} ms, p99 ${f(pingDirect.p99)} ms), ` +

@@ -24,6 +24,8 @@ export interface EmbeddedServerOptions {
   root: string;
   listen?: ListenAddress;
   replyMode?: ReplyMode;
+  /** With replyMode, only URLs under this path are upload-reply (like one IIS vdir). */
+  replyPrefix?: string;
   maxUpload?: number;
   allowOverwrite?: boolean;
 }
@@ -62,6 +64,8 @@ export interface App {
 export const APP_DEFAULTS = {
   dashboard: { host: '127.0.0.1', port: 8081 } as ListenAddress,
   embeddedRoot: './uploads',
+  /** The embedded server hosts plain uploads everywhere and upload-reply under /reply/. */
+  embeddedReplyPrefix: '/reply/',
   expiryIntervalMs: 60_000,
 } as const;
 
@@ -81,11 +85,16 @@ export async function startApp(options: AppOptions): Promise<App> {
     let upstream = options.upstream;
     let embeddedServer: BitsServer | undefined;
     if (!upstream) {
-      const embedded = options.embedded ?? { root: APP_DEFAULTS.embeddedRoot };
+      const embedded = options.embedded ?? {
+        root: APP_DEFAULTS.embeddedRoot,
+        replyMode: 'sha256',
+        replyPrefix: APP_DEFAULTS.embeddedReplyPrefix,
+      };
       embeddedServer = await startBitsServer({
         root: embedded.root,
         listen: embedded.listen ?? { host: '127.0.0.1', port: 0 },
         replyMode: embedded.replyMode,
+        replyPrefix: embedded.replyPrefix,
         maxUpload: embedded.maxUpload,
         allowOverwrite: embedded.allowOverwrite,
         logger: logger.child({ component: 'server' }),

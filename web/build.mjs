@@ -3,15 +3,21 @@
 // stylesheet. No CDN, no fonts: the page works with no network beyond the gateway.
 // Usage: node web/build.mjs [--watch]
 import { build, context } from 'esbuild';
-import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const out = join(here, 'dist');
-rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
-for (const f of ['index.html', 'style.css', 'favicon.svg']) copyFileSync(join(here, f), join(out, f));
+
+// Each file is replaced atomically: a running dashboard (or a parallel test) that reads
+// web/dist never sees it missing or half written.
+function put(path, data) {
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, data);
+  renameSync(tmp, path);
+}
 
 const options = {
   entryPoints: [join(here, 'src', 'main.ts')],
@@ -25,10 +31,13 @@ const options = {
   logLevel: 'warning',
 };
 if (process.argv.includes('--watch')) {
+  for (const f of ['index.html', 'style.css', 'favicon.svg']) put(join(out, f), readFileSync(join(here, f)));
   const ctx = await context(options);
   await ctx.watch();
-  console.log('web: watching web/src');
+  console.log('web: watching web/src (restart the dashboard to serve changes)');
 } else {
-  await build(options);
+  const result = await build({ ...options, write: false });
+  for (const file of result.outputFiles) put(file.path, file.contents);
+  for (const f of ['index.html', 'style.css', 'favicon.svg']) put(join(out, f), readFileSync(join(here, f)));
   console.log('web: built web/dist');
 }

@@ -36,7 +36,7 @@ export function renderBar(p: UploadProgress, now: number, width = 30): string {
 export function summaryLine(url: string, r: UploadResult): string {
   const seconds = Math.max(0.001, r.elapsedMs / 1000);
   const parts = [
-    `${r.closed ? 'uploaded' : 'not closed:'} ${formatBytes(r.acked)} of ${formatBytes(r.total)} to ${url} ` +
+    `${r.cancelled ? 'cancelled after' : r.closed ? 'uploaded' : 'not closed:'} ${formatBytes(r.acked)} of ${formatBytes(r.total)} to ${url} ` +
       `in ${seconds.toFixed(2)} s (${formatBytes(r.acked / seconds)}/s)`,
     `session ${r.sessionId ?? '-'}`,
     `${r.requests} requests`,

@@ -16,6 +16,7 @@ import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import {
+  cancelSessionHeaders,
   closeSessionHeaders,
   createSessionHeaders,
   fragmentHeaders,
@@ -45,6 +46,11 @@ export interface UploadOptions {
   /** Write the upload-reply body here (a path). Otherwise it is returned in the result. */
   replyOut?: string;
   misbehave?: MisbehaveMode;
+  /**
+   * Cancel the job (Cancel-Session, a legal end: the server deletes the upload) once the
+   * server holds at least this many bytes but not all of them. For demos and tests.
+   */
+  cancelAfter?: number;
   /** Retries per packet for transient failures. Default 5. */
   maxRetries?: number;
   /** First backoff delay; doubles per retry up to backoffMaxMs. Default 250 ms / 8 s. */
@@ -67,6 +73,8 @@ export interface UploadResult {
   reply?: Buffer;
   /** Close-Session answered 2xx. */
   closed: boolean;
+  /** Cancel-Session (cancelAfter) answered 2xx. */
+  cancelled?: boolean;
   requests: number;
   retries: number;
   /** 416 answers that moved our offset. */
@@ -99,6 +107,9 @@ export async function uploadFile(options: UploadOptions): Promise<UploadResult> 
   const stat = await fs.stat(options.file);
   if (!stat.isFile()) throw new UploadError(`${options.file} is not a regular file`);
   const total = stat.size;
+  if (options.cancelAfter !== undefined && !(Number.isSafeInteger(options.cancelAfter) && options.cancelAfter >= 0)) {
+    throw new UploadError('cancelAfter must be a byte count (a non-negative integer)');
+  }
   if (options.misbehave === 'close-early' && total < 2) {
     throw new UploadError('--misbehave close-early needs a file of at least 2 bytes');
   }
@@ -149,6 +160,11 @@ class Uploader {
     this.result.sessionId = sessionId;
     if (created.ack.hostId !== undefined) this.followHostId(created.ack.hostId, created.ack.hostIdFallbackTimeoutSec);
     await this.sendFragments(sessionId);
+    if (this.cancelDue()) {
+      const { res } = await this.send('Cancel-Session', () => this.packet(cancelSessionHeaders(sessionId)));
+      this.result.cancelled = res.status >= 200 && res.status < 300;
+      return this.finish();
+    }
     await this.fetchReply();
     await this.close(sessionId);
     if (mode === 'double-close') {
@@ -165,6 +181,7 @@ class Uploader {
     let gapDone = false;
     let stalls = 0;
     while (offset < this.total) {
+      if (this.cancelDue()) return;
       if (mode === 'close-early' && sentFirst) {
         this.result.misbehaved = { mode, detail: `closed after ${offset} of ${this.total} bytes` };
         return;
@@ -202,6 +219,11 @@ class Uploader {
       if (offset === this.total && ack.replyUrl !== undefined) this.result.replyUrl = ack.replyUrl;
       this.options.onProgress?.({ acked: offset, total: this.total, startedAt: this.startedAt });
     }
+  }
+
+  private cancelDue(): boolean {
+    const at = this.options.cancelAfter;
+    return at !== undefined && this.result.acked >= at && this.result.acked < this.total;
   }
 
   private async fetchReply(): Promise<void> {

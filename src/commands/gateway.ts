@@ -37,7 +37,8 @@ one upstream connection per client connection (NTLM/Negotiate keep working), and
 one line per exchange.
 
 Options:
-  --upstream URL            upstream BITS server, http://HOST:PORT (required for now)
+  --upstream URL            upstream BITS server, http://HOST:PORT (required for now); a path
+                            in the URL is prefixed to every request path
   --listen HOST:PORT        address to listen on (default ${GATEWAY_DEFAULTS.listen.host}:${GATEWAY_DEFAULTS.listen.port})
   --upstream-timeout DUR    no upstream progress for this long -> 504 (default ${GATEWAY_DEFAULTS.upstreamTimeoutMs / 1000}s)
   --headers-timeout DUR     a request head not complete in time closes the connection (default ${GATEWAY_DEFAULTS.headersTimeoutMs / 1000}s)

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { startBitsServer, type ReplyMode } from '../server/index.js';
+import { checkReplyPrefix, startBitsServer, type ReplyMode } from '../server/index.js';
 import { createLogger, isLogLevel, LOG_LEVELS } from '../sinks/logger.js';
 import { parseBytes, parseDuration, parseInteger, parseListen, UsageError } from '../util/option-values.js';
 import type { Command } from './command.js';
@@ -16,6 +16,9 @@ Options:
   --allow-overwrite              replace existing files (default: 409 Conflict)
   --session-timeout DURATION     delete sessions idle this long (default 14d, as IIS)
   --reply-mode none|sha256       sha256: upload-reply server, the reply is the file's sha256
+  --reply-prefix PATH            with --reply-mode sha256: only URLs under PATH (e.g. /reply/)
+                                 are upload-reply, others plain uploads (as IIS configures
+                                 upload-reply per virtual directory); default: every URL
   --host-id NAME                 send BITS-Host-Id on Create-Session Acks
   --host-id-fallback-timeout S   seconds, sent with --host-id (default 86400)
   --max-sessions N               open sessions at most (503 beyond; default 10000)
@@ -37,6 +40,7 @@ export const command: Command = {
         'allow-overwrite': { type: 'boolean' },
         'session-timeout': { type: 'string' },
         'reply-mode': { type: 'string' },
+        'reply-prefix': { type: 'string' },
         'host-id': { type: 'string' },
         'host-id-fallback-timeout': { type: 'string' },
         'max-sessions': { type: 'string' },
@@ -48,6 +52,13 @@ export const command: Command = {
     const replyMode = values['reply-mode'] ?? 'none';
     if (replyMode !== 'none' && replyMode !== 'sha256') {
       throw new UsageError(`--reply-mode: expected none or sha256, got ${JSON.stringify(replyMode)}`);
+    }
+    const replyPrefix = values['reply-prefix'];
+    if (replyPrefix !== undefined) {
+      const checked = checkReplyPrefix(replyPrefix);
+      if (!checked.ok) throw new UsageError(`--reply-prefix: ${checked.reason}`);
+      // Silently ignoring it would leave the user wondering why no reply URL appears.
+      if (replyMode !== 'sha256') throw new UsageError('--reply-prefix needs --reply-mode sha256');
     }
     const hostId = values['host-id'];
     if (hostId !== undefined && !/^[A-Za-z0-9.-]{1,255}(?::\d{1,5})?$/.test(hostId)) {
@@ -63,6 +74,7 @@ export const command: Command = {
       allowOverwrite: values['allow-overwrite'] ?? false,
       sessionTimeoutMs: values['session-timeout'] !== undefined ? parseDuration('--session-timeout', values['session-timeout']) : undefined,
       replyMode: replyMode as ReplyMode,
+      replyPrefix,
       hostId,
       hostIdFallbackTimeout: values['host-id-fallback-timeout'] !== undefined
         ? parseInteger('--host-id-fallback-timeout', values['host-id-fallback-timeout'])
@@ -70,8 +82,9 @@ export const command: Command = {
       maxSessions: values['max-sessions'] !== undefined ? parseInteger('--max-sessions', values['max-sessions'], 1) : undefined,
       logger,
     });
-    logger.info({ url: server.url, root: values.root, replyMode }, 'BITS server listening');
-    process.stderr.write(`bitsgate serve: listening on ${server.url} (root ${values.root})\n` +
+    logger.info({ url: server.url, root: values.root, replyMode, replyPrefix }, 'BITS server listening');
+    const replyNote = replyMode === 'sha256' ? `; upload-reply under ${replyPrefix ?? '/'}` : '';
+    process.stderr.write(`bitsgate serve: listening on ${server.url} (root ${values.root}${replyNote})\n` +
       `  try: npx bitsgate upload ${server.url}example.bin ./some-file\n`);
     await new Promise<void>((resolve) => {
       const stop = () => resolve();

@@ -19,11 +19,14 @@ Options:
   --fragment-size N     bytes per Fragment (e.g. 1048576, 512k, 4MiB; default 1MiB)
   --reply-out FILE      upload-reply jobs: write the reply there (default: stdout)
   --retries N           retries per packet for transient failures (default 5)
+  --cancel-after BYTES  send Cancel-Session once the server holds BYTES (a legal end:
+                        the server deletes the partial upload; for demos)
   --misbehave MODE      commit one protocol error on purpose:
 ${MISBEHAVE_MODES.map((m) => `                          ${m.padEnd(16)} ${MISBEHAVE_DESCRIPTIONS[m].does}`).join('\n')}
   -h, --help            this text
 
-Exit codes: 0 uploaded (or the requested misbehaviour committed), 1 upload failed, 2 usage.`;
+Exit codes: 0 uploaded (or cancelled, or the requested misbehaviour committed), 1 upload
+failed, 2 usage.`;
 
 export const command: Command = {
   name: 'upload',
@@ -38,6 +41,7 @@ export const command: Command = {
         'reply-out': { type: 'string' },
         retries: { type: 'string' },
         misbehave: { type: 'string' },
+        'cancel-after': { type: 'string' },
       },
     });
     if (positionals.length !== 2) throw new UsageError('expected URL and FILE');
@@ -52,6 +56,7 @@ export const command: Command = {
     }
     const fragmentSize = values['fragment-size'] !== undefined ? parseBytes('--fragment-size', values['fragment-size']) : undefined;
     if (fragmentSize === 0) throw new UsageError('--fragment-size: must be at least 1 byte');
+    const cancelAfter = values['cancel-after'] !== undefined ? parseBytes('--cancel-after', values['cancel-after']) : undefined;
     const progress = process.stderr.isTTY ? ttyProgress(process.stderr) : undefined;
     try {
       const result = await uploadFile({
@@ -61,6 +66,7 @@ export const command: Command = {
         replyOut: values['reply-out'],
         maxRetries: values.retries !== undefined ? parseInteger('--retries', values.retries, 0, 100) : undefined,
         misbehave,
+        cancelAfter,
         onProgress: progress?.update,
       });
       progress?.done();

@@ -15,6 +15,7 @@
  * The hub knows nothing of HTTP or ws: a transport is anything with send/ping/terminate,
  * which lets the tests drive stalled and dead clients directly.
  */
+import { randomBytes } from 'node:crypto';
 import type { EventBus } from '../event-bus.js';
 import type { BitsEvent } from '../sessions/events.js';
 import { ClientQueue } from './client-queue.js';
@@ -22,7 +23,6 @@ import { EventRing } from './event-ring.js';
 import type { HeartbeatMessage, ResyncMessage, SnapshotMessage, SnapshotReason } from './messages.js';
 import { DASHBOARD_PROTOCOL } from './messages.js';
 import type { SnapshotSource } from './snapshot-source.js';
-import { randomBytes } from 'node:crypto';
 
 export interface ClientTransport {
   /** Queues one text frame; `done` runs once it has been handed to the OS (or failed). */

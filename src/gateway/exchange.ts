@@ -18,9 +18,8 @@ export class Exchange {
   error: string | undefined;
   proxyReq: http.ClientRequest | undefined;
   proxyRes: http.IncomingMessage | undefined;
-  /** Epoch ms of the last byte moved on the upstream side: the inactivity timer reads it. */
+  /** Epoch ms of the last byte moved on the upstream side: the inactivity sweep reads it. */
   lastActivity: number;
-  timer: NodeJS.Timeout | undefined;
   continueSent = false;
   private ended = false;
 
@@ -48,8 +47,6 @@ export class Exchange {
   end(now: number): Observation | undefined {
     if (this.ended) return undefined;
     this.ended = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
     const start = this.start;
     // Spelled out rather than spread: this runs once per exchange on the hot path.
     const obs: Observation = {

@@ -1,10 +1,10 @@
 import type { HeaderList } from '../observation.js';
 import { H } from './constants.js';
-import { parseDecimal, parseReceivedContentRange } from './content-range.js';
+import { decimalAt, parseDecimal, parseReceivedContentRange } from './content-range.js';
 import type { Problem } from './decoded.js';
 import { type ErrorCode, parseErrorCode, parseErrorContext } from './error-codes.js';
 import { HeaderPicker } from './header-picker.js';
-import { parseSessionId } from './session-id.js';
+import { isPlainSessionId, parseSessionId } from './session-id.js';
 
 /** A decoded Ack (the response to every BITS request). */
 export interface BitsAck {
@@ -42,14 +42,16 @@ export function decodeAck(status: number, headers: HeaderList): BitsAck {
   const type = v[TYPE];
   if (type === undefined) {
     problems.push({ code: 'ack-missing', header: 'BITS-Packet-Type', reason: `response ${status} without BITS-Packet-Type: Ack`, severity: 'error' });
-  } else if (type.toLowerCase() === 'ack') {
+  } else if (type === 'Ack' || type === 'ACK' || type.toLowerCase() === 'ack') {
     ack.isAck = true;
   } else {
     problems.push({ code: 'ack-missing', header: 'BITS-Packet-Type', reason: `response ${status} with BITS-Packet-Type ${JSON.stringify(truncate(type))} instead of Ack`, severity: 'error' });
   }
 
   const sid = v[SESSION];
-  if (sid !== undefined) {
+  if (sid !== undefined && isPlainSessionId(sid)) {
+    ack.sessionId = sid;
+  } else if (sid !== undefined) {
     const r = parseSessionId(sid);
     if (r.ok) ack.sessionId = r.value;
     else problems.push({ code: 'packet-bad-header', header: 'BITS-Session-Id', reason: r.reason, severity: 'error' });
@@ -65,7 +67,10 @@ export function decodeAck(status: number, headers: HeaderList): BitsAck {
       problems.push({ code: 'packet-bad-header', header: 'BITS-Recieved-Content-Range', reason: 'misspelt BITS-Recieved-Content-Range (accepted as BITS-Received-Content-Range)', severity: 'info' });
     }
   }
-  if (received !== undefined) {
+  const count = received === undefined ? -1 : decimalAt(received, 0, received.length);
+  if (count >= 0) {
+    ack.receivedOffset = count;
+  } else if (received !== undefined) {
     const r = parseReceivedContentRange(received);
     if (r.ok) ack.receivedOffset = r.value;
     else problems.push({ code: 'packet-bad-header', header: 'BITS-Received-Content-Range', reason: r.reason, severity: 'error' });

@@ -26,7 +26,7 @@ const LEADING_ZERO = -3;
 const TOO_BIG = -4;
 
 /** The decimal in text[from, to), or a negative error code; no substring is allocated. */
-function decimalAt(text: string, from: number, to: number): number {
+export function decimalAt(text: string, from: number, to: number): number {
   if (to <= from) return EMPTY;
   let n = 0;
   for (let i = from; i < to; i++) {
@@ -55,6 +55,12 @@ function decimalError(text: string, what: string, code: number): string {
  * the unit in any case). S <= E < T is required; `*` forms and T = 0 cannot describe a fragment.
  */
 export function parseContentRange(value: string): Decoded<ByteRange> {
+  const r = rangeOrReason(value);
+  return typeof r === 'string' ? fail(r) : ok(r);
+}
+
+/** parseContentRange without the result wrapper (hot path): the range, or the reason. */
+export function rangeOrReason(value: string): ByteRange | string {
   let from = 0;
   let to = value.length;
   while (from < to && isSpace(value.charCodeAt(from))) from++;
@@ -63,13 +69,13 @@ export function parseContentRange(value: string): Decoded<ByteRange> {
   if (to - from < 6 || (value.charCodeAt(from) | 0x20) !== 98 || (value.charCodeAt(from + 1) | 0x20) !== 121 ||
     (value.charCodeAt(from + 2) | 0x20) !== 116 || (value.charCodeAt(from + 3) | 0x20) !== 101 ||
     (value.charCodeAt(from + 4) | 0x20) !== 115 || value.charCodeAt(from + 5) !== 32) {
-    return fail(`Content-Range ${quote(value.trim())} does not start with "bytes "`);
+    return (`Content-Range ${quote(value.trim())} does not start with "bytes "`);
   }
   const p = from + 6;
   const dash = value.indexOf('-', p);
   const slash = value.indexOf('/', p);
   if (dash < 0 || slash < 0 || slash < dash || slash >= to) {
-    return fail(`Content-Range ${quote(value.trim())} is not of the form "bytes START-END/TOTAL"`);
+    return (`Content-Range ${quote(value.trim())} is not of the form "bytes START-END/TOTAL"`);
   }
   const start = decimalAt(value, p, dash);
   const end = decimalAt(value, dash + 1, slash);
@@ -78,11 +84,11 @@ export function parseContentRange(value: string): Decoded<ByteRange> {
     const v = value.trim();
     const [bad, text, what] = start < 0 ? [start, value.slice(p, dash), 'range start']
       : end < 0 ? [end, value.slice(dash + 1, slash), 'range end'] : [total, value.slice(slash + 1, to), 'total length'];
-    return fail(`Content-Range ${quote(v)}: ${decimalError(text, what, bad)}`);
+    return (`Content-Range ${quote(v)}: ${decimalError(text, what, bad)}`);
   }
-  if (start > end) return fail(`Content-Range ${quote(value.trim())}: start ${start} is after end ${end}`);
-  if (end >= total) return fail(`Content-Range ${quote(value.trim())}: end ${end} is not below the total length ${total}`);
-  return ok({ start, end, total });
+  if (start > end) return (`Content-Range ${quote(value.trim())}: start ${start} is after end ${end}`);
+  if (end >= total) return (`Content-Range ${quote(value.trim())}: end ${end} is not below the total length ${total}`);
+  return { start, end, total };
 }
 
 function isSpace(c: number): boolean {
@@ -95,13 +101,19 @@ function isSpace(c: number): boolean {
  * a range form `0-E` (or `bytes 0-E`), read as E+1, which some servers write.
  */
 export function parseReceivedContentRange(value: string): Decoded<number> {
-  let v = value.trim();
-  if (v.length > 6 && v.slice(0, 6).toLowerCase() === 'bytes ') v = v.slice(6);
-  const dash = v.indexOf('-');
-  if (dash < 0) {
-    const n = parseDecimal(v, 'BITS-Received-Content-Range');
-    return n;
+  let v = value;
+  const dash0 = v.indexOf('-');
+  if (dash0 < 0) {
+    // The usual case, a plain count: no copies.
+    const n = decimalAt(v, 0, v.length);
+    if (n >= 0) return ok(n);
+    v = v.trim();
+    if (v.indexOf('-') < 0) return parseDecimal(v, 'BITS-Received-Content-Range');
   }
+  v = v.trim();
+  if (v.length > 6 && (v.charCodeAt(0) | 0x20) === 98 && v.slice(0, 6).toLowerCase() === 'bytes ') v = v.slice(6);
+  const dash = v.indexOf('-');
+  if (dash < 0) return parseDecimal(v, 'BITS-Received-Content-Range');
   const start = parseDecimal(v.slice(0, dash), 'BITS-Received-Content-Range start');
   const end = parseDecimal(v.slice(dash + 1), 'BITS-Received-Content-Range end');
   if (!start.ok || !end.ok || start.value !== 0 || end.value + 1 > Number.MAX_SAFE_INTEGER) {

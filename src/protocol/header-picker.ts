@@ -9,9 +9,11 @@ import type { HeaderList } from '../observation.js';
  * Not reentrant: `values` is reused by the next pick(); copy what you keep. The decoders
  * are synchronous, so one picker per decoder is safe.
  */
+const MAX_NAME = 48;
+
 export class HeaderPicker {
   /** Indexed by name length: indices of wanted names of that length. */
-  private readonly byLength: (number[] | undefined)[] = [];
+  private readonly byLength: (number[] | null)[] = new Array<number[] | null>(MAX_NAME).fill(null);
   /** First value of each wanted name, trimmed; undefined when absent. */
   readonly values: (string | undefined)[];
   /** Bit i set when name i occurred again with a different value (e.g. two Content-Lengths). */
@@ -21,10 +23,15 @@ export class HeaderPicker {
     if (names.length > 30) throw new RangeError('HeaderPicker handles at most 30 names');
     names.forEach((n, i) => {
       if (n !== n.toLowerCase()) throw new Error(`HeaderPicker names must be lower case: ${n}`);
+      if (n.length >= MAX_NAME) throw new RangeError(`header name too long for HeaderPicker: ${n}`);
       (this.byLength[n.length] ??= []).push(i);
     });
     this.values = new Array<string | undefined>(names.length).fill(undefined);
+    this.canonical = names.map(canonicalCase);
   }
+
+  /** The documented spelling of each name (`BITS-Packet-Type`), the common case on the wire. */
+  private readonly canonical: readonly string[];
 
   pick(headers: HeaderList): this {
     const values = this.values;
@@ -33,12 +40,16 @@ export class HeaderPicker {
     for (let h = 0; h < headers.length; h++) {
       const field = headers[h]!;
       const name = field[0];
-      const candidates = this.byLength[name.length];
-      if (candidates === undefined) continue;
+      const len = name.length;
+      // Reading past an array's end is slow in V8: longer names are never wanted anyway.
+      if (len >= MAX_NAME) continue;
+      const candidates = this.byLength[len]!;
+      if (candidates === null) continue;
       for (let c = 0; c < candidates.length; c++) {
         const i = candidates[c]!;
-        if (!equalsLower(name, this.names[i]!)) continue;
-        const v = field[1].trim();
+        // Whole-string equality (a memcmp) for the usual spellings; the char loop only for odd case.
+        if (name !== this.canonical[i] && name !== this.names[i] && !equalsLower(name, this.names[i]!)) continue;
+        const v = trimmed(field[1]);
         if (values[i] === undefined) values[i] = v;
         else if (values[i] !== v) this.conflicts |= 1 << i;
         break;
@@ -46,6 +57,19 @@ export class HeaderPicker {
     }
     return this;
   }
+}
+
+function canonicalCase(lower: string): string {
+  return lower.split('-').map((w) => (w === 'bits' || w === 'url' ? w.toUpperCase() : w.charAt(0).toUpperCase() + w.slice(1))).join('-');
+}
+
+/** String.prototype.trim costs ~25 ns even when there is nothing to trim; values rarely need it. */
+function trimmed(v: string): string {
+  const n = v.length;
+  if (n === 0) return v;
+  const a = v.charCodeAt(0);
+  const b = v.charCodeAt(n - 1);
+  return a <= 32 || b <= 32 || a === 160 || b === 160 || a > 0x1fff || b > 0x1fff ? v.trim() : v;
 }
 
 /** `name` equals the lower-case `lower`, ASCII case-insensitively. Same length assumed. */

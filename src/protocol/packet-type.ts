@@ -12,6 +12,15 @@ const TYPES: ReadonlyMap<string, PacketType> = new Map<string, PacketType>([
 
 /** Case-insensitive: `Create-Session`, `CREATE-SESSION` ([MC-BUP]) and `create-session` are all seen. */
 export function parsePacketType(raw: string): PacketType | undefined {
+  // The documented spellings first: plain compares, no lower-cased copy per packet.
+  switch (raw) {
+    case 'Fragment': return 'fragment';
+    case 'Ack': return 'ack';
+    case 'Create-Session': return 'create-session';
+    case 'Close-Session': return 'close-session';
+    case 'Ping': return 'ping';
+    case 'Cancel-Session': return 'cancel-session';
+  }
   return TYPES.get(raw.trim().toLowerCase());
 }
 

@@ -1,10 +1,10 @@
 import type { HeaderList } from '../observation.js';
 import { BITS_METHOD, H, UPLOAD_PROTOCOL_GUID } from './constants.js';
-import { type ByteRange, parseContentRange, parseDecimal } from './content-range.js';
+import { type ByteRange, decimalAt, parseDecimal, rangeOrReason } from './content-range.js';
 import type { Problem } from './decoded.js';
 import { HeaderPicker } from './header-picker.js';
 import { type PacketType, parsePacketType } from './packet-type.js';
-import { parseSessionId, parseSupportedProtocols } from './session-id.js';
+import { isPlainSessionId, parseSessionId, parseSupportedProtocols } from './session-id.js';
 
 /** A decoded BITS request packet. Problems are collected, never thrown. */
 export interface BitsRequest {
@@ -74,8 +74,9 @@ export function decodeRequest(method: string, headers: HeaderList, bodyBytes?: n
 
   const rawSession = v[SESSION];
   if (rawSession !== undefined) {
-    const sid = parseSessionId(rawSession);
-    if (sid.ok) req.sessionId = sid.value;
+    const sid = isPlainSessionId(rawSession) ? undefined : parseSessionId(rawSession);
+    if (sid === undefined) req.sessionId = rawSession;
+    else if (sid.ok) req.sessionId = sid.value;
     else problems.push({ code: 'packet-bad-header', header: 'BITS-Session-Id', reason: sid.reason, severity: 'error' });
   } else if (NEEDS_SESSION.has(req.type)) {
     problems.push({ code: 'packet-missing-header', header: 'BITS-Session-Id', reason: `${rawType} without BITS-Session-Id`, severity: 'error' });
@@ -83,13 +84,14 @@ export function decodeRequest(method: string, headers: HeaderList, bodyBytes?: n
 
   const length = v[LENGTH];
   if (length !== undefined) {
-    const first = parseDecimal(length, 'Content-Length');
-    if (!first.ok) {
-      problems.push({ code: 'packet-bad-header', header: 'Content-Length', reason: first.reason, severity: 'error' });
+    const n = decimalAt(length, 0, length.length);
+    if (n < 0) {
+      const first = parseDecimal(length, 'Content-Length');
+      problems.push({ code: 'packet-bad-header', header: 'Content-Length', reason: first.ok ? 'invalid Content-Length' : first.reason, severity: 'error' });
     } else if (picker.conflicts & (1 << LENGTH)) {
       problems.push({ code: 'packet-bad-header', header: 'Content-Length', reason: `conflicting Content-Length values ${conflicting(headers)}`, severity: 'error' });
     } else {
-      req.contentLength = first.value;
+      req.contentLength = n;
     }
   }
 
@@ -144,9 +146,9 @@ function decodeFragment(v: readonly (string | undefined)[], req: BitsRequest, pr
   if (rawRange === undefined) {
     problems.push({ code: 'packet-missing-header', header: 'Content-Range', reason: 'Fragment without Content-Range', severity: 'error' });
   } else {
-    const range = parseContentRange(rawRange);
-    if (range.ok) req.range = range.value;
-    else problems.push({ code: 'packet-bad-header', header: 'Content-Range', reason: range.reason, severity: 'error' });
+    const range = rangeOrReason(rawRange);
+    if (typeof range !== 'string') req.range = range;
+    else problems.push({ code: 'packet-bad-header', header: 'Content-Range', reason: range, severity: 'error' });
   }
 
   if (v[LENGTH] === undefined) {

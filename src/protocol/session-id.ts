@@ -9,6 +9,7 @@ import { type Decoded, fail, ok } from './decoded.js';
  * injection and display hazard.
  */
 export function parseSessionId(value: string): Decoded<string> {
+  if (isPlainSessionId(value)) return ok(value);
   const v = value.trim();
   if (v.length === 0) return fail('BITS-Session-Id is empty');
   if (v.length > MAX_SESSION_ID_LENGTH) {
@@ -21,6 +22,20 @@ export function parseSessionId(value: string): Decoded<string> {
     }
   }
   return ok(v);
+}
+
+/**
+ * The common case without allocating: already trimmed, 1..100 visible ASCII characters.
+ * Anything else goes through parseSessionId for the exact reason (or internal spaces).
+ */
+export function isPlainSessionId(v: string): boolean {
+  const n = v.length;
+  if (n === 0 || n > MAX_SESSION_ID_LENGTH) return false;
+  for (let i = 0; i < n; i++) {
+    const c = v.charCodeAt(i);
+    if (c < 0x21 || c > 0x7e) return false;
+  }
+  return true;
 }
 
 /** `BITS-Supported-Protocols`: GUIDs separated by spaces (commas tolerated), empty items dropped. */

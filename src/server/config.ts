@@ -21,6 +21,13 @@ export interface BitsServerOptions {
   maxUpload?: number;
   /** `sha256`: act as an upload-reply server whose reply is the upload's digest. */
   replyMode?: ReplyMode;
+  /**
+   * With `replyMode: 'sha256'`: only uploads whose (decoded) URL path starts with this
+   * prefix are upload-reply jobs; the others are plain uploads. IIS configures
+   * upload-reply per virtual directory (BITSServerNotificationType), so one server hosts
+   * both kinds side by side. Absent: every URL is upload-reply. Checked by checkReplyPrefix.
+   */
+  replyPrefix?: string;
   /** Replace existing destinations (IIS BITSAllowOverwrites). Default false → 409. */
   allowOverwrite?: boolean;
   /** Idle time after which a session is deleted (IIS BITSSessionTimeout, 14 days). */
@@ -47,6 +54,8 @@ export interface ResolvedConfig {
   hostIdFallbackTimeout?: number;
   maxUpload: number;
   replyMode: ReplyMode;
+  /** Undefined: reply mode (if any) applies to every URL. */
+  replyPrefix?: string;
   allowOverwrite: boolean;
   sessionTimeoutMs: number;
   maxSessions: number;
@@ -55,3 +64,29 @@ export interface ResolvedConfig {
 }
 
 export const silentLogger: Logger = { info() {}, warn() {}, error() {} };
+
+const MAX_REPLY_PREFIX = 1024;
+
+/**
+ * Validates a reply prefix. It is compared with the decoded, normalised URL path of
+ * Create-Session (the path the file would land at), so it is given decoded too: a plain
+ * absolute path such as `/reply/`. `/reply` (no trailing slash) also matches `/reply-x.bin`.
+ */
+export function checkReplyPrefix(prefix: string): { ok: true; value: string } | { ok: false; reason: string } {
+  if (!prefix.startsWith('/')) return { ok: false, reason: `must start with "/" (e.g. /reply/), got ${JSON.stringify(prefix.slice(0, 100))}` };
+  if (prefix.length > MAX_REPLY_PREFIX) return { ok: false, reason: `longer than ${MAX_REPLY_PREFIX} characters` };
+  if (/[\x00-\x1f\x7f?#\\]/.test(prefix)) {
+    return { ok: false, reason: 'must be a plain path: no query (?), fragment (#), backslash or control characters' };
+  }
+  // Upload paths never contain these (see upload-path.ts), so such a prefix could never match.
+  const segments = prefix.slice(1).split('/');
+  if (segments.slice(0, -1).some((s) => s === '')) return { ok: false, reason: 'has an empty path segment (//)' };
+  if (segments.some((s) => s === '.' || s === '..')) return { ok: false, reason: 'has a "." or ".." segment' };
+  return { ok: true, value: prefix };
+}
+
+/** Whether an upload to `urlPath` (decoded, `/a/b.bin`) is an upload-reply job. */
+export function isUploadReply(config: Pick<ResolvedConfig, 'replyMode' | 'replyPrefix'>, urlPath: string): boolean {
+  if (config.replyMode === 'none') return false;
+  return config.replyPrefix === undefined || urlPath.startsWith(config.replyPrefix);
+}

@@ -13,6 +13,7 @@ import {
   DEFAULT_LISTEN,
   DEFAULT_MAX_SESSIONS,
   DEFAULT_SESSION_TIMEOUT_MS,
+  checkReplyPrefix,
   silentLogger,
   type BitsServerOptions,
   type ResolvedConfig,
@@ -21,6 +22,7 @@ import { SessionStore } from './session-store.js';
 import { WORK_DIR_NAME } from './upload-path.js';
 
 export type { BitsServerOptions, ReplyMode, Logger } from './config.js';
+export { checkReplyPrefix } from './config.js';
 
 export interface BitsServer {
   /** Base URL, e.g. `http://127.0.0.1:8090/`. */
@@ -32,6 +34,10 @@ export interface BitsServer {
 }
 
 export async function startBitsServer(options: BitsServerOptions): Promise<BitsServer> {
+  if (options.replyPrefix !== undefined) {
+    const prefix = checkReplyPrefix(options.replyPrefix);
+    if (!prefix.ok) throw new RangeError(`replyPrefix ${prefix.reason}`);
+  }
   const root = path.resolve(options.root);
   await fs.mkdir(root, { recursive: true });
   const realRoot = await fs.realpath(root);
@@ -46,6 +52,7 @@ export async function startBitsServer(options: BitsServerOptions): Promise<BitsS
     hostIdFallbackTimeout: options.hostIdFallbackTimeout ?? DEFAULT_HOST_ID_FALLBACK_TIMEOUT_S,
     maxUpload: options.maxUpload ?? Number.MAX_SAFE_INTEGER,
     replyMode: options.replyMode ?? 'none',
+    replyPrefix: options.replyPrefix,
     allowOverwrite: options.allowOverwrite ?? false,
     sessionTimeoutMs: options.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS,
     maxSessions: options.maxSessions ?? DEFAULT_MAX_SESSIONS,

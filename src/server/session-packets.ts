@@ -14,7 +14,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { ERROR_CODES, UPLOAD_PROTOCOL_GUID, type BitsRequest } from '../protocol/index.js';
 import { cleanText } from '../sinks/logger.js';
-import { REPLY_PATH_PREFIX, type ResolvedConfig } from './config.js';
+import { isUploadReply, REPLY_PATH_PREFIX, type ResolvedConfig } from './config.js';
 import type { ServerRequest, ServerResponse } from './http-exchange.js';
 import { discardBody, sendAck, sendError } from './replies.js';
 import type { SessionStore, UploadSession } from './session-store.js';
@@ -61,9 +61,13 @@ export async function createSession(ctx: PacketContext): Promise<void> {
     urlPath: req.url.split('?')[0]!,
     destination,
     file: UploadFile.inDirectory(config.workDir),
+    uploadReply: isUploadReply(config, target.value.decodedPath),
     now: config.now(),
   });
-  config.logger.info({ sessionId: session.id, file: cleanText(target.value.relative) }, 'session created');
+  config.logger.info(
+    { sessionId: session.id, file: cleanText(target.value.relative), kind: session.uploadReply ? 'upload-reply' : 'upload' },
+    'session created',
+  );
   discardBody(req, res);
   sendAck(res, 200, {
     protocol,
@@ -128,7 +132,7 @@ export async function fragment(ctx: PacketContext, session: UploadSession): Prom
   session.received = Math.max(session.received, range.end + 1);
   let replyUrl: string | undefined;
   if (session.received === session.total) {
-    if (config.replyMode === 'sha256' && !session.reply) {
+    if (session.uploadReply && !session.reply) {
       const digest = await sha256File(session.file.tempPath);
       ctx.store.setReply(session, Buffer.from(`${digest}\n`, 'utf8'));
     }

@@ -15,6 +15,8 @@ export interface UploadSession {
   readonly urlPath: string;
   readonly destination: string;
   readonly file: UploadFile;
+  /** An upload-reply job: the final Ack carries BITS-Reply-URL (decided at Create-Session). */
+  readonly uploadReply: boolean;
   /** Total from the first fragment's Content-Range; null until then. */
   total: number | null;
   /** Bytes held contiguously from offset 0: the next offset we expect. */
@@ -35,6 +37,7 @@ export interface NewSession {
   urlPath: string;
   destination: string;
   file: UploadFile;
+  uploadReply: boolean;
   now: number;
 }
 
@@ -52,6 +55,7 @@ export class SessionStore {
       urlPath: init.urlPath,
       destination: init.destination,
       file: init.file,
+      uploadReply: init.uploadReply,
       total: null,
       received: 0,
       lastActive: init.now,

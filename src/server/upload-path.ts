@@ -15,7 +15,7 @@ import path from 'node:path';
 export const WORK_DIR_NAME = '.bitsgate-tmp';
 
 export type UploadPathResult =
-  | { ok: true; value: { absolute: string; relative: string } }
+  | { ok: true; value: { absolute: string; relative: string; decodedPath: string } }
   | { ok: false; status: 400 | 403; reason: string };
 
 const MAX_URL_PATH = 2048;
@@ -57,7 +57,8 @@ export function resolveUploadPath(root: string, target: string): UploadPathResul
   if (relative === '' || escapes(relative)) {
     return fail(403, 'path outside root');
   }
-  return { ok: true, value: { absolute, relative } };
+  // The path as the server understands it (`/a/b c.bin`), whatever the client's encoding.
+  return { ok: true, value: { absolute, relative, decodedPath: '/' + segments.join('/') } };
 }
 
 /** True when `child` is `parent` itself or inside it (both already resolved/real). */

@@ -107,6 +107,12 @@ export interface PacketRecord {
   error?: string;
   requestHeaders: ReadonlyArray<readonly [string, string]>;
   responseHeaders?: ReadonlyArray<readonly [string, string]>;
+  /**
+   * True on an older timeline entry whose raw header lists were released to bound memory
+   * (the tracker keeps them for the most recent `maxRetainedHeaders` exchanges); the decoded
+   * fields above remain. `requestHeaders` is then empty.
+   */
+  headersDropped?: boolean;
 }
 
 export interface SessionSummary {

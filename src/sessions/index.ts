@@ -6,3 +6,4 @@ export type { Rule, Finding, ExchangeContext } from './rules/types.js';
 export { CLOSE_RULES } from './rules/close-rules.js';
 export { FRAGMENT_RULES } from './rules/fragment-rules.js';
 export { EXCHANGE_RULES, CREATE_ACK_RULES, isFatalStatus } from './rules/exchange-rules.js';
+export { replay, parseRecordingLine, RECORDING_FORMAT, type ReplayResult, type ReplayOptions, type ReplayNotice, type RecordingLine } from './replay.js';

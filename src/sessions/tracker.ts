@@ -42,6 +42,12 @@ export interface SessionTrackerOptions {
   timelineLimit?: number;
   /** Violations kept for recentViolations(). */
   maxRecentViolations?: number;
+  /**
+   * Timeline entries that keep their raw header lists (the most recent ones, across all
+   * sessions); older entries keep the decoded fields only. Headers are most of a timeline's
+   * memory: 100 000 sessions x 2 exchanges with headers exceed 200 MB.
+   */
+  maxRetainedHeaders?: number;
 }
 
 export const TRACKER_DEFAULTS: Required<SessionTrackerOptions> = {
@@ -49,6 +55,7 @@ export const TRACKER_DEFAULTS: Required<SessionTrackerOptions> = {
   sessionTimeoutMs: 14 * 24 * 3600 * 1000,
   timelineLimit: 200,
   maxRecentViolations: 1000,
+  maxRetainedHeaders: 100_000,
 };
 
 export interface TrackerStats {
@@ -75,6 +82,7 @@ const RULES_BY_TYPE: Readonly<Record<BitsRequest['type'], readonly Rule[]>> = {
 
 const NO_EXCHANGES: readonly number[] = [];
 const SMALL_TIMELINE = 6;
+const NO_HEADERS: PacketRecord['requestHeaders'] = Object.freeze([]);
 
 function emptyStateCounts(): Record<SessionState, number> {
   return { creating: 0, open: 0, uploaded: 0, closed: 0, cancelled: 0, failed: 0, expired: 0, evicted: 0 };
@@ -94,13 +102,18 @@ export class SessionTracker {
   /** Where eviction events go during the current call (lru-cache disposes synchronously). */
   private out: BitsEvent[] = [];
   private now = 0;
+  /** Ring of the timeline entries that still hold header lists, oldest at `headerNext`. */
+  private readonly headerRing: PacketRecord[] = [];
+  private headerNext = 0;
+  private readonly found: Violation[] = [];
   private readonly mark: ChangeMark = fillMark({} as ChangeMark, undefined);
   private readonly ctx: ExchangeContext;
 
   constructor(options: SessionTrackerOptions = {}) {
     this.opts = { ...TRACKER_DEFAULTS, ...stripUndefined(options) };
-    for (const k of ['maxSessions', 'timelineLimit', 'maxRecentViolations'] as const) {
-      if (!Number.isSafeInteger(this.opts[k]) || this.opts[k] < 1) throw new RangeError(`${k} must be a positive integer`);
+    for (const k of ['maxSessions', 'timelineLimit', 'maxRecentViolations', 'maxRetainedHeaders'] as const) {
+      const min = k === 'maxRetainedHeaders' ? 0 : 1;
+      if (!Number.isSafeInteger(this.opts[k]) || this.opts[k] < min) throw new RangeError(`${k} must be an integer >= ${min}`);
     }
     if (!(this.opts.sessionTimeoutMs > 0)) throw new RangeError('sessionTimeoutMs must be positive');
     this.ctx = {
@@ -180,7 +193,9 @@ export class SessionTracker {
     const mark = session ? fillMark(this.mark, session) : undefined;
     const before = session?.state;
 
-    const found: Violation[] = [];
+    // Reused per call (observe is not reentrant); events copy the violations out of it.
+    const found = this.found;
+    found.length = 0;
     const time = obs.endedAt;
     for (const p of req.problems) {
       found.push(this.violation(p.code, { message: p.reason, ...(p.severity ? { severity: p.severity } : {}) }, req.sessionId, obs.id, time));
@@ -228,17 +243,17 @@ export class SessionTracker {
       }
     }
 
+    const record = packetRecord(obs, req, ack);
     if (session) {
       if (!authRound) this.apply(session, obs, req, fromServer ? ack : undefined, found);
       if (req.type !== 'close-session') this.checkLateOverlap(session, obs, found);
       if (obs.endedAt > session.lastSeen) session.lastSeen = obs.endedAt;
-      this.pushTimeline(session, packetRecord(obs, req, ack));
+      this.pushTimeline(session, record);
       for (const v of found) addViolationCode(session, v.code);
     }
 
     if (created) this.push(out, { seq: 0, type: 'session-created', time, session: toSummary(session!) });
-    const packet = session ? session.timeline[session.timeline.length - 1]! : packetRecord(obs, req, ack);
-    this.push(out, session ? { seq: 0, type: 'packet', time, sessionId: session.id, packet } : { seq: 0, type: 'packet', time, packet });
+    this.push(out, session ? { seq: 0, type: 'packet', time, sessionId: session.id, packet: record } : { seq: 0, type: 'packet', time, packet: record });
     this.emitViolations(out, undefined, found, time);
     if (session) this.emitChange(out, session, created ? undefined : before, mark, created, time);
     return out;
@@ -408,8 +423,11 @@ export class SessionTracker {
     if (obs.endedAt > session.lastSeen) session.lastSeen = obs.endedAt;
     const rec = packetRecord(obs, null, undefined);
     this.pushTimeline(session, rec);
-    this.checkLateOverlap(session, obs, []);
+    const late: Violation[] = [];
+    this.checkLateOverlap(session, obs, late);
+    for (const v of late) addViolationCode(session, v.code);
     this.push(out, { seq: 0, type: 'packet', time, sessionId: session.id, packet: rec });
+    this.emitViolations(out, undefined, late, time);
     this.emitChange(out, session, session.state, mark, false, time);
   }
 
@@ -461,7 +479,10 @@ export class SessionTracker {
     this.push(this.out, { seq: 0, type: 'session-evicted', time: this.now, session: toSummary(session), reason: 'capacity' });
   }
 
-  private pushTimeline(session: Session, rec: PacketRecord): void {
+  private pushTimeline(session: Session, full: PacketRecord): void {
+    // With maxRetainedHeaders 0 the timeline keeps a copy without headers; the event still carries them.
+    const rec = this.opts.maxRetainedHeaders === 0 ? strippedCopy(full) : full;
+    if (rec === full) this.retainHeaders(rec);
     const tl = session.timeline;
     // Most sessions are short: exact-size copies while small, because push() would reserve 16
     // spare slots per session (~130 B x 100 000 sessions).
@@ -474,6 +495,18 @@ export class SessionTracker {
     }
     tl.push(rec);
     if (tl.length > this.opts.timelineLimit) tl.splice(0, tl.length - this.opts.timelineLimit);
+  }
+
+  /** Keeps `rec`'s header lists, releasing those of the oldest entry beyond maxRetainedHeaders. */
+  private retainHeaders(rec: PacketRecord): void {
+    const ring = this.headerRing;
+    if (ring.length < this.opts.maxRetainedHeaders) {
+      ring.push(rec);
+      return;
+    }
+    dropHeaders(ring[this.headerNext]!);
+    ring[this.headerNext] = rec;
+    this.headerNext = (this.headerNext + 1) % ring.length;
   }
 
   private emitChange(
@@ -518,6 +551,28 @@ export class SessionTracker {
     out.push(event);
     return seq;
   }
+}
+
+/** Releases a timeline entry's raw header lists; the packet event already carried them to the sinks. */
+function dropHeaders(rec: PacketRecord): void {
+  rec.requestHeaders = NO_HEADERS;
+  if (rec.responseHeaders !== undefined) rec.responseHeaders = NO_HEADERS;
+  rec.headersDropped = true;
+}
+
+function strippedCopy(rec: PacketRecord): PacketRecord {
+  // Property by property, not a spread: spread copies can land in a slower, larger object shape.
+  const copy: PacketRecord = {
+    exchange: rec.exchange, connectionId: rec.connectionId, kind: rec.kind, method: rec.method, url: rec.url,
+    requestBytes: rec.requestBytes, responseBytes: rec.responseBytes, startedAt: rec.startedAt, ms: rec.ms,
+    requestHeaders: NO_HEADERS, headersDropped: true,
+  };
+  if (rec.status !== undefined) copy.status = rec.status;
+  if (rec.range !== undefined) copy.range = rec.range;
+  if (rec.ackedOffset !== undefined) copy.ackedOffset = rec.ackedOffset;
+  if (rec.errorCode !== undefined) copy.errorCode = rec.errorCode;
+  if (rec.error !== undefined) copy.error = rec.error;
+  return copy;
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

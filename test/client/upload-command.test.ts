@@ -62,6 +62,15 @@ describe('bitsgate upload', () => {
     expect(bad.err).toContain('--misbehave: expected one of close-early, skip-reply, gap, unknown-session, double-close');
   });
 
+  it('--cancel-after: cancels once the server holds that many bytes, says so, exit 0, nothing committed', async () => {
+    const r = await run(['upload', `http://127.0.0.1:${fx.port}/cmd/e.txt`, file, '--fragment-size', '2', '--cancel-after', '3']);
+    expect(r.code).toBe(0);
+    expect(r.out).toBe('');
+    expect(r.err).toMatch(/^bitsgate upload: cancelled after 4 B of 5 B to http:\/\/127\.0\.0\.1:\d+\/cmd\/e\.txt in .*, session \{[0-9a-f-]{36}\}, 5 requests\n$/);
+    await expect(fs.stat(path.join(fx.root, 'cmd', 'e.txt'))).rejects.toThrow(/ENOENT/);
+    expect((await run(['upload', `http://127.0.0.1:${fx.port}/x`, file, '--cancel-after', 'lots'])).code).toBe(2);
+  });
+
   it('reports a deliberate misbehaviour and exits 0', async () => {
     const r = await run(['upload', `http://127.0.0.1:${fx.port}/cmd/d.txt`, file, '--misbehave', 'double-close']);
     expect(r.code).toBe(0);

@@ -106,3 +106,28 @@ describe('upload-reply', () => {
     }
   });
 });
+
+describe('uploadFile cancelAfter', () => {
+  it('sends Cancel-Session once the server holds that many bytes: nothing committed, no temp file, session gone', async () => {
+    const data = randomBytes(10_000);
+    const result = await uploadFile({ url: url('/cancel/c.bin'), file: await localFile('c.bin', data), fragmentSize: 4096, cancelAfter: 5000 });
+    // Ping, Create-Session, two fragments (8192 >= 5000), Cancel-Session; no Close-Session.
+    expect(result).toMatchObject({ total: 10_000, acked: 8192, cancelled: true, closed: false, requests: 5 });
+    expect(fx.server.sessionCount()).toBe(0);
+    expect((await listFiles(fx.root)).filter((f) => f.startsWith('cancel') || f.startsWith('.bitsgate-tmp'))).toEqual([]);
+  });
+
+  it('does not cancel an upload that completes before reaching the threshold', async () => {
+    const data = randomBytes(100);
+    const result = await uploadFile({ url: url('/cancel/small.bin'), file: await localFile('small.bin', data), cancelAfter: 100 });
+    expect(result).toMatchObject({ acked: 100, closed: true });
+    expect(result.cancelled).toBeUndefined();
+    expect(await fs.readFile(path.join(fx.root, 'cancel', 'small.bin'))).toEqual(data);
+  });
+
+  it('rejects a negative or fractional threshold', async () => {
+    const file = await localFile('x.bin', Buffer.from('x'));
+    await expect(uploadFile({ url: url('/cancel/x.bin'), file, cancelAfter: -1 })).rejects.toThrow(UploadError);
+    await expect(uploadFile({ url: url('/cancel/x.bin'), file, cancelAfter: 1.5 })).rejects.toThrow('cancelAfter must be a byte count');
+  });
+});

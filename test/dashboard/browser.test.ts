@@ -3,7 +3,7 @@
  * playwright-core). Skips with a message when Chromium is not installed; CI installs it.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
@@ -98,8 +98,20 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
     await drawer.locator('tr.pkt[data-kind="fragment"] button').click();
     await expect.poll(() => drawer.locator('tr.pkt-headers:not([hidden])').textContent()).toContain('Content-Range');
     await page.screenshot({ path: join(ARTIFACTS, 'dashboard-close-incomplete.png') });
+
+    // Export JSON downloads the session with its timeline.
+    const [download] = await Promise.all([page.waitForEvent('download'), drawer.locator('#export-json').click()]);
+    const exported = JSON.parse(readFileSync((await download.path())!, 'utf8'));
+    expect(exported).toMatchObject({ id, state: 'closed', violations: ['close-incomplete'] });
+    expect(exported.timeline.map((p: { kind: string }) => p.kind)).toEqual(['create-session', 'fragment', 'close-session']);
+
     await page.keyboard.press('Escape');
     await drawer.waitFor({ state: 'detached' });
+
+    // Filtering by violation code leaves only the early close.
+    await page.locator('#filter-code').selectOption('close-incomplete');
+    await expect.poll(() => page.locator('.toolbar .shown').textContent()).toBe('1 of 2 sessions');
+    await expect.poll(() => page.locator('.row:not([hidden])').evaluateAll((ns) => ns.map((n) => n.getAttribute('data-session-id')))).toEqual([id]);
   });
 
   it('renders a hostile Content-Name as text and runs no script', async () => {

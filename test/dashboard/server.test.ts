@@ -143,6 +143,15 @@ describe('dashboard HTTP API', () => {
     expect((await get(d.port, '/api/sessions', { Host: `localhost:${d.port}` })).status).toBe(200);
   });
 
+  it('serves only the files of the built UI: no path leaves web/dist', async () => {
+    const { d } = await start();
+    for (const path of ['/../package.json', '/%2e%2e/package.json', '/..%2fpackage.json', '/src/dashboard/server.ts', '//etc/passwd']) {
+      const r = await get(d.port, path);
+      expect([400, 404]).toContain(r.status);
+      expect(r.body).not.toContain('"name": "bitsgate"');
+    }
+  });
+
   it('refuses cross-site API reads', async () => {
     const { d } = await start();
     expect((await get(d.port, '/api/sessions', { 'Sec-Fetch-Site': 'cross-site' })).status).toBe(403);

@@ -2,7 +2,7 @@ import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startGateway, type Gateway } from '../../src/gateway/index.js';
 import {
-  bitsPost, CollectingSink, headerOf, RawClient, startUpstream, waitUntil, type TestUpstream,
+  bitsPost, CollectingSink, expectOneObservationPerExchange, headerOf, RawClient, startUpstream, waitUntil, type TestUpstream,
 } from './helpers.js';
 
 let upstream: TestUpstream | undefined;
@@ -12,6 +12,7 @@ const clients: RawClient[] = [];
 
 afterEach(async () => {
   for (const c of clients.splice(0)) c.destroy();
+  await expectOneObservationPerExchange();
   await gateway?.close();
   await upstream?.close();
   if (extraServer) await new Promise<void>((r) => extraServer!.close(() => r()));
@@ -111,6 +112,36 @@ describe('client side of the gateway', () => {
     expect(res!.status).toBe(401);
     expect(c.raw).not.toContain('100 Continue');
     expect(await c.waitClosed(2_000)).toBe(true);
+  });
+
+  it('an early final answer (413 before the body is complete) is relayed, then both connections close', async () => {
+    let upstreamClosed = false;
+    const url = await expectUpstream((socket) => {
+      socket.on('close', () => (upstreamClosed = true));
+      socket.write('HTTP/1.1 413 Too Large\r\nBITS-Packet-Type: Ack\r\nBITS-Error-Code: 0x80200020\r\nContent-Length: 0\r\n\r\n');
+    });
+    const sink = await gatewayTo(url);
+    const c = await client();
+    c.write(bitsPost('/up/f.bin', [['BITS-Packet-Type', 'Fragment'], ['Content-Length', String(1 << 20)]], Buffer.alloc(1000)));
+    const [res] = await c.responsesAfter(1);
+    expect(res!.status).toBe(413);
+    expect(headerOf(res!, 'Connection')).toBe('close');
+    expect(await c.waitClosed(2_000)).toBe(true);
+    await waitUntil(() => upstreamClosed, 2_000, 'upstream connection dropped');
+    expect((await sink.waitFor(1))[0]).toMatchObject({ status: 413, responder: 'upstream' });
+  });
+
+  it('a client that stops sending its body is closed after the timeout (client-timeout), upstream released', async () => {
+    upstream = await startUpstream();
+    const sink = new CollectingSink();
+    gateway = await startGateway({ upstream: upstream.url, listen: { host: '127.0.0.1', port: 0 }, sinks: [sink], upstreamTimeoutMs: 300 });
+    const c = await client();
+    c.write(bitsPost('/up/f.bin', [['BITS-Packet-Type', 'Fragment'], ['Content-Length', '1000']], Buffer.alloc(10)));
+    expect(await c.waitClosed(2_000)).toBe(true);
+    const [obs] = await sink.waitFor(1);
+    expect(obs).toMatchObject({ error: 'client-timeout', requestBodyBytes: 10 });
+    expect(obs!.status).toBeUndefined();
+    await waitUntil(() => upstream!.open === 0, 2_000, 'upstream socket closed');
   });
 
   it('pins: two parallel clients use two distinct upstream connections; each client stays on its own', async () => {

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startGateway, type Gateway } from '../../src/gateway/index.js';
 import {
-  bitsPost, CollectingSink, headerOf, PROTOCOL_GUID, RawClient, startUpstream, type TestUpstream,
+  bitsPost, CollectingSink, expectOneObservationPerExchange, headerOf, PROTOCOL_GUID, RawClient, startUpstream, type TestUpstream,
 } from './helpers.js';
 
 const SESSION = '{0f2e52b4-6d1c-4b3a-9d3e-31e8c1b7a5d0}';
@@ -13,6 +13,7 @@ const clients: RawClient[] = [];
 
 afterEach(async () => {
   for (const c of clients.splice(0)) c.destroy();
+  await expectOneObservationPerExchange();
   await gateway?.close();
   await upstream?.close();
   gateway = undefined;
@@ -151,6 +152,32 @@ describe('gateway forwarding', () => {
     expect(obs).toMatchObject({ status: 401, responder: 'upstream', responseBodyBytes: 6, requestBodyBytes: 0, method: 'BITS_POST', url: '/up/f.bin' });
     expect(obs!.responseHeaders!.filter(([n]) => n === 'WWW-Authenticate')).toHaveLength(2);
     expect(obs!.error).toBeUndefined();
+  });
+
+  it('prefixes the upstream URL path and forwards HTTP/1.0 requests as HTTP/1.1', async () => {
+    upstream = await startUpstream((req) => ({ status: 200, headers: [['Content-Length', '2']], body: 'ok' }));
+    gateway = await startGateway({ upstream: new URL(`${upstream.url.href}bits/`), listen: { host: '127.0.0.1', port: 0 } });
+    const c = await RawClient.connect(gateway.address.port);
+    clients.push(c);
+    c.write('GET /up/f.bin?x=1 HTTP/1.0\r\nHost: h\r\n\r\n');
+    const [res] = await c.responsesAfter(1);
+    expect(res!.body.toString()).toBe('ok');
+    expect(upstream.requests[0]!.rawHead.split('\r\n')[0]).toBe('GET /bits/up/f.bin?x=1 HTTP/1.1');
+    // An HTTP/1.0 client without keep-alive is closed after its response.
+    expect(await c.waitClosed(2_000)).toBe(true);
+  });
+
+  it('close() ends client connections and releases every pinned upstream connection', async () => {
+    const { client } = await setup();
+    client.write(bitsPost('/up/f.bin', [['BITS-Packet-Type', 'Ping'], ['Content-Length', '0']]));
+    await client.responsesAfter(1);
+    expect(upstream!.open).toBe(1);
+    await gateway!.close();
+    gateway = undefined;
+    expect(await client.waitClosed(2_000)).toBe(true);
+    const deadline = Date.now() + 2_000;
+    while (upstream!.open > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(upstream!.open).toBe(0);
   });
 
   it('keeps sha256 of a 64 MiB body equal on both sides', async () => {

@@ -380,13 +380,21 @@ export function headerOf(res: { headers: Array<[string, string]> }, name: string
 
 /** Collects observations and exchange starts. */
 export class CollectingSink implements ObservationSink {
+  /** Every sink created, so afterEach hooks can check the one-observation-per-exchange rule. */
+  static readonly all: CollectingSink[] = [];
   starts: ExchangeStart[] = [];
   observations: Observation[] = [];
+  /** Exchange ids observed more than once (must stay empty). */
+  duplicates: number[] = [];
   private waiters: Array<() => void> = [];
+  constructor() {
+    CollectingSink.all.push(this);
+  }
   onExchangeStart(start: ExchangeStart): void {
     this.starts.push(start);
   }
   onObservation(obs: Observation): void {
+    if (this.observations.some((o) => o.id === obs.id)) this.duplicates.push(obs.id);
     this.observations.push(obs);
     const w = this.waiters;
     this.waiters = [];
@@ -423,5 +431,18 @@ export async function waitUntil(cond: () => boolean, ms = 5_000, what = 'conditi
   while (!cond()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** afterEach check: no exchange was observed twice, and every started exchange ended. */
+export async function expectOneObservationPerExchange(): Promise<void> {
+  const sinks = CollectingSink.all.splice(0);
+  // Give racing end paths (client close after a failure) time to show a duplicate.
+  await new Promise((r) => setTimeout(r, 30));
+  for (const sink of sinks) {
+    if (sink.duplicates.length) throw new Error(`exchanges observed twice: ${sink.duplicates.join(', ')}`);
+    const ended = new Set(sink.observations.map((o) => o.id));
+    const open = sink.starts.filter((s) => !ended.has(s.id)).map((s) => s.id);
+    if (open.length) throw new Error(`exchanges started but never observed: ${open.join(', ')}`);
   }
 }

@@ -3,7 +3,7 @@ import { SessionStore } from '../../src/server/session-store.js';
 import { UploadFile } from '../../src/server/upload-file.js';
 
 function make(store: SessionStore, now = 0) {
-  return store.create({ urlPath: '/f', destination: '/tmp/never', file: UploadFile.inDirectory('/tmp/never-dir'), now });
+  return store.create({ urlPath: '/f', destination: '/tmp/never', file: UploadFile.inDirectory('/tmp/never-dir'), uploadReply: false, now });
 }
 
 describe('SessionStore', () => {

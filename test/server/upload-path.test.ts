@@ -8,7 +8,7 @@ const root = path.resolve('/srv/uploads');
 describe('resolveUploadPath', () => {
   it('maps a plain path to a file under the root, decoding each segment once', () => {
     const r = resolveUploadPath(root, '/a/b%20c.bin?x=1');
-    expect(r).toEqual({ ok: true, value: { absolute: path.join(root, 'a', 'b c.bin'), relative: path.join('a', 'b c.bin') } });
+    expect(r).toEqual({ ok: true, value: { absolute: path.join(root, 'a', 'b c.bin'), relative: path.join('a', 'b c.bin'), decodedPath: '/a/b c.bin' } });
   });
 
   it('accepts names that merely start with two dots', () => {

@@ -208,6 +208,26 @@ describe('SessionTracker lifecycle', () => {
     expect(ev[1]!.type === 'packet' && ev[1]!.packet.kind).toBe('ping');
   });
 
+  it('keeps raw headers only for the most recent maxRetainedHeaders timeline entries', () => {
+    const w = new Wire();
+    const t = new SessionTracker({ maxRetainedHeaders: 2 });
+    feed(t, [w.create(URL_, SID), w.fragment(URL_, SID, 0, 4, 10), w.fragment(URL_, SID, 5, 9, 10)]);
+    const [first, second, third] = t.session(SID)!.timeline;
+    expect(first).toMatchObject({ kind: 'create-session', headersDropped: true, requestHeaders: [], status: 201 });
+    expect(second!.headersDropped).toBeUndefined();
+    expect(second!.requestHeaders).toContainEqual(['Content-Range', 'bytes 0-4/10']);
+    expect(third!.responseHeaders).toContainEqual(['BITS-Received-Content-Range', '10']);
+  });
+
+  it('with maxRetainedHeaders 0 keeps no headers in the timeline but still sends them with the packet event', () => {
+    const w = new Wire();
+    const t = new SessionTracker({ maxRetainedHeaders: 0 });
+    const ev = t.observe(w.create(URL_, SID));
+    const packet = ev.find((e) => e.type === 'packet');
+    expect(packet?.type === 'packet' && packet.packet.requestHeaders.length).toBeGreaterThan(0);
+    expect(t.session(SID)!.timeline[0]).toMatchObject({ headersDropped: true, requestHeaders: [], status: 201 });
+  });
+
   it('rejects nonsense options', () => {
     expect(() => new SessionTracker({ maxSessions: 0 })).toThrow(RangeError);
     expect(() => new SessionTracker({ sessionTimeoutMs: -1 })).toThrow(RangeError);

@@ -90,12 +90,22 @@ function onState(state: LinkState, d: { attempt: number; retryInMs?: number }): 
     showBanner('Live stream paused. The gateway keeps inspecting; press Resume to catch up.', 'paused');
   } else if (state === 'reconnecting') {
     retryAt = Date.now() + (d.retryInMs ?? 0);
+    let unauthorized = false;
     const tick = () => {
       const s = Math.max(0, Math.ceil((retryAt - Date.now()) / 1000));
-      showBanner(`Connection to the gateway lost. Reconnecting${d.retryInMs ? ` in ${s}s` : ''} (attempt ${d.attempt})…`, 'lost');
+      showBanner(unauthorized
+        ? 'Not authorized: open the dashboard URL that bitsgate printed at start (it carries ?token=).'
+        : `Connection to the gateway lost. Reconnecting${d.retryInMs ? ` in ${s}s` : ''} (attempt ${d.attempt})…`, 'lost');
     };
     tick();
     bannerTimer = window.setInterval(tick, 500);
+    // A browser cannot see why a WebSocket handshake failed; the API can tell a lost token.
+    if (d.attempt >= 2) {
+      fetch('/api/stats', { credentials: 'same-origin' }).then((r) => {
+        unauthorized = r.status === 401;
+        tick();
+      }, () => {});
+    }
   }
 }
 

@@ -67,6 +67,7 @@ export class SessionDetailView {
       this.detail.timeline.push(p);
       if (this.detail.timeline.length > MAX_TIMELINE) this.detail.timeline.shift();
       this.timelineBody.append(...this.timelineRow(p));
+      this.rendered = undefined;
       this.refreshSummary();
     });
   }
@@ -77,6 +78,7 @@ export class SessionDetailView {
     this.id = undefined;
     this.detail = undefined;
     this.timelineBody = undefined;
+    this.rendered = undefined;
     this.root.hidden = true;
     clear(this.root);
   }
@@ -85,9 +87,13 @@ export class SessionDetailView {
     return this.id === undefined ? undefined : this.store.sessions.get(this.id) ?? this.detail;
   }
 
+  private rendered: SessionSummary | undefined;
+
   private refreshSummary(): void {
     const s = this.summary();
-    if (!s || !this.detail) return;
+    // The store replaces a session's object on every update: same object, nothing to redraw.
+    if (!s || !this.detail || s === this.rendered) return;
+    this.rendered = s;
     const facts = this.root.querySelector('.facts');
     const cov = this.root.querySelector('.coverage-wrap');
     const head = this.root.querySelector('.drawer-head');

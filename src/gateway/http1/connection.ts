@@ -6,7 +6,8 @@
  *             first byte starts the headers timer (not reset per byte: slowloris);
  *   body    - the current request's body is being received and pushed into its Readable
  *             (Content-Length countdown or ChunkedDecoder); push() returning false pauses
- *             the socket until the consumer reads (`_read` -> onBodyRead);
+ *             the socket until the consumer reads (`_read` -> onBodyRead); the body timer
+ *             runs only while we are reading (client silence, not our backpressure);
  *   wait    - body complete, response not ended yet. The socket keeps flowing so a client
  *             disconnect is seen, but any pipelined bytes are stashed and the socket
  *             paused: the next head is parsed only after the response ended;
@@ -29,7 +30,7 @@ import { errorResponse } from './response-writer.js';
 import type { ConnectionInfo, Http1Handler, Http1ServerOptions, RejectInfo } from './types.js';
 
 type Phase = 'head' | 'body' | 'wait' | 'closing' | 'closed';
-type TimerKind = 'headers' | 'keep-alive' | 'linger';
+type TimerKind = 'headers' | 'keep-alive' | 'body' | 'linger';
 
 let lastConnectionId = 0;
 
@@ -66,6 +67,8 @@ export class Http1Connection {
   /** Received bytes that may only be parsed after the current response ended. */
   private pending: Buffer | null = null;
   private processing = false;
+  /** A response ended inside the parse loop: the rest of the input waits for a later turn. */
+  private deferred = false;
   private clientEnded = false;
   private timer: NodeJS.Timeout | null = null;
   private timerKind: TimerKind | null = null;
@@ -108,6 +111,10 @@ export class Http1Connection {
     this.processing = true;
     try {
       while (start < chunk.length) {
+        if (this.deferred) {
+          this.stash(chunk.subarray(start));
+          return;
+        }
         if (this.phase === 'head') {
           if (this.parser.bytesSeen === 0 && this.timerKind === 'keep-alive') this.setTimer('headers');
           const step = this.parser.push(chunk, start);
@@ -129,6 +136,10 @@ export class Http1Connection {
       }
     } finally {
       this.processing = false;
+      if (this.deferred) {
+        this.deferred = false;
+        this.continueInput();
+      }
     }
   }
 
@@ -161,6 +172,7 @@ export class Http1Connection {
     this.discarding = false;
     this.backpressure = false;
     const framing = meta.value.framing;
+    if (framing.kind !== 'none') this.setTimer('body');
     if (framing.kind === 'none') {
       this.phase = 'wait';
       req.complete = true;
@@ -181,6 +193,7 @@ export class Http1Connection {
 
   /** Feeds body bytes from `chunk[start..]`; returns the index after what the body used. */
   private feedBody(chunk: Buffer, start: number): number {
+    if (this.timerKind === 'body') this.timer!.refresh();
     if (this.decoder !== null) {
       const decoder = this.decoder;
       const r = decoder.decode(chunk, start, this.onBodyData);
@@ -221,6 +234,7 @@ export class Http1Connection {
   private bodyComplete(): void {
     const req = this.req!;
     req.complete = true;
+    if (this.timerKind === 'body') this.clearTimer();
     if (!this.discarding && !req.destroyed) req.push(null);
     this.decoder = null;
     this.backpressure = false;
@@ -252,6 +266,14 @@ export class Http1Connection {
       if (!this.socket.isPaused()) this.socket.pause();
     } else if (this.socket.isPaused()) {
       this.socket.resume();
+    }
+    // The body timer measures the client's silence, not our consumer's backpressure.
+    if (this.phase === 'body') {
+      if (pause) {
+        if (this.timerKind === 'body') this.clearTimer();
+      } else if (this.timerKind !== 'body') {
+        this.setTimer('body');
+      }
     }
   }
 
@@ -308,9 +330,20 @@ export class Http1Connection {
     this.parser.reset();
     this.phase = 'head';
     this.setTimer('keep-alive');
-    if (this.processing) return; // the parse loop goes on with the rest of the current chunk
+    if (this.processing) {
+      this.deferred = true; // process() stashes the rest and calls continueInput() on its way out
+      return;
+    }
+    this.continueInput();
+  }
+
+  /**
+   * Parses what arrived during the previous exchange, on a later turn of the event loop:
+   * never re-entrantly from inside a handler's res.end(), and after that response's
+   * 'finish' (a nextTick), so consumers see exchange N end before exchange N+1 starts.
+   */
+  private continueInput(): void {
     if (this.pending !== null) {
-      // Not from inside the handler's res.end(): the next handler must not run re-entrantly.
       setImmediate(() => this.parsePending());
       return;
     }
@@ -323,6 +356,7 @@ export class Http1Connection {
     const bytes = this.pending;
     this.pending = null;
     this.process(bytes, 0);
+    if (this.pending !== null) return; // stashed again: a later response end resumes
     if (this.phase === 'head' && this.clientEnded) this.endOfInputInHead();
     else this.updateFlow();
   }
@@ -344,6 +378,9 @@ export class Http1Connection {
   /** The listener answers (or just closes, status null) and the connection closes. */
   private reject(status: number | null, reason: string, method?: string, url?: string, bodyErr?: Error): void {
     if (this.phase === 'closing' || this.phase === 'closed') return;
+    // Reported first: a consumer with an exchange in flight (a bad chunk mid-body) can attach
+    // the reason to it before the body error and res 'close' below reach it.
+    this.report(status, reason, method, url);
     const req = this.req;
     const res = this.res;
     res?.detach();
@@ -361,7 +398,6 @@ export class Http1Connection {
       this.closeGracefully();
     }
     res?.emitClose();
-    this.report(status, reason, method, url);
   }
 
   private report(status: number | null, reason: string, method?: string, url?: string): void {
@@ -412,7 +448,10 @@ export class Http1Connection {
 
   private setTimer(kind: TimerKind): void {
     this.clearTimer();
-    const ms = kind === 'headers' ? this.limits.headersTimeoutMs : kind === 'keep-alive' ? this.limits.keepAliveTimeoutMs : this.limits.lingerMs;
+    const ms = kind === 'headers' ? this.limits.headersTimeoutMs
+      : kind === 'keep-alive' ? this.limits.keepAliveTimeoutMs
+        : kind === 'body' ? this.limits.bodyTimeoutMs
+          : this.limits.lingerMs;
     if (ms <= 0) return; // 0 disables a timeout
     this.timerKind = kind;
     this.timer = setTimeout(() => this.onTimer(kind), ms);
@@ -429,9 +468,15 @@ export class Http1Connection {
     this.timerKind = null;
     if (kind === 'linger') {
       this.socket.destroy();
+    } else if (kind === 'body') {
+      if (this.phase !== 'body') return;
+      const req = this.req!;
+      const err = new RequestBodyError('body-timeout', 'HTTP1_BODY_TIMEOUT', 'request body timed out');
+      this.reject(this.res!.headersSent ? null : 408, 'body-timeout', req.method, req.url, err);
     } else if (this.phase === 'head') {
-      if (kind === 'keep-alive' && this.parser.bytesSeen === 0) this.closeGracefully();
-      else this.reject(this.parser.bytesSeen > 0 ? 408 : null, 'headers-timeout');
+      // Nothing of a request arrived (fresh or kept-alive connection): an idle close, not a rejection.
+      if (this.parser.bytesSeen === 0) this.closeGracefully();
+      else this.reject(408, 'headers-timeout');
     }
   }
 }

@@ -10,6 +10,12 @@ export interface Http1Limits {
   maxHeadBytes: number;
   /** IIS connectionTimeout is 120 s. */
   keepAliveTimeoutMs: number;
+  /**
+   * A request body that stops arriving for this long (while we are reading it, not while the
+   * handler applies backpressure) -> 408 (or close) and the body stream errors. IIS applies its
+   * 120 s connectionTimeout to idle entity reads too.
+   */
+  bodyTimeoutMs: number;
   /** llhttp answers a 20 KB extension with 413; nothing legitimate sends more than a few bytes. */
   maxChunkExtensionBytes: number;
   /** Trailer section cap (same budget as a head). */
@@ -27,6 +33,7 @@ export const DEFAULT_LIMITS: Readonly<Http1Limits> = Object.freeze({
   headersTimeoutMs: 30_000,
   maxHeadBytes: 65_536,
   keepAliveTimeoutMs: 120_000,
+  bodyTimeoutMs: 120_000,
   maxChunkExtensionBytes: 1024,
   maxTrailerBytes: 65_536,
   maxDrainBytes: 1_048_576,

@@ -18,6 +18,9 @@ export interface RequestMeta {
 
 export type FramingResult = { ok: true; value: RequestMeta } | { ok: false; status: number; reason: string };
 
+/** RFC 9110 §7.2 Host = uri-host [ ":" port ]: an IP-literal or reg-name (may be empty), optional port. */
+const HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~%!$&'()*+,;=]*)(?::[0-9]*)?$/;
+
 /** Digits only, no sign, no leading zero (mitmproxy's rule; llhttp accepts `003`, we do not). */
 const CONTENT_LENGTH = /^(?:0|[1-9][0-9]*)$/;
 
@@ -48,7 +51,10 @@ export function decideRequestFraming(head: RequestHead): FramingResult {
       case 'content-length': cl.push(value); break;
       case 'transfer-encoding': te.push(value); break;
       case 'connection': connection.push(value); break;
-      case 'host': hosts++; break;
+      case 'host':
+        hosts++;
+        if (!HOST.test(value)) return bad('bad-host');
+        break;
       case 'expect': if (value.toLowerCase() === '100-continue') expectContinue = true; break;
     }
   }

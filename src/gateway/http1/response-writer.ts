@@ -65,6 +65,8 @@ export function planResponse(status: number, headers: HeaderList, ctx: ResponseC
       continue;
     }
     if (lower === 'content-length') {
+      // RFC 9110 §8.6: never on a 204 (it has no body anyway); dropping it cannot change framing.
+      if (status === 204) continue;
       if (!CONTENT_LENGTH.test(value) || !Number.isSafeInteger(Number(value))) throw new TypeError(`invalid Content-Length ${JSON.stringify(value)}`);
       const n = Number(value);
       if (length >= 0 && n !== length) throw new TypeError('conflicting Content-Length values');

@@ -13,6 +13,7 @@ export function createHttp1Server(handler: Http1Handler, options: Http1ServerOpt
     ...(options.maxHeadBytes !== undefined && { maxHeadBytes: options.maxHeadBytes }),
     ...(options.keepAliveTimeoutMs !== undefined && { keepAliveTimeoutMs: options.keepAliveTimeoutMs }),
     ...(options.maxChunkExtensionBytes !== undefined && { maxChunkExtensionBytes: options.maxChunkExtensionBytes }),
+    ...(options.bodyTimeoutMs !== undefined && { bodyTimeoutMs: options.bodyTimeoutMs }),
   });
   const hooks = {
     ...(options.onReject && { onReject: options.onReject }),

@@ -15,6 +15,8 @@ export interface Http1ServerOptions {
   maxHeadBytes?: number;
   /** Idle connection between requests -> close. Default 120 000. */
   keepAliveTimeoutMs?: number;
+  /** Request body idle (no bytes while we read) this long -> 408 or close, body stream errors. Default 120 000. */
+  bodyTimeoutMs?: number;
   /** Longer chunk extension -> 400. Default 1024. */
   maxChunkExtensionBytes?: number;
   /** Called for each request the listener itself rejects (400/431/505/timeout). */
@@ -66,13 +68,17 @@ export interface Http1Request extends Readable {
   readonly expectContinue: boolean;
   /** Date.now() when the head completed. */
   readonly receivedAt: number;
-  /** Decoded body bytes received so far. */
+  /** Decoded body bytes received from the client so far (pushed into the stream or, after an early response, discarded). */
   readonly bodyBytesRead: number;
   /** Whole body received. */
   readonly complete: boolean;
 }
 
-/** Emits 'drain', 'finish' (response fully written), 'close' (connection gone). */
+/**
+ * Emits 'drain', 'finish' (last byte handed to the socket), 'close' (the connection went away
+ * while this was the current response, or its last write failed; a response finished on a
+ * kept-alive connection emits no 'close'). Never emits 'error'.
+ */
 export interface Http1Response extends EventEmitter {
   writeHead(status: number, headers: HeaderList, reason?: string): void;
   writeContinue(): void;

@@ -50,12 +50,12 @@ describe('HTTP/1.1 listener: limits and timeouts', () => {
     expect(c.text).toBe(errorBytes(408, 'Request Timeout', 'headers-timeout'));
   });
 
-  it('closes a connection that never sends anything, without a response', async () => {
+  it('closes a connection that never sends anything within headersTimeoutMs, without a response', async () => {
     srv = await startServer(okHandler, { headersTimeoutMs: 100 });
     const c = await open();
     await c.untilEnded(3000);
     expect(c.text).toBe('');
-    expect(srv.rejects).toMatchObject([{ status: null, reason: 'headers-timeout' }]);
+    expect(srv.rejects).toEqual([]); // no request, nothing rejected: an idle close
   });
 
   it('closes an idle keep-alive connection after keepAliveTimeoutMs, silently', async () => {
@@ -80,6 +80,40 @@ describe('HTTP/1.1 listener: limits and timeouts', () => {
     c.write('GET /2 HTTP/1.1\r\n');
     await c.untilEnded(3000);
     expect(c.text.endsWith(errorBytes(408, 'Request Timeout', 'headers-timeout'))).toBe(true);
+  });
+
+  it('answers 408 when a request body stops arriving (bodyTimeoutMs), and the body stream errors', async () => {
+    let error: (Error & { reason?: string }) | undefined;
+    srv = await startServer((req) => {
+      req.on('error', (e) => { error = e; });
+      req.resume();
+    }, { bodyTimeoutMs: 150 });
+    const c = await open();
+    const t0 = Date.now();
+    c.write('BITS_POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n12345');
+    await c.untilEnded(3000);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(140);
+    expect(c.text).toBe(errorBytes(408, 'Request Timeout', 'body-timeout'));
+    expect(error?.reason).toBe('body-timeout');
+    expect(srv.rejects).toMatchObject([{ status: 408, reason: 'body-timeout', method: 'BITS_POST', url: '/up' }]);
+  });
+
+  it('does not time out a body while the handler holds it back (backpressure is not client silence)', async () => {
+    let req: Http1Request | undefined;
+    srv = await startServer((r, res) => {
+      req = r;
+      r.pause();
+      r.on('end', () => { res.writeHead(200, [['Content-Length', '2']]); res.end(Buffer.from('ok')); });
+    }, { bodyTimeoutMs: 100 });
+    const c = await open();
+    const size = 8 * 1024 * 1024;
+    c.write(`BITS_POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: ${size}\r\n\r\n`);
+    c.write(Buffer.alloc(size, 0x41));
+    await new Promise((r) => setTimeout(r, 300)); // three timeouts long, all spent paused
+    expect(c.ended).toBe(false);
+    req!.resume();
+    await c.untilText('ok');
+    expect(srv.rejects).toEqual([]);
   });
 
   it('answers 431 to a head over maxHeadBytes', async () => {

@@ -140,6 +140,20 @@ describe('HTTP/1.1 listener: parsing', () => {
     expect(maxActive).toBe(1);
   });
 
+  it('starts the next pipelined request only after the previous response emitted finish, even when answered synchronously', async () => {
+    const log: string[] = [];
+    srv = await startServer((req, res) => {
+      log.push(`start ${req.url}`);
+      res.on('finish', () => log.push(`finish ${req.url}`));
+      res.writeHead(204, []);
+      res.end();
+    });
+    const c = await open();
+    c.write('GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\nGET /3 HTTP/1.1\r\nHost: a\r\n\r\n');
+    await expect.poll(() => log.length).toBe(6);
+    expect(log).toEqual(['start /1', 'finish /1', 'start /2', 'finish /2', 'start /3', 'finish /3']);
+  });
+
   it('closes an HTTP/1.0 connection after the response', async () => {
     const seen: Seen[] = [];
     srv = await echoServer(seen);

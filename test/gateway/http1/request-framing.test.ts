@@ -65,6 +65,15 @@ describe('decideRequestFraming', () => {
     expect(outcome([], '1.0')).toBe('none');
   });
 
+  it('validates the Host value (RFC 9112 §3.2: an invalid Host is a 400)', () => {
+    for (const ok of ['files.example.com', 'files.example.com:8080', '127.0.0.1:80', '[::1]:8080', '', 'xn--bcher-kva.example']) {
+      expect(outcome([['Host', ok]]), ok).toBe('none');
+    }
+    for (const badHost of ['a b', 'a/b', 'a@b', 'a:b', 'a:80:90', '[::1', 'a\x80']) {
+      expect(outcome([['Host', badHost]]), badHost).toBe('400 bad-host');
+    }
+  });
+
   it('decides persistence from version and Connection', () => {
     const ka = (fields: [string, string][], v: '1.0' | '1.1' = '1.1') => {
       const r = decideRequestFraming(head(fields, v));

@@ -46,6 +46,11 @@ describe('planResponse', () => {
     expect(planResponse(304, [], CTX10)).toMatchObject({ framing: 'none', close: true });
   });
 
+  it('drops Content-Length from a 204 (RFC 9110 §8.6)', () => {
+    expect(planResponse(204, [['BITS-Packet-Type', 'Ack'], ['Content-Length', '0']], CTX11).head)
+      .toBe('HTTP/1.1 204 No Content\r\nBITS-Packet-Type: Ack\r\n\r\n');
+  });
+
   it('uses a given reason phrase, and refuses one that would split the response', () => {
     expect(planResponse(200, [], CTX11, 'Fine').head.startsWith('HTTP/1.1 200 Fine\r\n')).toBe(true);
     expect(() => planResponse(200, [], CTX11, 'OK\r\nX-Evil: 1')).toThrow(TypeError);

@@ -69,6 +69,7 @@ const HEAD_VECTORS: [string, string, number, string][] = [
   ['three leading CRLFs', `\r\n\r\n\r\nBITS_POST /up HTTP/1.1\r\n${H}\r\n`, 400, 'too-many-empty-lines'],
   ['missing Host in 1.1', 'BITS_POST /up HTTP/1.1\r\nContent-Length: 0\r\n\r\n', 400, 'missing-host'],
   ['two Host fields', `BITS_POST /up HTTP/1.1\r\n${H}Host: other\r\n\r\n`, 400, 'duplicate-host'],
+  ['invalid Host value', 'BITS_POST /up HTTP/1.1\r\nHost: evil.example/path\r\n\r\n', 400, 'bad-host'],
 ];
 
 const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 505: 'HTTP Version Not Supported', 431: 'Request Header Fields Too Large' };

@@ -1,0 +1,71 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { ClientQueue } from '../../src/dashboard/client-queue.js';
+import { EventRing } from '../../src/dashboard/event-ring.js';
+import type { BitsEvent } from '../../src/sessions/events.js';
+import { packet, summary } from './fake-source.js';
+
+const kinds = ['session-updated', 'session-ended', 'packet'] as const;
+
+function make(seq: number, kind: (typeof kinds)[number], sid: string): BitsEvent {
+  if (kind === 'packet') return { type: 'packet', seq, time: 0, sessionId: sid, packet: packet('fragment') };
+  return { type: kind, seq, time: 0, session: summary(sid, { ackedBytes: seq }) };
+}
+
+describe('ClientQueue', () => {
+  it('delivers in seq order and drops only updates superseded by a later update or end of the same session', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.constantFrom(...kinds), fc.constantFrom('a', 'b', 'c', 'd')), { maxLength: 300 }),
+        fc.array(fc.integer({ min: 1, max: 40 }), { minLength: 1, maxLength: 30 }),
+        (ops, takes) => {
+          const q = new ClientQueue();
+          const pushed = ops.map(([k, sid], i) => make(i + 1, k, sid));
+          const out: BitsEvent[] = [];
+          let t = 0;
+          for (const e of pushed) {
+            q.push(e);
+            if (e.seq % 7 === 0) out.push(...q.take(takes[t++ % takes.length]!));
+          }
+          while (q.length) out.push(...q.take(takes[t++ % takes.length]!));
+          const seqs = out.map((e) => e.seq);
+          expect(seqs).toEqual([...seqs].sort((x, y) => x - y));
+          const delivered = new Set(seqs);
+          for (const e of pushed) {
+            if (delivered.has(e.seq)) continue;
+            // A missing event must be an update followed (while still queued) by a newer update/end of its session.
+            expect(e.type).toBe('session-updated');
+            const sid = (e as Extract<BitsEvent, { type: 'session-updated' }>).session.id;
+            expect(pushed.some((l) => l.seq > e.seq && l.type !== 'packet' && 'session' in l && l.session.id === sid)).toBe(true);
+          }
+          // The final state of each session is always delivered.
+          for (const sid of ['a', 'b', 'c', 'd']) {
+            const last = [...pushed].reverse().find((e) => e.type !== 'packet' && 'session' in e && e.session.id === sid);
+            if (last) expect(delivered.has(last.seq)).toBe(true);
+          }
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('stays proportional to the sessions changing, not to the update rate', () => {
+    const q = new ClientQueue();
+    for (let i = 1; i <= 100_000; i++) q.push(make(i, 'session-updated', `s${i % 50}`));
+    expect(q.length).toBe(50);
+    expect(q.take(1000).length).toBe(50);
+  });
+});
+
+describe('EventRing', () => {
+  it('replays after a seq it still covers and refuses one it dropped or never saw', () => {
+    const r = new EventRing(3, 10);
+    for (let s = 11; s <= 15; s++) r.push(make(s, 'packet', 'a'));
+    expect(r.since(12)?.map((e) => e.seq)).toEqual([13, 14, 15]);
+    expect(r.since(15)).toEqual([]);
+    expect(r.since(11)).toBeUndefined(); // 12 was dropped
+    expect(r.since(16)).toBeUndefined(); // from the future
+    expect(r.since(-1)).toBeUndefined();
+    expect(new EventRing(5, 10).since(10)).toEqual([]);
+  });
+});
