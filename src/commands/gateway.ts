@@ -1,26 +1,32 @@
 import { parseArgs } from 'node:util';
-import type pino from 'pino';
-import { GATEWAY_DEFAULTS, startGateway, type Gateway } from '../gateway/index.js';
-import type { ObservationSink } from '../observation.js';
+import { APP_DEFAULTS, startApp, type App } from '../app.js';
+import { GATEWAY_DEFAULTS } from '../gateway/index.js';
+import { TRACKER_DEFAULTS } from '../sessions/tracker.js';
 import { createLogger, isLogLevel, LOG_LEVELS, type LogLevel } from '../sinks/logger.js';
-import { Recorder } from '../sinks/recorder.js';
-import { RequestLog } from '../sinks/request-log.js';
-import { type ListenAddress, parseDuration, parseHttpUrl, parseListen, UsageError } from '../util/option-values.js';
+import {
+  type ListenAddress, parseDuration, parseHttpUrl, parseInteger, parseListen, UsageError,
+} from '../util/option-values.js';
 import type { Command } from './command.js';
 
 /**
- * `bitsgate [gateway]`: parse options (parseGatewayArgs), then start the sinks and the
- * gateway (startGatewayCommand). The two steps are separate so the embedded server,
- * tracker and dashboard can be added as extra sinks without touching the parsing.
+ * `bitsgate [gateway]`: parse options (parseGatewayArgs), then start everything through
+ * startApp (src/app.ts) and print where it listens. Without --upstream, our own BITS
+ * server runs as the upstream on an internal loopback port (the `npm start` default).
  */
 
 export interface GatewayCommandOptions {
-  /** Absent: no upstream given (the embedded server mode, not built yet). */
+  /** Absent: run our own BITS server as the upstream (root `embeddedRoot`). */
   upstream: URL | undefined;
+  embeddedRoot: string;
   listen: ListenAddress;
   upstreamTimeoutMs: number;
   headersTimeoutMs: number;
   forwardedHeaders: boolean;
+  /** false: no dashboard. */
+  dashboard: ListenAddress | false;
+  dashboardToken: string | undefined;
+  maxSessions: number;
+  sessionTimeoutMs: number;
   record: string | undefined;
   logLevel: LogLevel;
   /** undefined: pretty only when stdout is a terminal. */
@@ -30,26 +36,40 @@ export interface GatewayCommandOptions {
 const HELP = `bitsgate gateway: inspecting reverse proxy for BITS uploads (the default command)
 
 Usage:
-  bitsgate [gateway] --upstream http://HOST:PORT [options]
+  bitsgate [gateway] [--upstream http://HOST:PORT] [options]
 
 Forwards every request (BITS_POST, GET, HEAD, ...) to the upstream server byte-exactly,
-one upstream connection per client connection (NTLM/Negotiate keep working), and logs
-one line per exchange.
+one upstream connection per client connection (NTLM/Negotiate keep working), decodes
+every BITS packet and Ack, tracks upload sessions, reports protocol violations (invalid
+Close-Session above all) in the log and on the live dashboard.
+
+Without --upstream, bitsgate starts its own BITS upload server on an internal loopback
+port as the upstream (root --root, upload-reply under ${APP_DEFAULTS.embeddedReplyPrefix}): the npm start default.
 
 Options:
-  --upstream URL            upstream BITS server, http://HOST:PORT (required for now); a path
-                            in the URL is prefixed to every request path
+  --upstream URL            upstream BITS server, http://HOST:PORT; a path prefix is kept
+  --root DIR                upload root of the embedded server when no --upstream
+                            (default ${APP_DEFAULTS.embeddedRoot})
   --listen HOST:PORT        address to listen on (default ${GATEWAY_DEFAULTS.listen.host}:${GATEWAY_DEFAULTS.listen.port})
+  --dashboard HOST:PORT     dashboard address (default ${APP_DEFAULTS.dashboard.host}:${APP_DEFAULTS.dashboard.port})
+  --no-dashboard            run without the dashboard
+  --dashboard-token TOKEN   token the dashboard demands; required off loopback (one is
+                            generated and printed when absent)
   --upstream-timeout DUR    no upstream progress for this long -> 504 (default ${GATEWAY_DEFAULTS.upstreamTimeoutMs / 1000}s)
   --headers-timeout DUR     a request head not complete in time closes the connection (default ${GATEWAY_DEFAULTS.headersTimeoutMs / 1000}s)
   --no-forwarded-headers    do not set X-Forwarded-For/-Proto/-Host (by default they are set,
                             replacing any the client sent)
-  --record FILE             append every exchange to FILE as NDJSON (bodies never recorded)
+  --max-sessions N          sessions kept in memory, least recently active evicted beyond
+                            (default ${TRACKER_DEFAULTS.maxSessions})
+  --session-timeout DUR     idle time after which a session counts as expired
+                            (default ${TRACKER_DEFAULTS.sessionTimeoutMs / 86_400_000}d, as IIS BITSSessionTimeout)
+  --record FILE             append every exchange to FILE as NDJSON (bodies never recorded);
+                            replay it with 'bitsgate analyze FILE'
   --log-level LEVEL         ${LOG_LEVELS.join(', ')} (default info)
   --pretty                  human-readable log lines (default when stdout is a terminal)
   -h, --help                this text
 
-Durations: 30 (seconds), 500ms, 30s, 5m, 2h.`;
+Durations: 30 (seconds), 500ms, 30s, 5m, 2h, 14d.`;
 
 export function parseGatewayArgs(args: string[]): GatewayCommandOptions {
   const { values, positionals } = parseArgs({
@@ -58,10 +78,16 @@ export function parseGatewayArgs(args: string[]): GatewayCommandOptions {
     allowPositionals: true,
     options: {
       upstream: { type: 'string' },
+      root: { type: 'string' },
       listen: { type: 'string' },
+      dashboard: { type: 'string' },
+      'no-dashboard': { type: 'boolean' },
+      'dashboard-token': { type: 'string' },
       'upstream-timeout': { type: 'string' },
       'headers-timeout': { type: 'string' },
       'no-forwarded-headers': { type: 'boolean' },
+      'max-sessions': { type: 'string' },
+      'session-timeout': { type: 'string' },
       record: { type: 'string' },
       'log-level': { type: 'string' },
       pretty: { type: 'boolean' },
@@ -70,70 +96,83 @@ export function parseGatewayArgs(args: string[]): GatewayCommandOptions {
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
   const logLevel = values['log-level'] ?? 'info';
   if (!isLogLevel(logLevel)) throw new UsageError(`--log-level: expected one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`);
-  const upstreamTimeoutMs = values['upstream-timeout'] !== undefined
-    ? parseDuration('--upstream-timeout', values['upstream-timeout'])
-    : GATEWAY_DEFAULTS.upstreamTimeoutMs;
-  const headersTimeoutMs = values['headers-timeout'] !== undefined
-    ? parseDuration('--headers-timeout', values['headers-timeout'])
-    : GATEWAY_DEFAULTS.headersTimeoutMs;
-  if (upstreamTimeoutMs === 0) throw new UsageError('--upstream-timeout: must be more than 0');
-  if (headersTimeoutMs === 0) throw new UsageError('--headers-timeout: must be more than 0');
+  const duration = (name: string, fallback: number): number => {
+    const raw = values[name as keyof typeof values] as string | undefined;
+    if (raw === undefined) return fallback;
+    const ms = parseDuration(`--${name}`, raw);
+    if (ms === 0) throw new UsageError(`--${name}: must be more than 0`);
+    return ms;
+  };
   if (values.record === '') throw new UsageError('--record: expected a file name');
+  if (values.root === '') throw new UsageError('--root: expected a directory');
+  if (values.root !== undefined && values.upstream !== undefined) {
+    throw new UsageError('--root: only for the embedded server; it cannot go with --upstream');
+  }
+  if (values['no-dashboard'] && (values.dashboard !== undefined || values['dashboard-token'] !== undefined)) {
+    throw new UsageError('--no-dashboard: cannot go with --dashboard or --dashboard-token');
+  }
+  if (values['dashboard-token'] !== undefined && !/^[\x21-\x7e]{16,256}$/.test(values['dashboard-token'])) {
+    throw new UsageError('--dashboard-token: expected 16 to 256 visible ASCII characters');
+  }
   return {
     upstream: values.upstream !== undefined ? parseHttpUrl('--upstream', values.upstream) : undefined,
+    embeddedRoot: values.root ?? APP_DEFAULTS.embeddedRoot,
     listen: values.listen !== undefined ? parseListen('--listen', values.listen) : { ...GATEWAY_DEFAULTS.listen },
-    upstreamTimeoutMs,
-    headersTimeoutMs,
+    upstreamTimeoutMs: duration('upstream-timeout', GATEWAY_DEFAULTS.upstreamTimeoutMs),
+    headersTimeoutMs: duration('headers-timeout', GATEWAY_DEFAULTS.headersTimeoutMs),
     forwardedHeaders: !values['no-forwarded-headers'],
+    dashboard: values['no-dashboard']
+      ? false
+      : values.dashboard !== undefined ? parseListen('--dashboard', values.dashboard) : { ...APP_DEFAULTS.dashboard },
+    dashboardToken: values['dashboard-token'],
+    maxSessions: values['max-sessions'] !== undefined
+      ? parseInteger('--max-sessions', values['max-sessions'], 1, 10_000_000)
+      : TRACKER_DEFAULTS.maxSessions,
+    sessionTimeoutMs: duration('session-timeout', TRACKER_DEFAULTS.sessionTimeoutMs),
     record: values.record,
     logLevel,
     pretty: values.pretty ? true : undefined,
   };
 }
 
-export interface RunningGateway {
-  gateway: Gateway;
-  logger: pino.Logger;
-  /** Stops the gateway, then flushes the recording. */
-  close(): Promise<void>;
+/** Starts bitsgate with parsed command options (the logger is the caller's). */
+export function startFromOptions(opts: GatewayCommandOptions, logger: ReturnType<typeof createLogger>): Promise<App> {
+  return startApp({
+    logger,
+    upstream: opts.upstream,
+    embedded: opts.upstream ? undefined : {
+      root: opts.embeddedRoot,
+      replyMode: 'sha256',
+      replyPrefix: APP_DEFAULTS.embeddedReplyPrefix,
+    },
+    listen: opts.listen,
+    upstreamTimeoutMs: opts.upstreamTimeoutMs,
+    headersTimeoutMs: opts.headersTimeoutMs,
+    forwardedHeaders: opts.forwardedHeaders,
+    dashboard: opts.dashboard,
+    dashboardToken: opts.dashboardToken,
+    record: opts.record,
+    tracker: { maxSessions: opts.maxSessions, sessionTimeoutMs: opts.sessionTimeoutMs },
+  });
 }
 
-/** Starts the request log, the recorder (if asked) and the gateway, plus any extra sinks. */
-export async function startGatewayCommand(
-  opts: GatewayCommandOptions & { upstream: URL },
-  extra: { logger?: pino.Logger; sinks?: ObservationSink[] } = {},
-): Promise<RunningGateway> {
-  const logger = extra.logger ?? createLogger({ level: opts.logLevel, ...(opts.pretty !== undefined ? { pretty: opts.pretty } : {}) });
-  const recorder = opts.record !== undefined
-    ? await Recorder.open(opts.record, { onError: (err) => logger.error({ err }, 'recording stopped') })
-    : undefined;
-  const sinks: ObservationSink[] = [...(extra.sinks ?? []), new RequestLog(logger)];
-  if (recorder) sinks.push(recorder);
-  let gateway: Gateway;
-  try {
-    gateway = await startGateway({
-      upstream: opts.upstream,
-      listen: opts.listen,
-      upstreamTimeoutMs: opts.upstreamTimeoutMs,
-      headersTimeoutMs: opts.headersTimeoutMs,
-      forwardedHeaders: opts.forwardedHeaders,
-      sinks,
-      onSinkError: (err, phase) => logger.error({ err, phase }, 'observation sink failed'),
-    });
-  } catch (err) {
-    await recorder?.close();
-    throw err;
+/** The lines printed on stderr once everything listens: where to look and what to paste. */
+export function banner(app: App, opts: GatewayCommandOptions): string {
+  const gw = app.gateway.url;
+  const lines = [
+    '',
+    `bitsgate gateway   ${gw}   ->   upstream ${app.upstream.origin}${app.embeddedServer ? ` (embedded BITS server, root ${opts.embeddedRoot})` : ''}`,
+  ];
+  if (app.dashboard) lines.push(`dashboard          ${app.dashboard.url}`);
+  if (opts.record) lines.push(`recording to       ${opts.record}`);
+  lines.push('', 'Try it:');
+  lines.push(`  npx bitsgate upload ${gw}/uploads/hello.txt package.json`);
+  if (app.embeddedServer) {
+    lines.push(`  npx bitsgate upload ${gw}${APP_DEFAULTS.embeddedReplyPrefix}hello.txt package.json   # upload-reply`);
+    lines.push(`  npx bitsgate demo --gateway ${gw}   # many clients, some misbehaving on purpose`);
   }
-  logger.info({ listen: gateway.url, upstream: opts.upstream.origin, record: opts.record }, 'gateway listening');
-  return {
-    gateway,
-    logger,
-    async close() {
-      await gateway.close();
-      await recorder?.close();
-      logger.flush();
-    },
-  };
+  lines.push('');
+  return lines.join('\n');
 }
 
 export const command: Command = {
@@ -142,31 +181,38 @@ export const command: Command = {
   help: HELP,
   async run(args) {
     const opts = parseGatewayArgs(args);
-    if (!opts.upstream) {
-      process.stderr.write(
-        'bitsgate gateway: --upstream http://HOST:PORT is required (running without an upstream, with the\n' +
-          "embedded BITS server, is not available yet). Run 'bitsgate gateway --help' for usage.\n",
-      );
-      return 2;
-    }
-    let running: RunningGateway;
+    const logger = createLogger({ level: opts.logLevel, ...(opts.pretty !== undefined ? { pretty: opts.pretty } : {}) });
+    let app: App;
     try {
-      running = await startGatewayCommand({ ...opts, upstream: opts.upstream });
+      app = await startFromOptions(opts, logger);
     } catch (err) {
-      const code = (err as { code?: string }).code;
-      if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
-        process.stderr.write(`bitsgate gateway: cannot listen on ${opts.listen.host}:${opts.listen.port}: ${code}\n`);
+      const e = err as { code?: string; address?: string; port?: number; message?: string };
+      if (e.code === 'EADDRINUSE' || e.code === 'EACCES' || e.code === 'EADDRNOTAVAIL') {
+        process.stderr.write(`bitsgate gateway: cannot listen on ${e.address ?? '?'}:${e.port ?? '?'}: ${e.code}\n`);
+        return 1;
+      }
+      if (e.code === 'EISDIR' || e.code === 'ENOENT' || e.code === 'EACCES' || e.code === 'ENOTDIR') {
+        process.stderr.write(`bitsgate gateway: ${e.message}\n`);
         return 1;
       }
       throw err;
     }
+    logger.info({
+      listen: app.gateway.url,
+      upstream: app.upstream.origin,
+      embedded: Boolean(app.embeddedServer),
+      dashboard: app.dashboard?.url.replace(/\?token=.*/, ''),
+      record: opts.record,
+    }, 'gateway listening');
+    process.stderr.write(banner(app, opts) + '\n');
     await new Promise<void>((resolve) => {
       const stop = () => resolve();
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
     });
-    running.logger.info('shutting down');
-    await running.close();
+    logger.info('shutting down');
+    await app.close();
+    logger.flush();
     return 0;
   },
 };

@@ -113,7 +113,9 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
       res.setHeader('Set-Cookie', p.cookie());
       if (!url.pathname.startsWith('/api/') && url.pathname !== '/metrics') {
         url.searchParams.delete('token');
-        res.writeHead(303, { Location: url.pathname + url.search, 'Content-Length': 0 });
+        // One leading slash only: `//host` would make the redirect leave this origin.
+        const location = '/' + url.pathname.replace(/^\/+/, '') + url.search;
+        res.writeHead(303, { Location: location, 'Content-Length': 0 });
         return void res.end();
       }
     }

@@ -189,6 +189,10 @@ describe('dashboard token', () => {
     expect((await get(d.port, '/api/stats', { Cookie: pair })).status).toBe(200);
     expect((await get(d.port, '/api/stats', { Cookie: 'bitsgate_dashboard=nope' })).status).toBe(401);
     expect((await get(d.port, `/?token=wrong`)).status).toBe(401);
+    // An absolute-form target whose path starts with // must not redirect off-site.
+    const odd = await get(d.port, `http://127.0.0.1:${d.port}//evil.example/?token=${token}`);
+    expect(odd.status).toBe(303);
+    expect(odd.headers.location).toBe('/evil.example/');
   });
 });
 
@@ -214,6 +218,46 @@ describe('dashboard WebSocket /events', () => {
     sockets.push(ws);
     expect(messages[0]).toMatchObject({ type: 'events' });
     expect(messages[0]!.type === 'events' && messages[0]!.events.map((e) => e.seq)).toEqual([4, 5]);
+  });
+
+  it('terminates a client that stops answering pings (heartbeat)', async () => {
+    const src = new FakeSource();
+    const d = await startDashboard({ listen: { host: '127.0.0.1', port: 0 }, source: src, bus: src.bus, hub: { heartbeatMs: 100 } });
+    handles.push(d);
+    const alive = await openEvents(d.port);
+    const dead = await openEvents(d.port);
+    sockets.push(alive.ws, dead.ws);
+    // A frozen browser: its socket is no longer read, so no pong comes back.
+    (dead.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+    await waitFor(() => d.hub.clientCount === 1, 3000);
+    expect(d.hub.counts().terminated).toBe(1);
+    expect(alive.ws.readyState).toBe(WebSocket.OPEN);
+  });
+
+  it('keeps a stalled real socket bounded: resync for it, every event for the healthy one', async () => {
+    const src = new FakeSource();
+    const d = await startDashboard({
+      listen: { host: '127.0.0.1', port: 0 }, source: src, bus: src.bus,
+      hub: { heartbeatMs: 0, maxQueuedEvents: 1000, highWaterBytes: 64 * 1024 },
+    });
+    handles.push(d);
+    const stalled = await openEvents(d.port);
+    const healthy = await openEvents(d.port);
+    sockets.push(stalled.ws, healthy.ws);
+    const socket = (stalled.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+    socket.pause();
+    const big = 'x'.repeat(2000); // fills the kernel buffers quickly
+    for (let round = 0; round < 40; round++) {
+      for (let i = 0; i < 500; i++) src.emit({ type: 'packet', packet: packet('fragment', { url: `/u/${big}` }) });
+      await new Promise((r) => setImmediate(r));
+    }
+    await waitFor(() => healthy.messages.flatMap((m) => (m.type === 'events' ? m.events : [])).length === 20_000, 10_000);
+    expect(d.hub.counts().resyncs).toBeGreaterThanOrEqual(1);
+    socket.resume();
+    await waitFor(() => stalled.messages.some((m) => m.type === 'snapshot' && m.reason === 'resync'), 10_000);
+    const resync = stalled.messages.findIndex((m) => m.type === 'resync');
+    expect(resync).toBeGreaterThan(0);
+    expect(stalled.messages[resync + 1]).toMatchObject({ type: 'snapshot', reason: 'resync', seq: 20_000 });
   });
 
   it('refuses a foreign Origin (cross-site WebSocket hijacking)', async () => {

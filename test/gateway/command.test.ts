@@ -42,24 +42,72 @@ describe('bitsgate gateway options', () => {
     expect(() => parseGatewayArgs(['--bogus'])).toThrow();
   });
 
-  it('without --upstream the command explains it is required and exits 2', async () => {
-    const write = process.stderr.write;
-    let err = '';
-    process.stderr.write = ((s: string) => ((err += s), true)) as typeof process.stderr.write;
-    try {
-      expect(await command.run([])).toBe(2);
-    } finally {
-      process.stderr.write = write;
-    }
-    expect(err).toContain('--upstream');
+  it('refuses contradictory options', () => {
+    expect(() => parseGatewayArgs(['--upstream', 'http://up:80', '--root', 'x'])).toThrow(/--root/);
+    expect(() => parseGatewayArgs(['--no-dashboard', '--dashboard', '127.0.0.1:1'])).toThrow(/--no-dashboard/);
+    expect(() => parseGatewayArgs(['--dashboard-token', 'short'])).toThrow(/--dashboard-token/);
+    expect(() => parseGatewayArgs(['--max-sessions', '0'])).toThrow(/--max-sessions/);
   });
+
+  it('defaults to the embedded server and the dashboard on 127.0.0.1:8081', () => {
+    const o = parseGatewayArgs([]);
+    expect(o).toMatchObject({
+      upstream: undefined, embeddedRoot: './uploads', dashboard: { host: '127.0.0.1', port: 8081 },
+      maxSessions: 100_000, sessionTimeoutMs: 14 * 86_400_000,
+    });
+    expect(parseGatewayArgs(['--no-dashboard']).dashboard).toBe(false);
+  });
+
+  it('runs without --upstream: embedded server, dashboard, a BITS upload tracked end to end', async () => {
+    const root = join(dir, 'embedded-root');
+    const child = spawn(process.execPath, [
+      '--import', 'tsx', join(__dirname, '..', '..', 'src', 'cli.ts'),
+      '--listen', '127.0.0.1:0', '--dashboard', '127.0.0.1:0', '--root', root,
+    ], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    try {
+      await waitUntil(() => out.includes('Try it:'), 15_000, 'banner');
+      const started = JSON.parse(out.split('\n').find((l) => l.includes('gateway listening'))!);
+      expect(started.embedded).toBe(true);
+      const port = Number(new URL(started.listen).port);
+      const c = await RawClient.connect(port);
+      c.write(bitsPost('/uploads/t.bin', [
+        ['BITS-Packet-Type', 'Create-Session'],
+        ['BITS-Supported-Protocols', '{7df0354d-249b-430f-820d-3d2a9bef4931}'],
+        ['Content-Length', '0'],
+      ]));
+      const [created] = await c.responsesAfter(1);
+      expect(created!.status).toBe(200);
+      const sid = created!.headers.find(([n]) => n.toLowerCase() === 'bits-session-id')![1];
+      c.write(bitsPost('/uploads/t.bin', [
+        ['BITS-Packet-Type', 'Fragment'], ['BITS-Session-Id', sid],
+        ['Content-Range', 'bytes 0-4/5'], ['Content-Length', '5'],
+      ], 'hello'));
+      c.write(bitsPost('/uploads/t.bin', [['BITS-Packet-Type', 'Close-Session'], ['BITS-Session-Id', sid], ['Content-Length', '0']]));
+      const rest = await c.responsesAfter(3);
+      expect(rest.map((r) => r.status)).toEqual([200, 200, 200]);
+      c.destroy();
+      expect(readFileSync(join(root, 'uploads', 't.bin'), 'utf8')).toBe('hello');
+      const sessions = await (await fetch(new URL('/api/sessions', started.dashboard))).json() as Array<{ id: string; state: string }>;
+      expect(sessions.find((s) => s.id === sid)).toMatchObject({ state: 'closed', ackedBytes: 5, totalLength: 5 });
+      const code = await new Promise<number | null>((resolve) => {
+        child.once('exit', (c) => resolve(c));
+        child.kill('SIGTERM');
+      });
+      expect(code).toBe(0);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  }, 30_000);
 
   it('runs as a process: forwards BITS_POST, logs JSON, records NDJSON, exits 0 on SIGTERM', async () => {
     const upstream = await startUpstream();
     const record = join(dir, 'run.ndjson');
     const child = spawn(process.execPath, [
       '--import', 'tsx', join(__dirname, '..', '..', 'src', 'cli.ts'), '--upstream', upstream.url.href,
-      '--listen', '127.0.0.1:0', '--record', record,
+      '--listen', '127.0.0.1:0', '--no-dashboard', '--record', record,
     ], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d) => (out += d));

@@ -116,7 +116,7 @@ export class Http1Connection {
           return;
         }
         if (this.phase === 'head') {
-          if (this.parser.bytesSeen === 0 && this.timerKind === 'keep-alive') this.setTimer('headers');
+          if (this.parser.bytesSeen === 0 && this.timerKind !== 'headers') this.setTimer('headers');
           const step = this.parser.push(chunk, start);
           if (step.kind === 'need-more') return;
           if (step.kind === 'error') {

@@ -116,6 +116,16 @@ describe('HTTP/1.1 listener: limits and timeouts', () => {
     expect(srv.rejects).toEqual([]);
   });
 
+  it('still times out a slow second head when the keep-alive timeout is disabled (0)', async () => {
+    srv = await startServer(okHandler, { keepAliveTimeoutMs: 0, headersTimeoutMs: 150 });
+    const c = await open();
+    c.write('GET / HTTP/1.1\r\nHost: a\r\n\r\n');
+    await c.untilText('ok');
+    c.write('GET /2 HTTP/1.1\r\n');
+    await c.untilEnded(3000);
+    expect(c.text.endsWith(errorBytes(408, 'Request Timeout', 'headers-timeout'))).toBe(true);
+  });
+
   it('answers 431 to a head over maxHeadBytes', async () => {
     srv = await startServer(okHandler, { maxHeadBytes: 1024 });
     const text = await exchange(srv.port, `BITS_POST /up HTTP/1.1\r\nHost: a\r\nX-Big: ${'a'.repeat(2000)}\r\n\r\n`);

@@ -167,6 +167,22 @@ describe('HTTP/1.1 listener: responses', () => {
     expect(text).toContain('Connection: close\r\n');
   });
 
+  it('emits finish but no close for a response on a kept-alive connection; close after finish when the connection then closes', async () => {
+    const events: string[] = [];
+    srv = await startServer((req, res) => {
+      res.on('finish', () => events.push(`finish ${req.url}`));
+      res.on('close', () => events.push(`close ${req.url}`));
+      if (req.url === '/last') res.closeAfter();
+      res.writeHead(204, []);
+      res.end();
+    });
+    const c = await open();
+    c.write('GET /kept HTTP/1.1\r\nHost: a\r\n\r\nGET /last HTTP/1.1\r\nHost: a\r\n\r\n');
+    await c.untilEnded();
+    await expect.poll(() => events.length).toBe(3);
+    expect(events).toEqual(['finish /kept', 'finish /last', 'close /last']);
+  });
+
   it('write() returns false under backpressure and drain follows', async () => {
     let sawFalse = false;
     let drained = false;
