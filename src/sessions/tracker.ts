@@ -244,6 +244,7 @@ export class SessionTracker {
     }
 
     const record = packetRecord(obs, req, ack);
+    if (session && req.type === 'close-session') this.closeEnded(session, obs, authRound);
     if (session) {
       if (!authRound) this.apply(session, obs, req, fromServer ? ack : undefined, found);
       if (req.type !== 'close-session') this.checkLateOverlap(session, obs, found);
@@ -320,6 +321,11 @@ export class SessionTracker {
         if (!ack || ended) break;
         if (ack.receivedOffset !== undefined && (is2xx(status) || status === 416)) {
           session.ackedBytes = ack.receivedOffset;
+          if (session.totalLength !== null && ack.receivedOffset > session.totalLength) {
+            found.push(this.violation('packet-bad-header', {
+              message: `BITS-Received-Content-Range ${ack.receivedOffset} is beyond the total length ${session.totalLength}`, severity: 'error',
+            }, session.id, obs.id, obs.endedAt));
+          }
         } else if (is2xx(status) && r && r.start <= session.ackedBytes) {
           // Tolerate a server that omits the header: a 2xx for a contiguous fragment means it holds END+1.
           session.ackedBytes = Math.max(session.ackedBytes, r.end + 1);
@@ -337,9 +343,6 @@ export class SessionTracker {
         break;
       }
       case 'close-session': {
-        const span = session.closes?.find((c) => c.exchange === obs.id);
-        if (span) span.endedAt = obs.endedAt;
-        else this.rememberClose(session, { exchange: obs.id, startedAt: obs.startedAt, endedAt: obs.endedAt, busyFlagged: false });
         if (ended || status === undefined) break;
         const failure = ack?.errorCode !== undefined && ack.errorCode.value >= 0x80000000;
         if (is2xx(status) && !failure) {
@@ -396,6 +399,19 @@ export class SessionTracker {
         c.busyFlagged = true;
         found.push(this.violation('close-while-busy', { message: busyMessage(c.exchange, [obs.id]), exchanges: [c.exchange] }, session.id, obs.id, obs.endedAt));
       }
+    }
+  }
+
+  /** Records the span of a finished Close-Session; an auth challenge round is not a Close at all. */
+  private closeEnded(session: Session, obs: Observation, authRound: boolean): void {
+    const closes = session.closes;
+    const i = closes ? closes.findIndex((c) => c.exchange === obs.id) : -1;
+    if (authRound) {
+      if (i >= 0) closes!.splice(i, 1);
+    } else if (i >= 0) {
+      closes![i]!.endedAt = obs.endedAt;
+    } else {
+      this.rememberClose(session, { exchange: obs.id, startedAt: obs.startedAt, endedAt: obs.endedAt, busyFlagged: false });
     }
   }
 

@@ -228,6 +228,25 @@ describe('SessionTracker lifecycle', () => {
     expect(t.session(SID)!.timeline[0]).toMatchObject({ headersDropped: true, requestHeaders: [], status: 201 });
   });
 
+  it('does not treat an NTLM-challenged Close-Session as a Close still in flight', () => {
+    const w = new Wire();
+    const t = new SessionTracker();
+    feed(t, [w.create(URL_, SID), w.fragment(URL_, SID, 0, 9, 10)]);
+    const challenged = w.exchange('BITS_POST', URL_, [['BITS-Packet-Type', 'Close-Session'], ['BITS-Session-Id', SID]], 401, [['WWW-Authenticate', 'NTLM']]);
+    const retried = w.close(URL_, SID);
+    const events = [...t.begin(startOf(challenged)), ...t.observe(challenged), ...t.begin(startOf(retried)), ...t.observe(retried)];
+    expect(codes(events)).toEqual([]);
+    expect(t.session(SID)?.state).toBe('closed');
+  });
+
+  it('flags an Ack acknowledging more than the total length', () => {
+    const w = new Wire();
+    const t = new SessionTracker();
+    t.observe(w.create(URL_, SID));
+    const ev = t.observe(w.fragment(URL_, SID, 0, 9, 10, { received: 11 }));
+    expect(codes(ev)).toEqual(['packet-bad-header']);
+  });
+
   it('rejects nonsense options', () => {
     expect(() => new SessionTracker({ maxSessions: 0 })).toThrow(RangeError);
     expect(() => new SessionTracker({ sessionTimeoutMs: -1 })).toThrow(RangeError);

@@ -1,7 +1,6 @@
 /**
- * Benchmark of the HTTP/1.1 listener alone (meant for bench/http1.bench.ts; kept here because
- * the http1 owner owns only src/gateway/http1 and test/gateway/http1).
- * Run: node --expose-gc --import tsx test/gateway/http1/listener.bench.ts
+ * Benchmark of the HTTP/1.1 listener alone.
+ * Run: npm run bench -- http1
  *
  * Each server runs in its own child process; this process is the load generator.
  *   (a) one 1 GiB BITS_POST body (Content-Length): throughput, listener / raw-socket baseline
@@ -28,7 +27,7 @@ const ROUNDS = Number(process.env.BENCH_HTTP1_ROUNDS ?? 2);
 async function runServer(kind: string): Promise<void> {
   let server: net.Server;
   if (kind === 'http1') {
-    const { createHttp1Server } = await import('../../../src/gateway/http1/index.js');
+    const { createHttp1Server } = await import('../src/gateway/http1/index.js');
     server = createHttp1Server((req, res) => {
       req.on('data', () => {});
       req.on('end', () => {
