@@ -115,11 +115,12 @@ export function toSummary(s: Session): SessionSummary {
     fragments: s.fragments,
     retransmittedBytes: s.retransmittedBytes,
     replyFetched: s.replyFetched,
-    errorCodes: s.errorCodes.length ? s.errorCodes.slice() : NONE,
+    // Fresh arrays, never the shared empty one: sinks own their snapshots.
+    errorCodes: s.errorCodes.length ? s.errorCodes.slice() : [],
     firstSeen: s.firstSeen,
     lastSeen: s.lastSeen,
     adopted: s.adopted,
-    violations: s.violations.length ? s.violations.slice() : NONE,
+    violations: s.violations.length ? s.violations.slice() : [],
   };
   if (s.host !== undefined) out.host = s.host;
   if (s.contentName !== undefined) out.contentName = s.contentName;
