@@ -41,6 +41,8 @@ export interface AppOptions {
   /** Dashboard listener; `false` disables the dashboard. */
   dashboard?: ListenAddress | false;
   dashboardToken?: string;
+  /** Extra Host names the dashboard accepts (DNS names of this machine). */
+  dashboardAllowedHosts?: string[];
   /** Append every observation to this NDJSON file. */
   record?: string;
   tracker?: SessionTrackerOptions;
@@ -130,6 +132,7 @@ export async function startApp(options: AppOptions): Promise<App> {
         bus,
         metrics,
         token: options.dashboardToken,
+        allowedHosts: options.dashboardAllowedHosts,
       });
       closers.push(() => dashboard!.close());
     }

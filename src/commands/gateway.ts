@@ -25,6 +25,7 @@ export interface GatewayCommandOptions {
   /** false: no dashboard. */
   dashboard: ListenAddress | false;
   dashboardToken: string | undefined;
+  dashboardAllowedHosts: string[];
   maxSessions: number;
   sessionTimeoutMs: number;
   record: string | undefined;
@@ -55,6 +56,10 @@ Options:
   --no-dashboard            run without the dashboard
   --dashboard-token TOKEN   token the dashboard demands; required off loopback (one is
                             generated and printed when absent)
+  --dashboard-allowed-host NAME
+                            also accept this Host name for the dashboard (a DNS name
+                            of this machine; repeatable). IP literals of the bind
+                            address are always accepted
   --upstream-timeout DUR    no upstream progress for this long -> 504 (default ${GATEWAY_DEFAULTS.upstreamTimeoutMs / 1000}s)
   --headers-timeout DUR     a request head not complete in time closes the connection (default ${GATEWAY_DEFAULTS.headersTimeoutMs / 1000}s)
   --no-forwarded-headers    do not set X-Forwarded-For/-Proto/-Host (by default they are set,
@@ -83,6 +88,7 @@ export function parseGatewayArgs(args: string[]): GatewayCommandOptions {
       dashboard: { type: 'string' },
       'no-dashboard': { type: 'boolean' },
       'dashboard-token': { type: 'string' },
+      'dashboard-allowed-host': { type: 'string', multiple: true },
       'upstream-timeout': { type: 'string' },
       'headers-timeout': { type: 'string' },
       'no-forwarded-headers': { type: 'boolean' },
@@ -125,6 +131,12 @@ export function parseGatewayArgs(args: string[]): GatewayCommandOptions {
       ? false
       : values.dashboard !== undefined ? parseListen('--dashboard', values.dashboard) : { ...APP_DEFAULTS.dashboard },
     dashboardToken: values['dashboard-token'],
+    dashboardAllowedHosts: (values['dashboard-allowed-host'] ?? []).map((h) => {
+      if (!/^[A-Za-z0-9.-]{1,253}$/.test(h)) {
+        throw new UsageError(`--dashboard-allowed-host: expected a host name, got ${JSON.stringify(h)}`);
+      }
+      return h.toLowerCase();
+    }),
     maxSessions: values['max-sessions'] !== undefined
       ? parseInteger('--max-sessions', values['max-sessions'], 1, 10_000_000)
       : TRACKER_DEFAULTS.maxSessions,
@@ -151,6 +163,7 @@ export function startFromOptions(opts: GatewayCommandOptions, logger: ReturnType
     forwardedHeaders: opts.forwardedHeaders,
     dashboard: opts.dashboard,
     dashboardToken: opts.dashboardToken,
+    dashboardAllowedHosts: opts.dashboardAllowedHosts,
     record: opts.record,
     tracker: { maxSessions: opts.maxSessions, sessionTimeoutMs: opts.sessionTimeoutMs },
   });

@@ -30,12 +30,3 @@ export function headerValues(headers: HeaderList, name: string): string[] {
   }
   return out;
 }
-
-/** True when any field name starts with `BITS-` (any case): marks a BITS exchange. */
-export function hasBitsHeader(headers: HeaderList): boolean {
-  for (let i = 0; i < headers.length; i++) {
-    const n = headers[i]![0];
-    if (n.length > 5 && (n.charCodeAt(0) | 0x20) === 0x62 /* b */ && n.slice(0, 5).toLowerCase() === 'bits-') return true;
-  }
-  return false;
-}

@@ -348,8 +348,9 @@ export class SessionTracker {
         if (is2xx(status) && !failure) {
           this.setState(session, 'closed');
           this.dropReply(session);
-        } else if (status >= 400 && status < 500 && status !== 408 && status !== 409) {
-          // The client does not retry a 4xx Close: the session is over for it.
+        } else if ((status >= 400 && status < 500 && status !== 408 && status !== 409) ||
+          ack?.errorCode?.value === ERROR_CODES.BG_E_SESSION_NOT_FOUND) {
+          // The client does not retry a 4xx Close, nor a 5xx naming BG_E_SESSION_NOT_FOUND: the session is over.
           if (!TERMINAL_STATES.has(session.state)) this.setState(session, 'failed');
         }
         break;

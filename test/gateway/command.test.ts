@@ -47,6 +47,9 @@ describe('bitsgate gateway options', () => {
     expect(() => parseGatewayArgs(['--no-dashboard', '--dashboard', '127.0.0.1:1'])).toThrow(/--no-dashboard/);
     expect(() => parseGatewayArgs(['--dashboard-token', 'short'])).toThrow(/--dashboard-token/);
     expect(() => parseGatewayArgs(['--max-sessions', '0'])).toThrow(/--max-sessions/);
+    expect(() => parseGatewayArgs(['--dashboard-allowed-host', 'a b'])).toThrow(/--dashboard-allowed-host/);
+    expect(parseGatewayArgs(['--dashboard-allowed-host', 'GW.Example.org', '--dashboard-allowed-host', 'gw'])
+      .dashboardAllowedHosts).toEqual(['gw.example.org', 'gw']);
   });
 
   it('defaults to the embedded server and the dashboard on 127.0.0.1:8081', () => {

@@ -247,6 +247,15 @@ describe('SessionTracker lifecycle', () => {
     expect(codes(ev)).toEqual(['packet-bad-header']);
   });
 
+  it('keeps a session open after a 5xx Close (the client retries) but fails it on BG_E_SESSION_NOT_FOUND', () => {
+    const w = new Wire();
+    const t = new SessionTracker();
+    feed(t, [w.create(URL_, 'a'), w.fragment(URL_, 'a', 0, 9, 10), w.close(URL_, 'a', { status: 503 })]);
+    expect(t.session('a')?.state).toBe('uploaded');
+    feed(t, [w.create(URL_, 'b'), w.fragment(URL_, 'b', 0, 9, 10), w.close(URL_, 'b', { status: 500, errorCode: '0x8020001F' })]);
+    expect(t.session('b')?.state).toBe('failed');
+  });
+
   it('rejects nonsense options', () => {
     expect(() => new SessionTracker({ maxSessions: 0 })).toThrow(RangeError);
     expect(() => new SessionTracker({ sessionTimeoutMs: -1 })).toThrow(RangeError);
