@@ -1,14 +1,8 @@
-import type { SessionDetail, SessionState, SessionSummary, Violation } from '../sessions/events.js';
+import type { SessionDetail, SessionSummary, Violation } from '../sessions/events.js';
+import type { TrackerStats } from '../sessions/tracker.js';
 
 /** Counters the tracker keeps; `/api/stats` and the snapshot carry them as they are. */
-export interface TrackerStats {
-  sessionsByState: Record<SessionState, number>;
-  violationsByCode: Record<string, number>;
-  observations: number;
-  bytesRelayed: number;
-  /** Seq of the most recent event (0 before the first). */
-  seq: number;
-}
+export type { TrackerStats } from '../sessions/tracker.js';
 
 /** A violation as the feed shows it: the event's seq is its stable identity. */
 export type SeqViolation = Violation & { seq: number };

@@ -1,5 +1,11 @@
 import type { PacketKind, PacketRecord, SessionDetail, SessionState, SessionSummary, ViolationCode } from './events.js';
 
+export interface Inflight {
+  exchange: number;
+  kind: PacketKind;
+  since: number;
+}
+
 /** A Close-Session exchange remembered for the retroactive close-while-busy check. */
 export interface CloseSpan {
   exchange: number;
@@ -37,8 +43,8 @@ export interface Session {
   lastSeen: number;
   adopted: boolean;
   violations: ViolationCode[];
-  /** Requests announced by begin() and not yet observed: exchange id -> kind and start. */
-  inflight?: Map<number, { kind: PacketKind; since: number }>;
+  /** Requests announced by begin() and not yet observed (a BITS client has one at a time, so a small array). */
+  inflight?: Inflight[];
   /** Close-Session exchanges seen so far (bounded, newest last). */
   closes?: CloseSpan[];
   timeline: PacketRecord[];
@@ -94,12 +100,10 @@ export function addErrorCode(s: Session, code: string): void {
 
 /** The oldest in-flight request, as SessionSummary.outstanding shows it. */
 function outstandingOf(s: Session): SessionSummary['outstanding'] {
-  if (!s.inflight || s.inflight.size === 0) return undefined;
-  let best: { exchange: number; kind: PacketKind; since: number } | undefined;
-  for (const [exchange, v] of s.inflight) {
-    if (!best || v.since < best.since) best = { exchange, kind: v.kind, since: v.since };
-  }
-  return best;
+  if (!s.inflight || s.inflight.length === 0) return undefined;
+  let best = s.inflight[0]!;
+  for (const v of s.inflight) if (v.since < best.since) best = v;
+  return { exchange: best.exchange, kind: best.kind, since: best.since };
 }
 
 /** A snapshot: safe to hand to sinks that keep it. */

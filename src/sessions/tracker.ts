@@ -145,17 +145,18 @@ export class SessionTracker {
     const out: BitsEvent[] = [];
     this.out = out;
     this.now = start.startedAt;
-    (session.inflight ??= new Map()).set(start.id, { kind, since: start.startedAt });
+    const inflight = (session.inflight ??= []);
+    inflight.push({ exchange: start.id, kind, since: start.startedAt });
     if (kind === 'close-session') {
       const others: number[] = [];
-      for (const id of session.inflight.keys()) if (id !== start.id) others.push(id);
+      for (const f of inflight) if (f.exchange !== start.id) others.push(f.exchange);
       this.rememberClose(session, { exchange: start.id, startedAt: start.startedAt, busyFlagged: others.length > 0 });
       if (others.length > 0) {
         this.emitViolations(out, session, [this.violation('close-while-busy', { message: busyMessage(start.id, others), exchanges: others }, session.id, start.id, start.startedAt)], start.startedAt);
       }
     } else if (session.closes) {
       for (const c of session.closes) {
-        if (c.endedAt === undefined && !c.busyFlagged && session.inflight.has(c.exchange)) {
+        if (c.endedAt === undefined && !c.busyFlagged && inflight.some((f) => f.exchange === c.exchange)) {
           c.busyFlagged = true;
           this.emitViolations(out, session, [this.violation('close-while-busy', { message: busyMessage(c.exchange, [start.id]), exchanges: [c.exchange] }, session.id, start.id, start.startedAt)], start.startedAt);
         }
@@ -187,8 +188,10 @@ export class SessionTracker {
     if (req.type === 'create-session') sessionId = fromServer ? ack?.sessionId : undefined;
     let session = sessionId !== undefined ? this.cache.get(sessionId) : undefined;
     if (session?.inflight) {
-      session.inflight.delete(obs.id);
-      if (session.inflight.size === 0) session.inflight = undefined; // a Map per idle session is 200+ B
+      const list = session.inflight;
+      const i = list.findIndex((f) => f.exchange === obs.id);
+      if (i >= 0) list.splice(i, 1);
+      if (list.length === 0) session.inflight = undefined; // no empty array kept per idle session
     }
     const mark = session ? fillMark(this.mark, session) : undefined;
     const before = session?.state;
@@ -371,7 +374,7 @@ export class SessionTracker {
     const span = session.closes?.find((c) => c.exchange === close.id);
     if (span?.busyFlagged) return NO_EXCHANGES; // already reported live by begin()
     const others: number[] = [];
-    if (session.inflight) for (const id of session.inflight.keys()) if (id !== close.id) others.push(id);
+    if (session.inflight) for (const f of session.inflight) if (f.exchange !== close.id) others.push(f.exchange);
     const tl = session.timeline;
     for (let i = tl.length - 1; i >= 0; i--) {
       const r = tl[i]!;

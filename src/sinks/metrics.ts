@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { EventBus } from '../event-bus.js';
 import type { Observation, ObservationSink } from '../observation.js';
+import { BITS_METHOD, headerValue, parsePacketType } from '../protocol/index.js';
 import type { BitsEvent, SessionState } from '../sessions/events.js';
 
 export interface MetricsOptions {
@@ -19,21 +20,12 @@ export interface MetricsOptions {
   stats?: () => { sessionsByState: Partial<Record<SessionState, number>> };
 }
 
-const PACKET_TYPES: Record<string, string> = {
-  ping: 'ping',
-  'create-session': 'create-session',
-  fragment: 'fragment',
-  'close-session': 'close-session',
-  'cancel-session': 'cancel-session',
-};
-
-/** Bounded label for an exchange: the BITS packet type, `http` for other methods. */
+/** Bounded label for an exchange: the BITS packet type, `http` for other requests. */
 export function packetLabel(obs: Pick<Observation, 'method' | 'requestHeaders'>): string {
-  if (obs.method.toUpperCase() !== 'BITS_POST') return 'http';
-  for (const [name, value] of obs.requestHeaders) {
-    if (name.toLowerCase() === 'bits-packet-type') return PACKET_TYPES[value.trim().toLowerCase()] ?? 'unknown';
-  }
-  return 'unknown';
+  const raw = headerValue(obs.requestHeaders, 'BITS-Packet-Type');
+  if (raw === undefined) return obs.method.toUpperCase() === BITS_METHOD ? 'unknown' : 'http';
+  const type = parsePacketType(raw);
+  return type === undefined || type === 'ack' ? 'unknown' : type;
 }
 
 export function statusClass(status: number | undefined): string {
