@@ -12,7 +12,10 @@
  * children run an esbuild bundle of this file under plain `node`, as production runs
  * compiled JavaScript: under tsx the loader thread alone adds ~40 MB of RSS.
  * Options (env): BENCH_GATEWAY_MB (fragment size, default 1024), BENCH_PING_SECONDS (default 2.5),
- * BENCH_GATEWAY_PROFILE=1 (run the gateway child with --cpu-prof into bench/profiles/).
+ * BENCH_GATEWAY_PROFILE=1 (run the gateway child with --cpu-prof into bench/profiles/),
+ * BENCH_GATEWAY_ROUNDS (alternated direct/gateway rounds per measurement, best kept; default 2).
+ * The gateway's CPU time per MiB / per Ping is printed too: on a shared 2-core machine it
+ * moves far less with other load than the throughput ratios do.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
@@ -226,18 +229,23 @@ async function main(): Promise<void> {
   const mb = Number(process.env.BENCH_GATEWAY_MB ?? 1024);
   const pingSeconds = Number(process.env.BENCH_PING_SECONDS ?? 2.5);
   const profile = process.env.BENCH_GATEWAY_PROFILE === '1';
+  const rounds = Math.max(1, Number(process.env.BENCH_GATEWAY_ROUNDS ?? 2));
   const bytes = mb * 1024 * 1024;
   const upstream = await spawnRole('upstream', []);
   const gwFlags = profile ? ['--cpu-prof', '--cpu-prof-dir', join(repoRoot, 'bench', 'profiles')] : [];
   const gateway = await spawnRole('gateway', [String(upstream.port)], gwFlags);
   try {
     const startRss = peakRssMb(gateway.child.pid!);
-    // Run direct and gateway alternately twice; keep the best of each (noise on 2 cores).
+    // Run direct and gateway alternately; keep the best of each (noise on 2 cores).
     let direct = 0;
     let via = 0;
-    for (let i = 0; i < 2; i++) {
+    let fragmentCpu = Infinity;
+    for (let i = 0; i < rounds; i++) {
       direct = Math.max(direct, await fragmentThroughput(upstream.port, bytes));
+      const before = cpuSeconds(gateway.child.pid!);
       via = Math.max(via, await fragmentThroughput(gateway.port, bytes));
+      const after = cpuSeconds(gateway.child.pid!);
+      fragmentCpu = Math.min(fragmentCpu, after[0] + after[1] - before[0] - before[1]);
     }
     const rss = peakRssMb(gateway.child.pid!);
     // Also alternated and best-of-two: other load on a 2-core machine swings single runs.
@@ -247,7 +255,7 @@ async function main(): Promise<void> {
     let cpuAfter: [number, number] = [0, 0];
     let wallBefore = 0;
     let wallAfter = 0;
-    for (let i = 0; i < 2; i++) {
+    for (let i = 0; i < rounds; i++) {
       const d = await pingRate(upstream.port, 32, pingSeconds);
       if (!pingDirect || d.perSecond > pingDirect.perSecond) pingDirect = d;
       const before = cpuSeconds(gateway.child.pid!);
@@ -263,7 +271,7 @@ async function main(): Promise<void> {
     const cpuUs = (i: 0 | 1) => (((cpuAfter[i] - cpuBefore[i]) * 1e6) / pings).toFixed(0);
     const cpuShare = (cpuAfter[0] + cpuAfter[1] - cpuBefore[0] - cpuBefore[1]) / ((wallAfter - wallBefore) / 1000);
     const f = (n: number) => n.toFixed(2);
-    console.log(`(a) ${mb} MiB fragment: direct ${f(direct / 2 ** 20)} MiB/s, gateway ${f(via / 2 ** 20)} MiB/s, ratio ${f(via / direct)} (target >= 0.5)`);
+    console.log(`(a) ${mb} MiB fragment: direct ${f(direct / 2 ** 20)} MiB/s, gateway ${f(via / 2 ** 20)} MiB/s, ratio ${f(via / direct)} (target >= 0.5); gateway CPU ${((fragmentCpu * 1e3) / mb).toFixed(2)} ms per MiB`);
     console.log(`(b) Ping x32 conns: direct ${pingDirect.perSecond.toFixed(0)}/s (p50 ${f(pingDirect.p50)} ms, p99 ${f(pingDirect.p99)} ms), ` +
       `gateway ${pingVia.perSecond.toFixed(0)}/s (p50 ${f(pingVia.p50)} ms, p99 ${f(pingVia.p99)} ms), ratio ${f(pingVia.perSecond / pingDirect.perSecond)} (target >= 0.2); gateway CPU ${(cpuShare * 100).toFixed(0)}% of a core, ~${cpuUs(0)} µs user + ${cpuUs(1)} µs system per Ping`);
     if (process.env.BENCH_GATEWAY_CALIBRATE === '1') {

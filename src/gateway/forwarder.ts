@@ -38,6 +38,7 @@ import { Exchange } from './exchange.js';
 import { clientResponseHeaders, groupForSetHeader, plainAddress, upstreamRequestHeaders } from './hop-by-hop.js';
 import type { ConnectionInfo as ListenerConnection, Http1Request as ListenerRequest, Http1Response as ListenerResponse, RejectInfo as ListenerReject } from './http1/types.js';
 import { PinnedAgent } from './pinned-agent.js';
+import { originForm } from './request-target.js';
 import { classifyUpstreamError, GATEWAY_BODIES, type FailureReply } from './upstream-errors.js';
 
 export interface ForwarderOptions {
@@ -117,6 +118,17 @@ export class Forwarder {
 
   /** A request the listener refused (400/431/timeout): one observation with what is known. */
   onReject(info: ListenerReject): void {
+    // A body failing mid-exchange (bad chunk, body timeout): the listener reports it before
+    // the body error and res 'close' reach us, so the reason goes on that exchange. While
+    // its response has not ended, the listener cannot have parsed another request.
+    const conn = this.connections.get(info.connectionId);
+    const ex = conn?.active;
+    if (conn && ex && !ex.isEnded && conn.activeRes && !conn.activeRes.finished) {
+      ex.fail(info.reason);
+      if (info.status !== null && !conn.activeRes.headersSent) ex.responded(info.status, [], 'gateway', info.at);
+      this.abortExchange(conn, ex, info.reason);
+      return;
+    }
     const start: ExchangeStart = {
       id: this.nextExchangeId++,
       connectionId: info.connectionId,
@@ -150,12 +162,13 @@ export class Forwarder {
 
   handle(req: ListenerRequest, res: ListenerResponse): void {
     const conn = this.stateFor(req.connectionId, req.socket, req.socket?.remoteAddress, req.socket?.remotePort);
+    const url = originForm(req.url);
     const start: ExchangeStart = {
       id: this.nextExchangeId++,
       connectionId: req.connectionId,
       client: { address: conn.address, port: conn.port },
       method: req.method,
-      url: req.url,
+      url,
       httpVersion: req.httpVersion,
       requestHeaders: req.headerList,
       startedAt: req.receivedAt,
@@ -163,9 +176,9 @@ export class Forwarder {
     this.options.sink.onExchangeStart?.(start);
     const ex = new Exchange(start);
     res.on('finish', () => this.endExchange(conn, ex));
-    res.on('close', () => {
-      if (!res.finished) this.abortExchange(conn, ex, 'client-aborted');
-    });
+    // Emitted only when the response did not reach the client (connection gone, or the
+    // listener rejected the body: then onReject already ended the exchange with its reason).
+    res.on('close', () => this.abortExchange(conn, ex, 'client-aborted'));
 
     if (conn.agent.lost || conn.closed) {
       // The pinned upstream connection is gone: answer like a server closing an idle
@@ -189,7 +202,7 @@ export class Forwarder {
     );
     const facade = {
       method: req.method,
-      url: req.url,
+      url,
       httpVersion: req.httpVersion,
       // Empty: http-proxy copies headers in reverse key order (util._extend) and lower-case;
       // dispatch() sets the real list on the ClientRequest instead.
@@ -231,7 +244,8 @@ export class Forwarder {
     // Only the Host Node added in the constructor: the client's own list replaces it.
     proxyReq.removeHeader('host');
     for (const [name, value] of headers) proxyReq.setHeader(name, value);
-    proxyReq.path = this.pathPrefix && req.url.startsWith('/') ? this.pathPrefix + req.url : req.url;
+    const url = ex.start.url;
+    proxyReq.path = this.pathPrefix && url.startsWith('/') ? this.pathPrefix + url : url;
     // No framing from the client means no body: do not let Node invent `Content-Length: 0`
     // or chunked framing for a method it does not know.
     if (req.contentLength === null && !req.chunked) proxyReq.useChunkedEncodingByDefault = false;
@@ -245,10 +259,11 @@ export class Forwarder {
     }
     proxyReq.once('response', (proxyRes: http.IncomingMessage) => {
       ex.proxyRes = proxyRes;
-      // One microtask later: a parse error in the same packet (a complete response followed
-      // by garbage) is reported synchronously after 'response', and then the head we write
-      // can already say `Connection: close`. The body waits in proxyRes meanwhile.
-      queueMicrotask(() => this.onResponse(conn, ex, req, res, proxyRes));
+      // One tick later: a parse error in the same packet (a complete response followed by
+      // garbage) is reported synchronously after 'response', and then the head we write can
+      // already say `Connection: close`. The body waits in proxyRes meanwhile. (nextTick, not
+      // queueMicrotask: that one allocates an AsyncResource per call.)
+      process.nextTick(() => this.onResponse(conn, ex, req, res, proxyRes));
     });
     // The upstream must see the head now: the client waits for its 100 before sending a body.
     if (req.expectContinue) proxyReq.flushHeaders();
@@ -263,7 +278,9 @@ export class Forwarder {
         ex.lastActivity = this.now();
       });
       pipeline(req, proxyReq, (err) => {
-        if (err && !ex.isEnded && !req.complete) this.abortExchange(conn, ex, 'client-aborted');
+        // Once a response is under way (an early 413 destroys proxyReq) its own 'finish' or
+        // 'close' ends the exchange; only a body failing before it is the request's fault.
+        if (err && !ex.isEnded && !req.complete && !res.headersSent) this.abortExchange(conn, ex, bodyErrorReason(err));
       });
     }
     ex.lastActivity = this.now();
@@ -295,6 +312,14 @@ export class Forwarder {
       return;
     }
     ex.responded(proxyRes.statusCode ?? 502, headers, 'upstream', this.now());
+    if (proxyRes.complete && proxyRes.readableLength === 0) {
+      // The whole response is in and has no body (every Ack): answer in the same turn, so the
+      // head and the end leave in one write, and skip the per-exchange body listeners.
+      this.finishResponse(conn, ex, req, res);
+      // Lets Node's client see 'end' and hand the socket back to the agent.
+      proxyRes.resume();
+      return;
+    }
     const resume = () => proxyRes.resume();
     res.on('drain', resume);
     proxyRes.on('data', (chunk: Buffer) => {
@@ -304,12 +329,7 @@ export class Forwarder {
     });
     proxyRes.on('end', () => {
       res.removeListener('drain', resume);
-      if (ex.isEnded) return;
-      // Early answer (see above): the upstream side of the pair closes too.
-      const bodyPending = !req.complete;
-      if (bodyPending || conn.agent.lost || conn.agent.poisoned) res.closeAfter();
-      res.end();
-      if (bodyPending) ex.proxyReq?.destroy();
+      this.finishResponse(conn, ex, req, res);
     });
     proxyRes.on('close', () => {
       if (!proxyRes.complete && !ex.isEnded) {
@@ -318,6 +338,16 @@ export class Forwarder {
         this.endExchange(conn, ex);
       }
     });
+  }
+
+  /** The upstream response is complete: end the client's. */
+  private finishResponse(conn: ConnectionState, ex: Exchange, req: ListenerRequest, res: ListenerResponse): void {
+    if (ex.isEnded) return;
+    // Early answer (see onResponse): the upstream side of the pair closes too.
+    const bodyPending = !req.complete;
+    if (bodyPending || conn.agent.lost || conn.agent.poisoned) res.closeAfter();
+    res.end();
+    if (bodyPending) ex.proxyReq?.destroy();
   }
 
   private onUpstreamError(conn: ConnectionState, ex: Exchange, res: ListenerResponse, err: Error): void {
@@ -447,6 +477,12 @@ export class Forwarder {
     }
     return state;
   }
+}
+
+/** The listener's body errors carry a stable `.reason` (bad-chunk-size, body-timeout, client-aborted...). */
+function bodyErrorReason(err: Error): string {
+  const reason = (err as { reason?: unknown }).reason;
+  return typeof reason === 'string' && reason !== '' ? reason : 'client-aborted';
 }
 
 function firstHost(headers: HeaderList): string | undefined {

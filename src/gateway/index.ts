@@ -28,6 +28,8 @@ export interface GatewayOptions {
   maxHeadBytes?: number;
   /** Idle time allowed between requests on a client connection (listener default when absent). */
   keepAliveTimeoutMs?: number;
+  /** A request body silent this long -> 408 (or close), error `body-timeout` (listener default when absent: 120 s). */
+  bodyTimeoutMs?: number;
   forwardedHeaders?: boolean;
   sinks?: ObservationSink[];
   onSinkError?: SinkErrorHandler;
@@ -56,6 +58,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     headersTimeoutMs: options.headersTimeoutMs ?? GATEWAY_DEFAULTS.headersTimeoutMs,
     ...(options.maxHeadBytes !== undefined ? { maxHeadBytes: options.maxHeadBytes } : {}),
     ...(options.keepAliveTimeoutMs !== undefined ? { keepAliveTimeoutMs: options.keepAliveTimeoutMs } : {}),
+    ...(options.bodyTimeoutMs !== undefined ? { bodyTimeoutMs: options.bodyTimeoutMs } : {}),
     onReject: (info) => forwarder.onReject(info),
     onConnection: (conn) => {
       sockets.add(conn.socket);

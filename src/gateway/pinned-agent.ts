@@ -15,7 +15,21 @@ import net from 'node:net';
  * `Content-Length: 0` followed by stray body bytes). Node's client would either drop them
  * or read them as the next response; both desynchronise the pair, so such a socket is
  * destroyed ("poisoned").
+ *
+ * Pooling is our own, not http.Agent's: with one socket there is nothing to pool, and the
+ * base addRequest()/'free' path (option spreads into prototype-less objects, name lookups,
+ * async-context resets) cost ~10% of a Ping's CPU time (bench/gateway.bench.ts). The
+ * contract with ClientRequest is small: `addRequest(req)` hands it a socket with
+ * `req.onSocket(socket)`; after a kept-alive response the request emits 'free' on the
+ * socket, which makes it available to the next request.
  */
+/**
+ * Request body bytes the upstream socket may queue before it reports backpressure. Node's
+ * 16 KiB default is smaller than one 64 KiB client read, so every read of a large fragment
+ * paused and resumed both sockets; 256 KiB keeps the pipe moving at a bounded cost.
+ */
+const UPSTREAM_WRITE_HIGH_WATER_MARK = 256 * 1024;
+
 export class PinnedAgent extends http.Agent {
   /** Id of the current upstream socket (unique per process), once one was opened. */
   upstreamConnectionId: number | undefined;
@@ -26,6 +40,10 @@ export class PinnedAgent extends http.Agent {
   /** A request is using the socket (set by the forwarder around each exchange). */
   busy = false;
   private socket: net.Socket | undefined;
+  /** The socket is assigned to a ClientRequest (from addRequest until its 'free'). */
+  private inUse = false;
+  /** Requests waiting for the socket (only if a request starts before the last one freed it). */
+  private readonly waiting: http.ClientRequest[] = [];
 
   constructor(
     private readonly nextUpstreamId: () => number,
@@ -39,25 +57,87 @@ export class PinnedAgent extends http.Agent {
     return this.socket;
   }
 
-  override createConnection(options: net.NetConnectOpts, callback?: (err: Error | null, socket: net.Socket) => void): net.Socket {
-    const socket = net.createConnection(options);
-    void callback;
+  // Not in @types/node, but the documented hook ClientRequest calls on its agent.
+  addRequest(req: http.ClientRequest, options: net.NetConnectOpts & { host?: string; port?: number }): void {
+    if (this.lost) {
+      // Never a second upstream connection for the same client connection.
+      process.nextTick(() => req.destroy(new UpstreamLostError()));
+      return;
+    }
+    if (this.socket === undefined) {
+      this.inUse = true;
+      req.onSocket(this.open(options));
+      return;
+    }
+    if (this.inUse) {
+      this.waiting.push(req);
+      return;
+    }
+    this.inUse = true;
+    (req as { reusedSocket?: boolean }).reusedSocket = true;
+    req.onSocket(this.socket);
+  }
+
+  override destroy(): void {
+    this.socket?.destroy();
+    this.failWaiting();
+    super.destroy();
+  }
+
+  private open(options: { host?: string; port?: number }): net.Socket {
+    const socket = net.createConnection({
+      host: options.host, port: Number(options.port), noDelay: true, keepAlive: true, keepAliveInitialDelay: 1000,
+      writableHighWaterMark: UPSTREAM_WRITE_HIGH_WATER_MARK,
+    });
     this.socket = socket;
     this.upstreamConnectionId = this.nextUpstreamId();
-    socket.setNoDelay(true);
-    // Our own 'data' listener also keeps the socket flowing while it sits in the free
-    // pool, so stray bytes reach us instead of waiting for the next request's parser.
+    // Errors while idle would otherwise be unhandled; 'close' follows and does the cleanup.
+    socket.on('error', noop);
+    // Our own 'data' listener also keeps the socket flowing while it is idle, so stray
+    // bytes reach us instead of waiting for the next request's parser.
     socket.on('data', () => {
       if (!this.busy && !socket.destroyed) {
         this.poisoned = true;
         socket.destroy();
       }
     });
+    socket.on('free', () => this.onFree(socket));
     socket.once('close', () => {
       if (this.socket === socket) this.socket = undefined;
       this.lost = true;
+      this.failWaiting();
       this.onLost();
     });
     return socket;
   }
+
+  /** ClientRequest is done with the socket (kept-alive response, or a request destroyed before use). */
+  private onFree(socket: net.Socket): void {
+    const last = (socket as { _httpMessage?: http.ClientRequest | null })._httpMessage;
+    (socket as { _httpMessage?: http.ClientRequest | null })._httpMessage = null;
+    this.inUse = false;
+    if (!socket.writable || (last && !last.shouldKeepAlive)) {
+      socket.destroy();
+      return;
+    }
+    const next = this.waiting.shift();
+    if (next) {
+      this.inUse = true;
+      next.onSocket(socket);
+    }
+  }
+
+  private failWaiting(): void {
+    for (const req of this.waiting.splice(0)) req.destroy(new UpstreamLostError());
+  }
 }
+
+/** Worded like Node's own error for an upstream that closed before answering (-> 502 upstream-closed). */
+class UpstreamLostError extends Error {
+  readonly code = 'ECONNRESET';
+  constructor() {
+    super('socket hang up');
+  }
+}
+
+function noop(): void {}

@@ -43,8 +43,15 @@ export interface Session {
   lastSeen: number;
   adopted: boolean;
   violations: ViolationCode[];
-  /** Requests announced by begin() and not yet observed (a BITS client has one at a time, so a small array). */
-  inflight?: Inflight[];
+  /**
+   * Requests announced by begin() and not yet observed. A BITS client has one at a time, so
+   * the first lives in three plain fields (no allocation per request on the gateway's hot
+   * path) and only concurrent extras go to an array. busyExchange -1: none.
+   */
+  busyExchange: number;
+  busyKind: PacketKind;
+  busySince: number;
+  moreInflight?: Inflight[];
   /** Close-Session exchanges seen so far (bounded, newest last). */
   closes?: CloseSpan[];
   timeline: PacketRecord[];
@@ -83,6 +90,9 @@ export function newSession(init: {
     adopted: init.adopted,
     violations: NONE,
     timeline: NONE,
+    busyExchange: -1,
+    busyKind: 'unknown',
+    busySince: 0,
   };
   if (init.host !== undefined) s.host = init.host;
   return s;
@@ -98,12 +108,64 @@ export function addErrorCode(s: Session, code: string): void {
   else if (s.errorCodes.length < MAX_ERROR_CODES_PER_SESSION) s.errorCodes.push(code);
 }
 
+export function addInflight(s: Session, exchange: number, kind: PacketKind, since: number): void {
+  if (s.busyExchange < 0) {
+    s.busyExchange = exchange;
+    s.busyKind = kind;
+    s.busySince = since;
+  } else {
+    (s.moreInflight ??= []).push({ exchange, kind, since });
+  }
+}
+
+export function removeInflight(s: Session, exchange: number): void {
+  if (s.busyExchange === exchange) {
+    const next = s.moreInflight?.shift();
+    if (next) {
+      s.busyExchange = next.exchange;
+      s.busyKind = next.kind;
+      s.busySince = next.since;
+      if (s.moreInflight!.length === 0) s.moreInflight = undefined;
+    } else {
+      s.busyExchange = -1;
+    }
+    return;
+  }
+  const more = s.moreInflight;
+  if (!more) return;
+  for (let i = 0; i < more.length; i++) {
+    if (more[i]!.exchange === exchange) {
+      more.splice(i, 1);
+      if (more.length === 0) s.moreInflight = undefined;
+      return;
+    }
+  }
+}
+
+export function clearInflight(s: Session): void {
+  s.busyExchange = -1;
+  s.moreInflight = undefined;
+}
+
+/** Exchange ids in flight other than `except`. */
+export function inflightOthers(s: Session, except: number): number[] {
+  const out: number[] = [];
+  if (s.busyExchange >= 0 && s.busyExchange !== except) out.push(s.busyExchange);
+  if (s.moreInflight) for (const f of s.moreInflight) if (f.exchange !== except) out.push(f.exchange);
+  return out;
+}
+
+export function isInflight(s: Session, exchange: number): boolean {
+  if (s.busyExchange === exchange) return true;
+  return s.moreInflight !== undefined && s.moreInflight.some((f) => f.exchange === exchange);
+}
+
 /** The oldest in-flight request, as SessionSummary.outstanding shows it. */
 function outstandingOf(s: Session): SessionSummary['outstanding'] {
-  if (!s.inflight || s.inflight.length === 0) return undefined;
-  let best = s.inflight[0]!;
-  for (const v of s.inflight) if (v.since < best.since) best = v;
-  return { exchange: best.exchange, kind: best.kind, since: best.since };
+  if (s.busyExchange < 0) return undefined;
+  let best: Inflight = { exchange: s.busyExchange, kind: s.busyKind, since: s.busySince };
+  if (s.moreInflight) for (const v of s.moreInflight) if (v.since < best.since) best = { ...v };
+  return best;
 }
 
 /** A snapshot: safe to hand to sinks that keep it. */

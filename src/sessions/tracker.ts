@@ -11,26 +11,34 @@
  * the gateway calls it when a request head arrives, so a Close-Session racing an unanswered
  * request is flagged live; without it (analyze) the same overlap is found afterwards from the
  * exchanges' start/end times.
+ *
+ * States: a session exists once a Create-Session Ack names its id, so it starts `open` (or
+ * `failed` when that Ack is an error); `creating` is never used, because before the Ack there
+ * is no id to track. A fragment the server accepts for an unknown id adopts the session.
  */
 import { LRUCache } from 'lru-cache';
+import { HeaderPicker } from '../protocol/header-picker.js';
 import {
   type BitsAck, type BitsRequest, decodeAck, decodeRequest, ERROR_CODES, formatErrorCode, headerValue, parsePacketType,
 } from '../protocol/index.js';
 import type { ExchangeStart, Observation } from '../observation.js';
 import { VIOLATION_CATALOG } from './catalog.js';
 import {
-  type BitsEvent, type PacketKind, type PacketRecord, type SessionDetail, type SessionState, type SessionSummary,
+  type BitsEvent, type PacketKind, type SessionDetail, type SessionState, type SessionSummary,
   TERMINAL_STATES, type Violation, type ViolationCode,
 } from './events.js';
-import { packetKind, packetRecord } from './packet-record.js';
+import { closeEnded, closeOverlaps, closesInFlight, lateOverlaps, rememberClose } from './close-overlap.js';
+import { packetRecord } from './packet-record.js';
 import { CLOSE_RULES, busyMessage } from './rules/close-rules.js';
 import { CREATE_ACK_RULES, EXCHANGE_RULES, isFatalStatus } from './rules/exchange-rules.js';
 import { FRAGMENT_RULES } from './rules/fragment-rules.js';
 import { type ExchangeContext, type Finding, type Rule, is2xx } from './rules/types.js';
 import {
-  addErrorCode, addViolationCode, type ChangeMark, changedSince, fillMark, MAX_CLOSES_PER_SESSION, newSession, type Session,
+  addErrorCode, addInflight, addViolationCode, type ChangeMark, changedSince, clearInflight, fillMark, inflightOthers,
+  newSession, removeInflight, type Session,
   toDetail, toSummary,
 } from './session.js';
+import { Timelines } from './timeline.js';
 import { hostOfUrl, normaliseHost, pathAndQuery, pathOf } from './url.js';
 
 export interface SessionTrackerOptions {
@@ -43,9 +51,11 @@ export interface SessionTrackerOptions {
   /** Violations kept for recentViolations(). */
   maxRecentViolations?: number;
   /**
-   * Timeline entries that keep their raw header lists (the most recent ones, across all
-   * sessions); older entries keep the decoded fields only. Headers are most of a timeline's
-   * memory: 100 000 sessions x 2 exchanges with headers exceed 200 MB.
+   * Timeline entries that keep their raw header lists: the most recent ones across all
+   * sessions, plus every session's Create-Session exchange (the one that says the most);
+   * older entries keep the decoded fields only, and their packet events carried the headers.
+   * Headers are most of a timeline's cost: keeping them all for 100 000 sessions x 2
+   * exchanges exceeds 200 MB, and keeping them long costs ~30% throughput in GC. 0 keeps none.
    */
   maxRetainedHeaders?: number;
 }
@@ -55,7 +65,7 @@ export const TRACKER_DEFAULTS: Required<SessionTrackerOptions> = {
   sessionTimeoutMs: 14 * 24 * 3600 * 1000,
   timelineLimit: 200,
   maxRecentViolations: 1000,
-  maxRetainedHeaders: 100_000,
+  maxRetainedHeaders: 10_000,
 };
 
 export interface TrackerStats {
@@ -81,8 +91,9 @@ const RULES_BY_TYPE: Readonly<Record<BitsRequest['type'], readonly Rule[]>> = {
 };
 
 const NO_EXCHANGES: readonly number[] = [];
-const SMALL_TIMELINE = 6;
-const NO_HEADERS: PacketRecord['requestHeaders'] = Object.freeze([]);
+const NO_EVENTS = Object.freeze([]) as unknown as BitsEvent[];
+/** begin() reads two headers per request head; one allocation-free pass. */
+const BEGIN_PICKER = new HeaderPicker(['bits-session-id', 'bits-packet-type']);
 
 function emptyStateCounts(): Record<SessionState, number> {
   return { creating: 0, open: 0, uploaded: 0, closed: 0, cancelled: 0, failed: 0, expired: 0, evicted: 0 };
@@ -102,9 +113,7 @@ export class SessionTracker {
   /** Where eviction events go during the current call (lru-cache disposes synchronously). */
   private out: BitsEvent[] = [];
   private now = 0;
-  /** Ring of the timeline entries that still hold header lists, oldest at `headerNext`. */
-  private readonly headerRing: PacketRecord[] = [];
-  private headerNext = 0;
+  private readonly timelines: Timelines;
   private readonly found: Violation[] = [];
   private readonly mark: ChangeMark = fillMark({} as ChangeMark, undefined);
   private readonly ctx: ExchangeContext;
@@ -116,6 +125,7 @@ export class SessionTracker {
       if (!Number.isSafeInteger(this.opts[k]) || this.opts[k] < min) throw new RangeError(`${k} must be an integer >= ${min}`);
     }
     if (!(this.opts.sessionTimeoutMs > 0)) throw new RangeError('sessionTimeoutMs must be positive');
+    this.timelines = new Timelines(this.opts.timelineLimit, this.opts.maxRetainedHeaders);
     this.ctx = {
       obs: undefined as unknown as Observation, req: undefined as unknown as BitsRequest, ack: undefined, session: undefined,
       sessionId: undefined, host: undefined, sessionTimeoutMs: this.opts.sessionTimeoutMs, busyWith: NO_EXCHANGES,
@@ -135,34 +145,37 @@ export class SessionTracker {
 
   /** A request head was seen: marks it outstanding so a racing Close-Session is flagged now. */
   begin(start: ExchangeStart): BitsEvent[] {
-    const rawSid = headerValue(start.requestHeaders, 'bits-session-id');
-    if (rawSid === undefined) return [];
+    const v = BEGIN_PICKER.pick(start.requestHeaders).values;
+    const rawSid = v[0];
+    if (rawSid === undefined) return NO_EVENTS;
     const session = this.cache.peek(rawSid);
-    if (!session) return [];
-    const rawType = headerValue(start.requestHeaders, 'bits-packet-type');
+    if (!session) return NO_EVENTS;
+    const rawType = v[1];
     const type = rawType === undefined ? undefined : parsePacketType(rawType);
     const kind: PacketKind = type === undefined || type === 'ack' ? 'unknown' : type;
-    const out: BitsEvent[] = [];
-    this.out = out;
     this.now = start.startedAt;
-    const inflight = (session.inflight ??= []);
-    inflight.push({ exchange: start.id, kind, since: start.startedAt });
+    addInflight(session, start.id, kind, start.startedAt);
     if (kind === 'close-session') {
-      const others: number[] = [];
-      for (const f of inflight) if (f.exchange !== start.id) others.push(f.exchange);
-      this.rememberClose(session, { exchange: start.id, startedAt: start.startedAt, busyFlagged: others.length > 0 });
+      const others = inflightOthers(session, start.id);
+      rememberClose(session, { exchange: start.id, startedAt: start.startedAt, busyFlagged: others.length > 0 });
       if (others.length > 0) {
+        const out: BitsEvent[] = [];
         this.emitViolations(out, session, [this.violation('close-while-busy', { message: busyMessage(start.id, others), exchanges: others }, session.id, start.id, start.startedAt)], start.startedAt);
+        return out;
       }
     } else if (session.closes) {
-      for (const c of session.closes) {
-        if (c.endedAt === undefined && !c.busyFlagged && inflight.some((f) => f.exchange === c.exchange)) {
+      const racing = closesInFlight(session);
+      if (racing.length > 0) {
+        const out: BitsEvent[] = [];
+        for (const c of racing) {
           c.busyFlagged = true;
           this.emitViolations(out, session, [this.violation('close-while-busy', { message: busyMessage(c.exchange, [start.id]), exchanges: [c.exchange] }, session.id, start.id, start.startedAt)], start.startedAt);
         }
+        return out;
       }
     }
-    return out;
+    // Most request heads cause no event: one shared, frozen empty result instead of an array each.
+    return NO_EVENTS;
   }
 
   /** A completed exchange. Returns every event it caused, in order. */
@@ -187,12 +200,7 @@ export class SessionTracker {
     let sessionId = req.sessionId;
     if (req.type === 'create-session') sessionId = fromServer ? ack?.sessionId : undefined;
     let session = sessionId !== undefined ? this.cache.get(sessionId) : undefined;
-    if (session?.inflight) {
-      const list = session.inflight;
-      const i = list.findIndex((f) => f.exchange === obs.id);
-      if (i >= 0) list.splice(i, 1);
-      if (list.length === 0) session.inflight = undefined; // no empty array kept per idle session
-    }
+    if (session && session.busyExchange >= 0) removeInflight(session, obs.id);
     const mark = session ? fillMark(this.mark, session) : undefined;
     const before = session?.state;
 
@@ -218,7 +226,7 @@ export class SessionTracker {
       ctx.session = req.type === 'create-session' ? undefined : session;
       ctx.sessionId = sessionId;
       ctx.host = req.host;
-      ctx.busyWith = req.type === 'close-session' && session ? this.busyWith(session, obs) : NO_EXCHANGES;
+      ctx.busyWith = req.type === 'close-session' && session ? closeOverlaps(session, obs) : NO_EXCHANGES;
       const rules = RULES_BY_TYPE[req.type];
       for (let i = 0; i < rules.length; i++) {
         const rule = rules[i]!;
@@ -247,12 +255,12 @@ export class SessionTracker {
     }
 
     const record = packetRecord(obs, req, ack);
-    if (session && req.type === 'close-session') this.closeEnded(session, obs, authRound);
+    if (session && req.type === 'close-session') closeEnded(session, obs, authRound);
     if (session) {
       if (!authRound) this.apply(session, obs, req, fromServer ? ack : undefined, found);
-      if (req.type !== 'close-session') this.checkLateOverlap(session, obs, found);
+      if (req.type !== 'close-session') this.reportLateOverlaps(session, obs, found);
       if (obs.endedAt > session.lastSeen) session.lastSeen = obs.endedAt;
-      this.pushTimeline(session, record);
+      this.timelines.append(session, record);
       for (const v of found) addViolationCode(session, v.code);
     }
 
@@ -272,7 +280,7 @@ export class SessionTracker {
     for (const session of this.cache.values()) {
       if (session.lastSeen >= limit || TERMINAL_STATES.has(session.state)) continue;
       this.setState(session, 'expired');
-      session.inflight = undefined;
+      clearInflight(session);
       this.push(out, { seq: 0, type: 'session-ended', time: now, session: toSummary(session) });
     }
     return out;
@@ -333,7 +341,7 @@ export class SessionTracker {
           // Tolerate a server that omits the header: a 2xx for a contiguous fragment means it holds END+1.
           session.ackedBytes = Math.max(session.ackedBytes, r.end + 1);
           found.push(this.violation('packet-missing-header', {
-            message: `Fragment Ack ${status} without BITS-Received-Content-Range; assuming ${r.end + 1} bytes held`,
+            message: `Fragment Ack ${status} without BITS-Received-Content-Range; assuming ${r.end + 1} bytes held`, severity: 'warning',
           }, session.id, obs.id, obs.endedAt));
         }
         if (ack.replyUrl !== undefined) this.setReplyUrl(session, ack.replyUrl);
@@ -369,60 +377,11 @@ export class SessionTracker {
     }
   }
 
-  /** Other exchanges of the session whose lifetime overlapped this Close (strictly). */
-  private busyWith(session: Session, close: Observation): readonly number[] {
-    const span = session.closes?.find((c) => c.exchange === close.id);
-    if (span?.busyFlagged) return NO_EXCHANGES; // already reported live by begin()
-    const others: number[] = [];
-    if (session.inflight) for (const f of session.inflight) if (f.exchange !== close.id) others.push(f.exchange);
-    const tl = session.timeline;
-    for (let i = tl.length - 1; i >= 0; i--) {
-      const r = tl[i]!;
-      if (r.exchange === close.id || r.kind === 'create-session') continue;
-      const end = r.startedAt + r.ms;
-      if (end <= close.startedAt) {
-        // The timeline is in completion order; older entries ended earlier still, unless
-        // completions interleave, so keep scanning a few before stopping.
-        if (i < tl.length - 8) break;
-        continue;
-      }
-      if (r.startedAt < close.endedAt && !others.includes(r.exchange)) others.push(r.exchange);
+  /** close-while-busy for Close-Sessions that `obs`, completing after them, overlapped. */
+  private reportLateOverlaps(session: Session, obs: Observation, found: Violation[]): void {
+    for (const close of lateOverlaps(session, obs)) {
+      found.push(this.violation('close-while-busy', { message: busyMessage(close, [obs.id]), exchanges: [close] }, session.id, obs.id, obs.endedAt));
     }
-    if (span && others.length > 0) span.busyFlagged = true;
-    return others;
-  }
-
-  /** A request observed after a Close that it overlapped (observe-only replays see it this way round). */
-  private checkLateOverlap(session: Session, obs: Observation, found: Violation[]): void {
-    const closes = session.closes;
-    if (!closes) return;
-    for (const c of closes) {
-      if (c.busyFlagged || c.exchange === obs.id) continue;
-      const closeEnd = c.endedAt ?? Infinity;
-      if (obs.startedAt < closeEnd && c.startedAt < obs.endedAt) {
-        c.busyFlagged = true;
-        found.push(this.violation('close-while-busy', { message: busyMessage(c.exchange, [obs.id]), exchanges: [c.exchange] }, session.id, obs.id, obs.endedAt));
-      }
-    }
-  }
-
-  /** Records the span of a finished Close-Session; an auth challenge round is not a Close at all. */
-  private closeEnded(session: Session, obs: Observation, authRound: boolean): void {
-    const closes = session.closes;
-    const i = closes ? closes.findIndex((c) => c.exchange === obs.id) : -1;
-    if (authRound) {
-      if (i >= 0) closes!.splice(i, 1);
-    } else if (i >= 0) {
-      closes![i]!.endedAt = obs.endedAt;
-    } else {
-      this.rememberClose(session, { exchange: obs.id, startedAt: obs.startedAt, endedAt: obs.endedAt, busyFlagged: false });
-    }
-  }
-
-  private rememberClose(session: Session, span: NonNullable<Session['closes']>[number]): void {
-    const closes = (session.closes ??= []);
-    closes.push(span);
-    if (closes.length > MAX_CLOSES_PER_SESSION) closes.shift();
   }
 
   /** An ordinary request: the reply GET of an upload-reply session, or unrelated traffic. */
@@ -442,9 +401,9 @@ export class SessionTracker {
     if (obs.method === 'GET' && is2xx(obs.status)) session.replyFetched = true;
     if (obs.endedAt > session.lastSeen) session.lastSeen = obs.endedAt;
     const rec = packetRecord(obs, null, undefined);
-    this.pushTimeline(session, rec);
+    this.timelines.append(session, rec);
     const late: Violation[] = [];
-    this.checkLateOverlap(session, obs, late);
+    this.reportLateOverlaps(session, obs, late);
     for (const v of late) addViolationCode(session, v.code);
     this.push(out, { seq: 0, type: 'packet', time, sessionId: session.id, packet: rec });
     this.emitViolations(out, undefined, late, time);
@@ -494,39 +453,9 @@ export class SessionTracker {
     this.dropReply(session);
     if (reason !== 'evict') return;
     session.state = 'evicted';
-    session.inflight = undefined;
+    clearInflight(session);
     this.stateCounts.evicted++;
     this.push(this.out, { seq: 0, type: 'session-evicted', time: this.now, session: toSummary(session), reason: 'capacity' });
-  }
-
-  private pushTimeline(session: Session, full: PacketRecord): void {
-    // With maxRetainedHeaders 0 the timeline keeps a copy without headers; the event still carries them.
-    const rec = this.opts.maxRetainedHeaders === 0 ? strippedCopy(full) : full;
-    if (rec === full) this.retainHeaders(rec);
-    const tl = session.timeline;
-    // Most sessions are short: exact-size copies while small, because push() would reserve 16
-    // spare slots per session (~130 B x 100 000 sessions).
-    if (tl.length < SMALL_TIMELINE && tl.length < this.opts.timelineLimit) {
-      const next = new Array<PacketRecord>(tl.length + 1);
-      for (let i = 0; i < tl.length; i++) next[i] = tl[i]!;
-      next[tl.length] = rec;
-      session.timeline = next;
-      return;
-    }
-    tl.push(rec);
-    if (tl.length > this.opts.timelineLimit) tl.splice(0, tl.length - this.opts.timelineLimit);
-  }
-
-  /** Keeps `rec`'s header lists, releasing those of the oldest entry beyond maxRetainedHeaders. */
-  private retainHeaders(rec: PacketRecord): void {
-    const ring = this.headerRing;
-    if (ring.length < this.opts.maxRetainedHeaders) {
-      ring.push(rec);
-      return;
-    }
-    dropHeaders(ring[this.headerNext]!);
-    ring[this.headerNext] = rec;
-    this.headerNext = (this.headerNext + 1) % ring.length;
   }
 
   private emitChange(
@@ -571,28 +500,6 @@ export class SessionTracker {
     out.push(event);
     return seq;
   }
-}
-
-/** Releases a timeline entry's raw header lists; the packet event already carried them to the sinks. */
-function dropHeaders(rec: PacketRecord): void {
-  rec.requestHeaders = NO_HEADERS;
-  if (rec.responseHeaders !== undefined) rec.responseHeaders = NO_HEADERS;
-  rec.headersDropped = true;
-}
-
-function strippedCopy(rec: PacketRecord): PacketRecord {
-  // Property by property, not a spread: spread copies can land in a slower, larger object shape.
-  const copy: PacketRecord = {
-    exchange: rec.exchange, connectionId: rec.connectionId, kind: rec.kind, method: rec.method, url: rec.url,
-    requestBytes: rec.requestBytes, responseBytes: rec.responseBytes, startedAt: rec.startedAt, ms: rec.ms,
-    requestHeaders: NO_HEADERS, headersDropped: true,
-  };
-  if (rec.status !== undefined) copy.status = rec.status;
-  if (rec.range !== undefined) copy.range = rec.range;
-  if (rec.ackedOffset !== undefined) copy.ackedOffset = rec.ackedOffset;
-  if (rec.errorCode !== undefined) copy.errorCode = rec.errorCode;
-  if (rec.error !== undefined) copy.error = rec.error;
-  return copy;
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

@@ -167,6 +167,25 @@ describe('gateway forwarding', () => {
     expect(await c.waitClosed(2_000)).toBe(true);
   });
 
+  it('forwards an absolute-form target in origin-form and observes that path', async () => {
+    const sink = new CollectingSink();
+    upstream = await startUpstream();
+    gateway = await startGateway({ upstream: new URL(`${upstream.url.href}bits/`), listen: { host: '127.0.0.1', port: 0 }, sinks: [sink] });
+    const c = await RawClient.connect(gateway.address.port);
+    clients.push(c);
+    c.write('BITS_POST http://files.example.com/up/f.bin?x=1 HTTP/1.1\r\nHost: files.example.com\r\nBITS-Packet-Type: Ping\r\nContent-Length: 0\r\n\r\n');
+    c.write('BITS_POST HTTP://files.example.com:8080?q HTTP/1.1\r\nHost: files.example.com:8080\r\nBITS-Packet-Type: Ping\r\nContent-Length: 0\r\n\r\n');
+    const responses = await c.responsesAfter(2);
+    expect(responses.map((r) => r.status)).toEqual([200, 200]);
+    expect(upstream.requests.map((r) => r.rawHead.split('\r\n')[0])).toEqual([
+      'BITS_POST /bits/up/f.bin?x=1 HTTP/1.1',
+      'BITS_POST /bits/?q HTTP/1.1',
+    ]);
+    const obs = await sink.waitFor(2);
+    expect(obs.map((o) => o.url)).toEqual(['/up/f.bin?x=1', '/?q']);
+    expect(sink.starts.map((s) => s.url)).toEqual(['/up/f.bin?x=1', '/?q']);
+  });
+
   it('close() ends client connections and releases every pinned upstream connection', async () => {
     const { client } = await setup();
     client.write(bitsPost('/up/f.bin', [['BITS-Packet-Type', 'Ping'], ['Content-Length', '0']]));

@@ -131,6 +131,26 @@ describe('SessionTracker lifecycle', () => {
     expect(t.stats().violationsByCode['close-while-busy']).toBe(1);
   });
 
+  it('tracks several requests in flight and names all of them in close-while-busy', () => {
+    const w = new Wire();
+    const t = new SessionTracker();
+    t.observe(w.create(URL_, SID, { startedAt: 0, endedAt: 1 }));
+    const f1 = w.fragment(URL_, SID, 0, 4, 10, { startedAt: 10, endedAt: 60 });
+    const f2 = w.fragment(URL_, SID, 5, 9, 10, { startedAt: 12, endedAt: 70 });
+    const close = w.close(URL_, SID, { startedAt: 20, endedAt: 30 });
+    t.begin(startOf(f1));
+    t.begin(startOf(f2));
+    expect(t.session(SID)?.outstanding).toEqual({ exchange: f1.id, kind: 'fragment', since: 10 });
+    const live = t.begin(startOf(close));
+    expect(live[0]!.type === 'violation' && live[0]!.violation.exchanges).toEqual([close.id, f1.id, f2.id]);
+    t.observe(f1);
+    expect(t.session(SID)?.outstanding).toEqual({ exchange: f2.id, kind: 'fragment', since: 12 });
+    t.observe(close);
+    t.observe(f2);
+    expect(t.session(SID)?.outstanding).toBeUndefined();
+    expect(t.stats().violationsByCode['close-while-busy']).toBe(1);
+  });
+
   it('flags close-while-busy without begin() when the close is observed first', () => {
     const w = new Wire();
     const t = new SessionTracker();
@@ -208,15 +228,19 @@ describe('SessionTracker lifecycle', () => {
     expect(ev[1]!.type === 'packet' && ev[1]!.packet.kind).toBe('ping');
   });
 
-  it('keeps raw headers only for the most recent maxRetainedHeaders timeline entries', () => {
+  it('keeps raw headers for the most recent maxRetainedHeaders entries, and always for Create-Session', () => {
     const w = new Wire();
     const t = new SessionTracker({ maxRetainedHeaders: 2 });
-    feed(t, [w.create(URL_, SID), w.fragment(URL_, SID, 0, 4, 10), w.fragment(URL_, SID, 5, 9, 10)]);
-    const [first, second, third] = t.session(SID)!.timeline;
-    expect(first).toMatchObject({ kind: 'create-session', headersDropped: true, requestHeaders: [], status: 201 });
-    expect(second!.headersDropped).toBeUndefined();
-    expect(second!.requestHeaders).toContainEqual(['Content-Range', 'bytes 0-4/10']);
-    expect(third!.responseHeaders).toContainEqual(['BITS-Received-Content-Range', '10']);
+    const ev = feed(t, [w.create(URL_, SID), w.fragment(URL_, SID, 0, 2, 10), w.fragment(URL_, SID, 3, 5, 10), w.fragment(URL_, SID, 6, 9, 10)]);
+    const [create, f1, f2, f3] = t.session(SID)!.timeline;
+    expect(create!.headersDropped).toBeUndefined();
+    expect(create!.responseHeaders).toContainEqual(['BITS-Session-Id', SID]);
+    expect(f1).toMatchObject({ kind: 'fragment', headersDropped: true, requestHeaders: [], responseHeaders: [], range: { start: 0, end: 2, total: 10 }, ackedOffset: 3 });
+    expect(f2!.headersDropped).toBeUndefined();
+    expect(f2!.requestHeaders).toContainEqual(['Content-Range', 'bytes 3-5/10']);
+    expect(f3!.responseHeaders).toContainEqual(['BITS-Received-Content-Range', '10']);
+    // The packet event of f1 is the same record: its headers went to the sinks when it was emitted.
+    expect(ev.filter((e) => e.type === 'packet')).toHaveLength(4);
   });
 
   it('with maxRetainedHeaders 0 keeps no headers in the timeline but still sends them with the packet event', () => {

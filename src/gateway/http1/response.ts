@@ -4,6 +4,10 @@
  * so the next pipelined request can be parsed. Once the connection is gone (or the
  * listener itself answered, e.g. a bad chunk), every method becomes a no-op and 'close'
  * is emitted once, so a consumer can abort its upstream request.
+ *
+ * The head is held back until the end of the current turn (a nextTick): a handler that
+ * calls writeHead() then end() or write() in the same turn (every bodiless Ack) sends the
+ * whole response in one write, and 'finish' never needs an empty write of its own.
  */
 import { EventEmitter } from 'node:events';
 import type * as net from 'node:net';
@@ -37,6 +41,14 @@ export class Http1ResponseImpl extends EventEmitter implements Http1Response {
   private continueSent = false;
   private detached = false;
   private closed = false;
+  /** Final head written by writeHead() but not yet handed to the socket. */
+  private pendingHead = '';
+  private readonly flushHeadTask = (): void => this.flushHead();
+  private readonly afterLastWrite = (err?: Error | null): void => {
+    // A response that never reached the kernel (peer reset) ends with 'close' instead of 'finish'.
+    if (err) this.emitClose();
+    else if (!this.detached) this.emit('finish');
+  };
 
   constructor(req: Http1RequestImpl, binding: ResponseBinding) {
     super();
@@ -65,7 +77,9 @@ export class Http1ResponseImpl extends EventEmitter implements Http1Response {
     this.framing = plan.framing;
     this.remaining = plan.length;
     if (plan.close) this.closeAfterThis = true;
-    this.binding.socket.write(plan.head, 'latin1');
+    this.pendingHead = plan.head;
+    // nextTick rather than queueMicrotask, which allocates an AsyncResource per call.
+    process.nextTick(this.flushHeadTask);
   }
 
   writeContinue(): void {
@@ -85,16 +99,17 @@ export class Http1ResponseImpl extends EventEmitter implements Http1Response {
     if (!this.headersSent) this.writeHead(200, []);
     if (chunk && chunk.length > 0) this.writeBody(chunk);
     this.finished = true;
-    let tail: Buffer | string = EMPTY;
-    if (this.framing === 'chunked') tail = LAST_CHUNK;
+    const socket = this.binding.socket;
+    const last = this.framing === 'chunked' ? this.pendingHead + LAST_CHUNK : this.pendingHead;
+    this.pendingHead = '';
     // Fewer bytes than announced: the client would wait forever; only closing tells it.
     if (this.framing === 'length' && this.remaining > 0) this.closeAfterThis = true;
     if (this.framing === 'close') this.closeAfterThis = true;
-    this.binding.socket.write(tail, 'latin1', (err) => {
-      // A response that never reached the kernel (peer reset) ends with 'close' instead of 'finish'.
-      if (err) this.emitClose();
-      else if (!this.detached) this.emit('finish');
-    });
+    if (last !== '') socket.write(last, 'latin1', this.afterLastWrite);
+    // Everything already reached the kernel: 'finish' needs no write (nor a syscall).
+    else if (socket.writableLength === 0) process.nextTick(this.afterLastWrite, null);
+    // Still queued in the socket: an empty write joins the queue and reports when it drained.
+    else socket.write(EMPTY, this.afterLastWrite);
     this.binding.onEnd(this.closeAfterThis);
   }
 
@@ -125,9 +140,22 @@ export class Http1ResponseImpl extends EventEmitter implements Http1Response {
     this.emit('close');
   }
 
+  private flushHead(): void {
+    if (this.pendingHead === '' || this.detached) return;
+    this.binding.socket.write(this.pendingHead, 'latin1');
+    this.pendingHead = '';
+  }
+
   private writeBody(chunk: Buffer): boolean {
-    const socket = this.binding.socket;
     if (chunk.length === 0) return true;
+    // Not corked together with the chunk: a corked write reports backpressure (false) even
+    // when the kernel takes the whole chunk at once.
+    if (this.pendingHead !== '') this.flushHead();
+    return this.writeFramed(chunk);
+  }
+
+  private writeFramed(chunk: Buffer): boolean {
+    const socket = this.binding.socket;
     switch (this.framing) {
       case 'none':
         return true; // HEAD / 204 / 304: the body is not sent

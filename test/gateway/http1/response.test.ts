@@ -211,4 +211,43 @@ describe('HTTP/1.1 listener: responses', () => {
     c.socket.resume();
     await expect.poll(() => drained).toBe(true);
   });
+
+  it('ends a bodiless or already-written response without an empty write, and still emits finish', async () => {
+    const writes: number[] = [];
+    let finished = 0;
+    srv = await startServer((req, res) => {
+      req.resume();
+      const socket = req.socket as unknown as { write: (...args: unknown[]) => boolean };
+      const original = socket.write;
+      writes.length = 0;
+      socket.write = function (this: unknown, data: unknown, ...rest: unknown[]) {
+        writes.push(typeof data === 'string' ? Buffer.byteLength(data, 'latin1') : (data as Buffer).length);
+        return original.call(this, data, ...rest);
+      };
+      res.on('finish', () => {
+        finished++;
+        socket.write = original;
+      });
+      if (req.url === '/ack') {
+        res.writeHead(200, [['BITS-Packet-Type', 'Ack'], ['Content-Length', '0']]);
+        res.end();
+      } else {
+        res.writeHead(200, [['Content-Length', '3']]);
+        res.write(Buffer.from('abc'));
+        setTimeout(() => res.end(), 5);
+      }
+    });
+    const c = await open();
+    c.write('BITS_POST /ack HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n');
+    await c.untilText('\r\n\r\n');
+    await expect.poll(() => finished).toBe(1);
+    expect(c.text).toBe('HTTP/1.1 200 OK\r\nBITS-Packet-Type: Ack\r\nContent-Length: 0\r\n\r\n');
+    // Head and end in the same turn: one write carrying the whole response.
+    expect(writes).toHaveLength(1);
+    c.write('GET /body HTTP/1.1\r\nHost: a\r\n\r\n');
+    await c.untilText('abc');
+    await expect.poll(() => finished).toBe(2);
+    expect(writes.every((n) => n > 0)).toBe(true);
+    expect(c.ended).toBe(false);
+  });
 });
