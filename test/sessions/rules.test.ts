@@ -191,3 +191,25 @@ describe('violation rules (table-driven: a case that flags, a near-miss that doe
     });
   }
 });
+
+describe('judging the answer to a gap', () => {
+  it('a 416 with E_INVALIDARG answering a gap is the resync signal: fragment-gap alone, no server-error', () => {
+    const codes = run((w) => [
+      w.create(URL_, SID),
+      w.fragment(URL_, SID, 0, 99, 300),
+      w.fragment(URL_, SID, 200, 299, 300, {
+        status: 416, received: 100,
+        extraResponse: [['BITS-Error-Code', '0x80070057'], ['BITS-Error-Context', '0x5']],
+      }),
+    ]).map((v) => v.code);
+    expect(codes).toEqual(['fragment-gap']);
+  });
+
+  it('a 500 answering a fragment is still a server error', () => {
+    const codes = run((w) => [
+      w.create(URL_, SID),
+      w.fragment(URL_, SID, 0, 99, 300, { status: 500, received: null, extraResponse: [['BITS-Error-Code', '0x80070057']] }),
+    ]).map((v) => v.code);
+    expect(codes).toContain('server-error');
+  });
+});

@@ -45,8 +45,10 @@ export const EXCHANGE_RULES: readonly Rule[] = [
       // No decoded Ack: the gateway answered itself (upstream unreachable) or nothing came back.
       if (status === undefined || !ctx.ack || ctx.req.type === 'close-session') return null;
       const code = ctx.ack?.errorCode;
-      // 416 on a Fragment is the resync signal, judged by fragment-gap.
-      const errorStatus = status >= 400 && !(status === 416 && ctx.req.type === 'fragment' && !code);
+      // 416 on a Fragment is the documented resync signal (IIS adds E_INVALIDARG to it):
+      // the client's gap is the finding, judged by fragment-gap, not a server fault.
+      if (status === 416 && ctx.req.type === 'fragment') return null;
+      const errorStatus = status >= 400;
       if (!errorStatus && !code) return null;
       const context = ctx.ack?.errorContext;
       const ctxText = context === undefined ? '' : ` (context 0x${context.toString(16).toUpperCase()}${ERROR_CONTEXT_NAMES[context] ? ' ' + ERROR_CONTEXT_NAMES[context] : ''})`;
