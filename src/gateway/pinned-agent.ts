@@ -85,10 +85,12 @@ export class PinnedAgent extends http.Agent {
   }
 
   private open(options: { host?: string; port?: number }): net.Socket {
-    const socket = net.createConnection({
-      host: options.host, port: Number(options.port), noDelay: true, keepAlive: true, keepAliveInitialDelay: 1000,
+    // writableHighWaterMark reaches the Duplex constructor; @types/node does not list it here.
+    const connectOptions = {
+      host: options.host ?? 'localhost', port: Number(options.port), noDelay: true, keepAlive: true, keepAliveInitialDelay: 1000,
       writableHighWaterMark: UPSTREAM_WRITE_HIGH_WATER_MARK,
-    });
+    } as net.TcpNetConnectOpts;
+    const socket = net.createConnection(connectOptions);
     this.socket = socket;
     this.upstreamConnectionId = this.nextUpstreamId();
     // Errors while idle would otherwise be unhandled; 'close' follows and does the cleanup.

@@ -1,5 +1,6 @@
 import { createWriteStream, promises as fsp, type WriteStream } from 'node:fs';
 import type { Observation, ObservationSink } from '../observation.js';
+import { RECORDING_FORMAT } from '../sessions/replay.js';
 
 /**
  * `--record FILE`: every observation appended as one NDJSON line, bodies never included
@@ -12,7 +13,7 @@ import type { Observation, ObservationSink } from '../observation.js';
  * recording is incomplete rather than silently wrong.
  */
 
-export const RECORDING_META = { type: 'meta', format: 'bitsgate-observations', version: 1 } as const;
+export const RECORDING_META = { type: 'meta', format: RECORDING_FORMAT, version: 1 } as const;
 
 export interface RecorderOptions {
   /** Most bytes waiting for the disk before observations are dropped. Default 16 MiB. */

@@ -30,6 +30,11 @@ export function headersObject(fields: readonly (readonly [string, string])[]): R
   return out;
 }
 
+function hasContentLength(fields: readonly (readonly [string, string])[]): boolean {
+  for (const [name] of fields) if (name.length === 14 && name.toLowerCase() === 'content-length') return true;
+  return false;
+}
+
 /** Body highWaterMark: one socket read; enough to keep an upstream pipe busy without buffering much. */
 const BODY_HIGH_WATER_MARK = 64 * 1024;
 
@@ -39,8 +44,6 @@ export class Http1RequestImpl extends Readable implements Http1Request {
   readonly httpVersion: '1.0' | '1.1';
   readonly httpVersionMajor = 1;
   readonly httpVersionMinor: number;
-  readonly headers: Record<string, string | string[]>;
-  readonly rawHeaders: string[];
   readonly headerList: HeaderList;
   readonly socket: net.Socket;
   readonly connectionId: number;
@@ -55,6 +58,10 @@ export class Http1RequestImpl extends Readable implements Http1Request {
   /** Set when the connection died or the body was malformed before the body completed. */
   aborted = false;
   private readonly binding: RequestBinding;
+  // Built on first use: the forwarder reads headerList only, and these two objects were a
+  // measurable share of a Ping's cost.
+  private headersCache: Record<string, string | string[]> | undefined;
+  private rawHeadersCache: string[] | undefined;
 
   constructor(head: RequestHead, meta: RequestMeta, binding: RequestBinding, receivedAt: number) {
     super({ highWaterMark: BODY_HIGH_WATER_MARK });
@@ -63,18 +70,26 @@ export class Http1RequestImpl extends Readable implements Http1Request {
     this.httpVersion = head.httpVersion;
     this.httpVersionMinor = head.versionMinor;
     this.headerList = head.fields;
-    this.rawHeaders = head.fields.flat();
-    this.headers = headersObject(head.fields);
     this.socket = binding.socket;
     this.connectionId = binding.connectionId;
     // An explicit `Content-Length: 0` reads as 0; no length field at all (or chunked) as null.
-    this.contentLength = meta.framing.kind === 'length' ? meta.framing.length : 'content-length' in this.headers ? 0 : null;
+    this.contentLength = meta.framing.kind === 'length' ? meta.framing.length : hasContentLength(head.fields) ? 0 : null;
     this.chunked = meta.framing.kind === 'chunked';
     this.expectContinue = meta.expectContinue;
     this.receivedAt = receivedAt;
     this.binding = binding;
     // A body error must never crash the process when the handler ignores the body.
     this.on('error', () => {});
+  }
+
+  /** Lower-cased names, like Node's IncomingMessage. */
+  get headers(): Record<string, string | string[]> {
+    return (this.headersCache ??= headersObject(this.headerList));
+  }
+
+  /** Flat [name, value, name, value...] in original case and order. */
+  get rawHeaders(): string[] {
+    return (this.rawHeadersCache ??= this.headerList.flat());
   }
 
   get connection(): net.Socket {
