@@ -37,6 +37,7 @@ export interface AppOptions {
   listen?: ListenAddress;
   upstreamTimeoutMs?: number;
   headersTimeoutMs?: number;
+  bodyTimeoutMs?: number;
   forwardedHeaders?: boolean;
   /** Dashboard listener; `false` disables the dashboard. */
   dashboard?: ListenAddress | false;
@@ -142,6 +143,7 @@ export async function startApp(options: AppOptions): Promise<App> {
       listen: options.listen,
       upstreamTimeoutMs: options.upstreamTimeoutMs,
       headersTimeoutMs: options.headersTimeoutMs,
+      bodyTimeoutMs: options.bodyTimeoutMs,
       forwardedHeaders: options.forwardedHeaders,
       sinks,
       onSinkError: (err, phase) => logger.error({ err, phase }, 'observation sink failed'),

@@ -21,6 +21,7 @@ export interface GatewayCommandOptions {
   listen: ListenAddress;
   upstreamTimeoutMs: number;
   headersTimeoutMs: number;
+  bodyTimeoutMs: number;
   forwardedHeaders: boolean;
   /** false: no dashboard. */
   dashboard: ListenAddress | false;
@@ -62,6 +63,8 @@ Options:
                             address are always accepted
   --upstream-timeout DUR    no upstream progress for this long -> 504 (default ${GATEWAY_DEFAULTS.upstreamTimeoutMs / 1000}s)
   --headers-timeout DUR     a request head not complete in time closes the connection (default ${GATEWAY_DEFAULTS.headersTimeoutMs / 1000}s)
+  --body-timeout DUR        a request body that stops arriving for this long -> 408
+                            (default ${GATEWAY_DEFAULTS.bodyTimeoutMs / 1000}s)
   --no-forwarded-headers    do not set X-Forwarded-For/-Proto/-Host (by default they are set,
                             replacing any the client sent)
   --max-sessions N          sessions kept in memory, least recently active evicted beyond
@@ -91,6 +94,7 @@ export function parseGatewayArgs(args: string[]): GatewayCommandOptions {
       'dashboard-allowed-host': { type: 'string', multiple: true },
       'upstream-timeout': { type: 'string' },
       'headers-timeout': { type: 'string' },
+      'body-timeout': { type: 'string' },
       'no-forwarded-headers': { type: 'boolean' },
       'max-sessions': { type: 'string' },
       'session-timeout': { type: 'string' },
@@ -126,6 +130,7 @@ export function parseGatewayArgs(args: string[]): GatewayCommandOptions {
     listen: values.listen !== undefined ? parseListen('--listen', values.listen) : { ...GATEWAY_DEFAULTS.listen },
     upstreamTimeoutMs: duration('upstream-timeout', GATEWAY_DEFAULTS.upstreamTimeoutMs),
     headersTimeoutMs: duration('headers-timeout', GATEWAY_DEFAULTS.headersTimeoutMs),
+    bodyTimeoutMs: duration('body-timeout', GATEWAY_DEFAULTS.bodyTimeoutMs),
     forwardedHeaders: !values['no-forwarded-headers'],
     dashboard: values['no-dashboard']
       ? false
@@ -160,6 +165,7 @@ export function startFromOptions(opts: GatewayCommandOptions, logger: ReturnType
     listen: opts.listen,
     upstreamTimeoutMs: opts.upstreamTimeoutMs,
     headersTimeoutMs: opts.headersTimeoutMs,
+    bodyTimeoutMs: opts.bodyTimeoutMs,
     forwardedHeaders: opts.forwardedHeaders,
     dashboard: opts.dashboard,
     dashboardToken: opts.dashboardToken,

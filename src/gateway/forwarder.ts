@@ -22,7 +22,13 @@
  *   A client that goes away destroys the upstream request here (pipeline + connection close).
  * - Responses: `selfHandleResponse`; the head is written from `proxyRes.rawHeaders` (keeps
  *   duplicate WWW-Authenticate lines, #727) minus hop-by-hop fields; the body is pumped
- *   with backpressure.
+ *   with backpressure. A response already complete and bodiless when we see it (every
+ *   Ack) is answered in the same turn: head and end leave in one write.
+ * - Request targets: an absolute-form target goes upstream, and into the observation, in
+ *   origin-form (request-target.ts).
+ * - Request body failures: the listener reports a malformed or stalled body (onReject)
+ *   before the body stream errors; that reason ends the exchange in flight. Once a response
+ *   is under way (an early 413), only its own 'finish' or 'close' ends the exchange.
  * - Timeouts: our own inactivity sweep (`upstreamTimeoutMs`), not `proxyTimeout` (which
  *   calls the deprecated abort() and surfaces as a generic ECONNRESET).
  * - Faults: any upstream failure drops the pinned upstream socket and closes the client
@@ -69,8 +75,11 @@ const CLOSE_GRACE_MS = 2_000;
 
 export class Forwarder {
   // ignorePath: the path is set in dispatch(); http-proxy's url.parse + urlJoin would
-  // rewrite it (backslashes, `//`) and cost time on every request.
-  private readonly proxy = httpProxy.createProxyServer({ selfHandleResponse: true, xfwd: false, ws: false, ignorePath: true, prependPath: false });
+  // rewrite it (backslashes, `//`) and cost time on every request. toProxy: its only effect
+  // is to skip that url.parse(req.url), which runs even when the result is ignored.
+  private readonly proxy = httpProxy.createProxyServer({
+    selfHandleResponse: true, xfwd: false, ws: false, ignorePath: true, prependPath: false, toProxy: true,
+  });
   private readonly connections = new Map<number, ConnectionState>();
   private readonly target: { protocol: string; host: string; hostname: string; port: number };
   private readonly pathPrefix: string;
@@ -270,7 +279,8 @@ export class Forwarder {
     if (req.contentLength === 0 || (req.contentLength === null && !req.chunked)) {
       // No body (Ping, Create-Session, Close-Session): skip the pipeline, whose per-call
       // AbortController/DOMException cost ~5% of a Ping's CPU time (bench/gateway.bench.ts).
-      req.resume();
+      // The empty body stream is left unread: the listener already pushed its end, and
+      // reading it would only run the stream's end/close ticks.
       proxyReq.end();
     } else {
       req.on('data', (chunk: Buffer) => {

@@ -26,17 +26,21 @@ const ALWAYS_DROPPED = new Set([
 
 const FORWARDED = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host']);
 
+/** Shared result when no `Connection` field names anything (nearly every request): no Set per call. */
+const NONE: ReadonlySet<string> = new Set();
+
 /** Field names listed in `Connection` headers (lower-cased): they are hop-by-hop too. */
-export function connectionNominated(headers: HeaderList): Set<string> {
-  const out = new Set<string>();
+export function connectionNominated(headers: HeaderList): ReadonlySet<string> {
+  let out: Set<string> | undefined;
   for (const [name, value] of headers) {
     if (name.length !== 10 || name.toLowerCase() !== 'connection') continue;
+    out ??= new Set<string>();
     for (const token of value.split(',')) {
       const t = token.trim().toLowerCase();
       if (t) out.add(t);
     }
   }
-  return out;
+  return out ?? NONE;
 }
 
 export interface ForwardedValues {
@@ -114,13 +118,32 @@ export function clientResponseHeaders(rawHeaders: readonly string[]): Array<[str
   return out;
 }
 
+const SMALL_LIST = 24;
+
 /**
  * Groups a list for Node's `setHeader` (one call per name): duplicates become an array at
  * the position of the first occurrence, so Node still writes them as separate lines.
  */
 export function groupForSetHeader(headers: ReadonlyArray<readonly [string, string]>): Array<[string, string | string[]]> {
-  const index = new Map<string, number>();
   const out: Array<[string, string | string[]]> = [];
+  // A typical BITS request has under a dozen fields: a linear scan beats building a Map on
+  // every request; long lists (up to a 64 KiB head) keep the Map to stay linear.
+  if (headers.length <= SMALL_LIST) {
+    const lowers: string[] = [];
+    for (const [name, value] of headers) {
+      const lower = name.toLowerCase();
+      const at = lowers.indexOf(lower);
+      if (at < 0) {
+        lowers.push(lower);
+        out.push([name, value]);
+      } else {
+        const entry = out[at]!;
+        entry[1] = Array.isArray(entry[1]) ? [...entry[1], value] : [entry[1], value];
+      }
+    }
+    return out;
+  }
+  const index = new Map<string, number>();
   for (const [name, value] of headers) {
     const lower = name.toLowerCase();
     const at = index.get(lower);

@@ -16,6 +16,8 @@ export const GATEWAY_DEFAULTS = {
   upstreamTimeoutMs: 120_000,
   /** Slowloris guard; Node's own server uses 60 s, IIS's header wait is 30 s-ish by default. */
   headersTimeoutMs: 30_000,
+  /** A request body silent this long -> 408: IIS applies its 120 s connectionTimeout to idle entity reads. */
+  bodyTimeoutMs: 120_000,
   forwardedHeaders: true,
 } as const;
 
@@ -28,7 +30,7 @@ export interface GatewayOptions {
   maxHeadBytes?: number;
   /** Idle time allowed between requests on a client connection (listener default when absent). */
   keepAliveTimeoutMs?: number;
-  /** A request body silent this long -> 408 (or close), error `body-timeout` (listener default when absent: 120 s). */
+  /** A request body silent this long -> 408 (or close), error `body-timeout` (default 120 s). */
   bodyTimeoutMs?: number;
   forwardedHeaders?: boolean;
   sinks?: ObservationSink[];
@@ -58,7 +60,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     headersTimeoutMs: options.headersTimeoutMs ?? GATEWAY_DEFAULTS.headersTimeoutMs,
     ...(options.maxHeadBytes !== undefined ? { maxHeadBytes: options.maxHeadBytes } : {}),
     ...(options.keepAliveTimeoutMs !== undefined ? { keepAliveTimeoutMs: options.keepAliveTimeoutMs } : {}),
-    ...(options.bodyTimeoutMs !== undefined ? { bodyTimeoutMs: options.bodyTimeoutMs } : {}),
+    bodyTimeoutMs: options.bodyTimeoutMs ?? GATEWAY_DEFAULTS.bodyTimeoutMs,
     onReject: (info) => forwarder.onReject(info),
     onConnection: (conn) => {
       sockets.add(conn.socket);

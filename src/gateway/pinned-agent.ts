@@ -61,7 +61,7 @@ export class PinnedAgent extends http.Agent {
   addRequest(req: http.ClientRequest, options: net.NetConnectOpts & { host?: string; port?: number }): void {
     if (this.lost) {
       // Never a second upstream connection for the same client connection.
-      process.nextTick(() => req.destroy(new UpstreamLostError()));
+      failRequest(req);
       return;
     }
     if (this.socket === undefined) {
@@ -130,7 +130,7 @@ export class PinnedAgent extends http.Agent {
   }
 
   private failWaiting(): void {
-    for (const req of this.waiting.splice(0)) req.destroy(new UpstreamLostError());
+    for (const req of this.waiting.splice(0)) failRequest(req);
   }
 }
 
@@ -140,6 +140,15 @@ class UpstreamLostError extends Error {
   constructor() {
     super('socket hang up');
   }
+}
+
+/**
+ * Fails a request that has no socket. (`req.destroy(err)` would emit nothing: without a
+ * socket, ClientRequest reports the error only once one is assigned; this is how
+ * http.Agent itself reports a failed connect.)
+ */
+function failRequest(req: http.ClientRequest): void {
+  (req.onSocket as (socket: net.Socket | undefined, err: Error) => void)(undefined, new UpstreamLostError());
 }
 
 function noop(): void {}

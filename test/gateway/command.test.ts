@@ -25,11 +25,11 @@ describe('bitsgate gateway options', () => {
 
   it('parses every option', () => {
     const o = parseGatewayArgs([
-      '--upstream', 'http://up:80', '--listen', '0.0.0.0:9000', '--upstream-timeout', '5s', '--headers-timeout', '500ms',
+      '--upstream', 'http://up:80', '--listen', '0.0.0.0:9000', '--upstream-timeout', '5s', '--headers-timeout', '500ms', '--body-timeout', '9s',
       '--no-forwarded-headers', '--record', 'x.ndjson', '--log-level', 'debug', '--pretty',
     ]);
     expect(o).toMatchObject({
-      listen: { host: '0.0.0.0', port: 9000 }, upstreamTimeoutMs: 5_000, headersTimeoutMs: 500, forwardedHeaders: false,
+      listen: { host: '0.0.0.0', port: 9000 }, upstreamTimeoutMs: 5_000, headersTimeoutMs: 500, bodyTimeoutMs: 9_000, forwardedHeaders: false,
       record: 'x.ndjson', logLevel: 'debug', pretty: true,
     });
   });
@@ -68,11 +68,14 @@ describe('bitsgate gateway options', () => {
       '--listen', '127.0.0.1:0', '--dashboard', '127.0.0.1:0', '--root', root,
     ], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
-    child.stdout.on('data', (d) => (out += d));
+    let stdout = '';
+    child.stdout.on('data', (d) => ((out += d), (stdout += d)));
     child.stderr.on('data', (d) => (out += d));
     try {
-      await waitUntil(() => out.includes('Try it:'), 15_000, 'banner');
-      const started = JSON.parse(out.split('\n').find((l) => l.includes('gateway listening'))!);
+      // The banner goes to stderr at once; the JSON log line to stdout through pino's async
+      // writer, so either may come first.
+      await waitUntil(() => out.includes('Try it:') && /gateway listening.*\n/.test(stdout), 15_000, 'banner and log line');
+      const started = JSON.parse(stdout.split('\n').find((l) => l.includes('gateway listening'))!);
       expect(started.embedded).toBe(true);
       const port = Number(new URL(started.listen).port);
       const c = await RawClient.connect(port);

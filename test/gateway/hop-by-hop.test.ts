@@ -52,6 +52,15 @@ describe('groupForSetHeader', () => {
   it('groups duplicates (any case) at the first position as an array', () => {
     expect(groupForSetHeader([['A', '1'], ['B', '2'], ['a', '3'], ['A', '4']])).toEqual([['A', ['1', '3', '4']], ['B', '2']]);
   });
+
+  it('groups a long list (past the linear-scan size) the same way', () => {
+    const long: Array<[string, string]> = Array.from({ length: 40 }, (_, i) => [`X-F${i % 30}`, String(i)]);
+    const grouped = groupForSetHeader(long);
+    expect(grouped).toHaveLength(30);
+    expect(grouped[0]).toEqual(['X-F0', ['0', '30']]);
+    expect(grouped[9]).toEqual(['X-F9', ['9', '39']]);
+    expect(grouped[10]).toEqual(['X-F10', '10']);
+  });
 });
 
 describe('plainAddress / classifyUpstreamError', () => {

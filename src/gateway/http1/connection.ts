@@ -70,8 +70,10 @@ export class Http1Connection {
   /** A response ended inside the parse loop: the rest of the input waits for a later turn. */
   private deferred = false;
   private clientEnded = false;
-  private timer: NodeJS.Timeout | null = null;
+  /** One Timeout per kind, re-armed with refresh(); only `timerKind` is live (see setTimer). */
+  private readonly timers: { [K in TimerKind]?: NodeJS.Timeout } = {};
   private timerKind: TimerKind | null = null;
+  private readonly onTimerTask = (kind: TimerKind): void => this.onTimer(kind);
   private readonly onBodyData = (data: Buffer): void => this.deliver(data);
 
   constructor(socket: net.Socket, handler: Http1Handler, limits: Http1Limits, hooks: ConnectionHooks) {
@@ -193,7 +195,7 @@ export class Http1Connection {
 
   /** Feeds body bytes from `chunk[start..]`; returns the index after what the body used. */
   private feedBody(chunk: Buffer, start: number): number {
-    if (this.timerKind === 'body') this.timer!.refresh();
+    if (this.timerKind === 'body') this.timers.body!.refresh();
     if (this.decoder !== null) {
       const decoder = this.decoder;
       const r = decoder.decode(chunk, start, this.onBodyData);
@@ -432,7 +434,7 @@ export class Http1Connection {
     // The client vanished in the middle of a head: worth a log line, nothing to answer.
     if (this.phase === 'head' && this.parser.bytesSeen > 0) this.report(null, 'truncated-head');
     this.phase = 'closed';
-    this.clearTimer();
+    this.dropTimers();
     this.pending = null;
     const req = this.req;
     if (req && !req.complete && !req.destroyed) {
@@ -446,25 +448,40 @@ export class Http1Connection {
 
   // ---- timers -----------------------------------------------------------------------
 
+  /**
+   * At most one timer is live: `timerKind`. Each kind keeps its own Timeout, re-armed with
+   * refresh() instead of a clearTimeout + setTimeout pair per request (a Timeout object and
+   * timer-list churn on every Ping showed up in bench/gateway.bench.ts profiles). Clearing
+   * only disarms: a stale Timeout that fires for a kind that is not live does nothing.
+   */
   private setTimer(kind: TimerKind): void {
-    this.clearTimer();
+    this.timerKind = null;
     const ms = kind === 'headers' ? this.limits.headersTimeoutMs
       : kind === 'keep-alive' ? this.limits.keepAliveTimeoutMs
         : kind === 'body' ? this.limits.bodyTimeoutMs
           : this.limits.lingerMs;
     if (ms <= 0) return; // 0 disables a timeout
     this.timerKind = kind;
-    this.timer = setTimeout(() => this.onTimer(kind), ms);
+    const timer = this.timers[kind];
+    if (timer !== undefined) timer.refresh();
+    else this.timers[kind] = setTimeout(this.onTimerTask, ms, kind);
   }
 
   private clearTimer(): void {
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.timer = null;
     this.timerKind = null;
   }
 
+  /** The socket is gone: no timer may keep the process alive or fire later. */
+  private dropTimers(): void {
+    this.timerKind = null;
+    for (const kind of Object.keys(this.timers) as TimerKind[]) {
+      clearTimeout(this.timers[kind]);
+      delete this.timers[kind];
+    }
+  }
+
   private onTimer(kind: TimerKind): void {
-    this.timer = null;
+    if (this.timerKind !== kind) return; // disarmed (or superseded) since it was armed
     this.timerKind = null;
     if (kind === 'linger') {
       this.socket.destroy();

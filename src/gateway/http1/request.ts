@@ -30,6 +30,8 @@ export function headersObject(fields: readonly (readonly [string, string])[]): R
   return out;
 }
 
+function ignoreError(): void {}
+
 function hasContentLength(fields: readonly (readonly [string, string])[]): boolean {
   for (const [name] of fields) if (name.length === 14 && name.toLowerCase() === 'content-length') return true;
   return false;
@@ -79,7 +81,7 @@ export class Http1RequestImpl extends Readable implements Http1Request {
     this.receivedAt = receivedAt;
     this.binding = binding;
     // A body error must never crash the process when the handler ignores the body.
-    this.on('error', () => {});
+    this.on('error', ignoreError);
   }
 
   /** Lower-cased names, like Node's IncomingMessage. */
