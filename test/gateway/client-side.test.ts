@@ -1,41 +1,22 @@
 import net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
-import { startGateway, type Gateway } from '../../src/gateway/index.js';
+import { describe, expect, it } from 'vitest';
+import { startGateway } from '../../src/gateway/index.js';
 import {
-  bitsPost, CollectingSink, expectOneObservationPerExchange, headerOf, RawClient, startUpstream, waitUntil, type TestUpstream,
+  bitsPost, CollectingSink, headerOf, startUpstream, useGatewayFixture, waitUntil,
 } from './helpers.js';
 
-let upstream: TestUpstream | undefined;
-let gateway: Gateway | undefined;
-let extraServer: net.Server | undefined;
-const clients: RawClient[] = [];
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.destroy();
-  await expectOneObservationPerExchange();
-  await gateway?.close();
-  await upstream?.close();
-  if (extraServer) await new Promise<void>((r) => extraServer!.close(() => r()));
-  gateway = undefined;
-  upstream = undefined;
-  extraServer = undefined;
-});
-
-async function client(): Promise<RawClient> {
-  const c = await RawClient.connect(gateway!.address.port);
-  clients.push(c);
-  return c;
-}
+const fx = useGatewayFixture();
+const { client } = fx;
 
 async function gatewayTo(url: URL, sink = new CollectingSink()) {
-  gateway = await startGateway({ upstream: url, listen: { host: '127.0.0.1', port: 0 }, sinks: [sink], upstreamTimeoutMs: 3_000 });
+  fx.gateway = await startGateway({ upstream: url, listen: { host: '127.0.0.1', port: 0 }, sinks: [sink], upstreamTimeoutMs: 3_000 });
   return sink;
 }
 
 /** An upstream for Expect tests: `onHead` decides what happens when a request head arrives. */
 async function expectUpstream(onHead: (socket: net.Socket, head: string, bodyDone: Promise<number>) => void) {
   const sockets = new Set<net.Socket>();
-  extraServer = net.createServer((socket) => {
+  fx.extraServer = net.createServer((socket) => {
     sockets.add(socket);
     socket.on('error', () => {});
     let buf = Buffer.alloc(0);
@@ -56,28 +37,28 @@ async function expectUpstream(onHead: (socket: net.Socket, head: string, bodyDon
       if (got >= need) resolveBody(got);
     });
   });
-  extraServer.on('close', () => sockets.forEach((s) => s.destroy()));
-  await new Promise<void>((r) => extraServer!.listen(0, '127.0.0.1', r));
-  return new URL(`http://127.0.0.1:${(extraServer.address() as net.AddressInfo).port}`);
+  fx.extraServer.on('close', () => sockets.forEach((s) => s.destroy()));
+  await new Promise<void>((r) => fx.extraServer!.listen(0, '127.0.0.1', r));
+  return new URL(`http://127.0.0.1:${(fx.extraServer.address() as net.AddressInfo).port}`);
 }
 
 describe('client side of the gateway', () => {
   it('a client that disconnects mid-fragment aborts the upstream request (upstream socket closed)', async () => {
-    upstream = await startUpstream();
-    const sink = await gatewayTo(upstream.url);
+    fx.upstream = await startUpstream();
+    const sink = await gatewayTo(fx.upstream.url);
     const c = await client();
     c.write(bitsPost('/up/f.bin', [['BITS-Packet-Type', 'Fragment'], ['Content-Length', String(1 << 20)]]));
     c.write(Buffer.alloc(100_000, 7));
-    await waitUntil(() => upstream!.accepted === 1, 2_000, 'upstream connection');
+    await waitUntil(() => fx.upstream!.accepted === 1, 2_000, 'upstream connection');
     await new Promise((r) => setTimeout(r, 50));
     c.destroy();
-    await waitUntil(() => upstream!.open === 0 && upstream!.closedCount() === 1, 2_000, 'upstream socket closed');
+    await waitUntil(() => fx.upstream!.open === 0 && fx.upstream!.closedCount() === 1, 2_000, 'upstream socket closed');
     const [obs] = await sink.waitFor(1);
     expect(obs!.error).toBe('client-aborted');
     expect(obs!.status).toBeUndefined();
     expect(obs!.requestBodyBytes).toBeGreaterThan(0);
     expect(obs!.requestBodyBytes).toBeLessThanOrEqual(100_000);
-    expect(upstream!.requests).toHaveLength(0);
+    expect(fx.upstream!.requests).toHaveLength(0);
   });
 
   it('Expect: 100-continue: forwards Expect, relays the upstream 100 exactly once, then the final answer', async () => {
@@ -132,24 +113,24 @@ describe('client side of the gateway', () => {
   });
 
   it('a client that stops sending its body is closed after the timeout (client-timeout), upstream released', async () => {
-    upstream = await startUpstream();
+    fx.upstream = await startUpstream();
     const sink = new CollectingSink();
-    gateway = await startGateway({ upstream: upstream.url, listen: { host: '127.0.0.1', port: 0 }, sinks: [sink], upstreamTimeoutMs: 300 });
+    fx.gateway = await startGateway({ upstream: fx.upstream.url, listen: { host: '127.0.0.1', port: 0 }, sinks: [sink], upstreamTimeoutMs: 300 });
     const c = await client();
     c.write(bitsPost('/up/f.bin', [['BITS-Packet-Type', 'Fragment'], ['Content-Length', '1000']], Buffer.alloc(10)));
     expect(await c.waitClosed(2_000)).toBe(true);
     const [obs] = await sink.waitFor(1);
     expect(obs).toMatchObject({ error: 'client-timeout', requestBodyBytes: 10 });
     expect(obs!.status).toBeUndefined();
-    await waitUntil(() => upstream!.open === 0, 2_000, 'upstream socket closed');
+    await waitUntil(() => fx.upstream!.open === 0, 2_000, 'upstream socket closed');
   });
 
   it('pins: two parallel clients use two distinct upstream connections; each client stays on its own', async () => {
-    upstream = await startUpstream(async (req) => {
+    fx.upstream = await startUpstream(async (req) => {
       await new Promise((r) => setTimeout(r, 5));
       return { status: 200, headers: [['Content-Length', '0']] };
     });
-    const sink = await gatewayTo(upstream.url);
+    const sink = await gatewayTo(fx.upstream.url);
     const a = await client();
     const b = await client();
     for (let i = 0; i < 3; i++) {
@@ -157,11 +138,11 @@ describe('client side of the gateway', () => {
       b.write(bitsPost(`/b/${i}`, [['BITS-Packet-Type', 'Ping'], ['Content-Length', '0']]));
       await Promise.all([a.responsesAfter(i + 1), b.responsesAfter(i + 1)]);
     }
-    const socketsOf = (prefix: string) => new Set(upstream!.requests.filter((r) => r.url.startsWith(prefix)).map((r) => r.socketId));
+    const socketsOf = (prefix: string) => new Set(fx.upstream!.requests.filter((r) => r.url.startsWith(prefix)).map((r) => r.socketId));
     expect(socketsOf('/a/').size).toBe(1);
     expect(socketsOf('/b/').size).toBe(1);
     expect([...socketsOf('/a/')][0]).not.toBe([...socketsOf('/b/')][0]);
-    expect(upstream.accepted).toBe(2);
+    expect(fx.upstream.accepted).toBe(2);
     const obs = await sink.waitFor(6);
     const idsOf = (prefix: string) => new Set(obs.filter((o) => o.url.startsWith(prefix)).map((o) => o.upstreamConnectionId));
     expect(idsOf('/a/').size).toBe(1);
@@ -169,12 +150,12 @@ describe('client side of the gateway', () => {
     expect([...idsOf('/a/')][0]).not.toBe([...idsOf('/b/')][0]);
     // Closing a client releases its upstream connection.
     a.destroy();
-    await waitUntil(() => upstream!.open === 1, 2_000, 'upstream connection of the closed client released');
+    await waitUntil(() => fx.upstream!.open === 1, 2_000, 'upstream connection of the closed client released');
   });
 
   it('a request the listener rejects yields one observation and never reaches the upstream', async () => {
-    upstream = await startUpstream();
-    const sink = await gatewayTo(upstream.url);
+    fx.upstream = await startUpstream();
+    const sink = await gatewayTo(fx.upstream.url);
     const c = await client();
     c.write('BITS_POST /up/f.bin HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n');
     const [res] = await c.responsesAfter(1);
@@ -183,17 +164,17 @@ describe('client side of the gateway', () => {
     const [obs] = await sink.waitFor(1);
     expect(obs).toMatchObject({ status: 400, responder: 'gateway', requestBodyBytes: 0 });
     expect(typeof obs!.error).toBe('string');
-    expect(upstream.accepted).toBe(0);
+    expect(fx.upstream.accepted).toBe(0);
     expect(sink.starts).toHaveLength(0);
   });
 
   it('HEAD: relays the Content-Length without a body and keeps the connection usable', async () => {
-    upstream = await startUpstream((req) => ({
+    fx.upstream = await startUpstream((req) => ({
       status: 200,
       headers: [['Content-Length', req.method === 'HEAD' ? '10' : '2']],
       body: req.method === 'HEAD' ? '' : 'ok',
     }));
-    await gatewayTo(upstream.url);
+    await gatewayTo(fx.upstream.url);
     const c = await client();
     c.parsing = false;
     c.write('HEAD /f.bin HTTP/1.1\r\nHost: h\r\n\r\n');
@@ -201,12 +182,12 @@ describe('client side of the gateway', () => {
     expect(c.raw).toBe('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n');
     c.write('GET /f.bin HTTP/1.1\r\nHost: h\r\n\r\n');
     await waitUntil(() => c.raw.endsWith('ok'), 2_000, 'GET response');
-    expect(upstream.requests.map((r) => r.method)).toEqual(['HEAD', 'GET']);
+    expect(fx.upstream.requests.map((r) => r.method)).toEqual(['HEAD', 'GET']);
   });
 
   it('emits onExchangeStart before the observation, with the same id and head fields', async () => {
-    upstream = await startUpstream();
-    const sink = await gatewayTo(upstream.url);
+    fx.upstream = await startUpstream();
+    const sink = await gatewayTo(fx.upstream.url);
     const c = await client();
     c.write(bitsPost('/up/x', [['BITS-Packet-Type', 'Ping'], ['Content-Length', '0']]));
     await c.responsesAfter(1);

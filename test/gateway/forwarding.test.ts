@@ -1,27 +1,16 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
-import { startGateway, type Gateway } from '../../src/gateway/index.js';
+import { describe, expect, it } from 'vitest';
+import { startGateway } from '../../src/gateway/index.js';
 import {
-  bitsPost, CollectingSink, expectOneObservationPerExchange, headerOf, PROTOCOL_GUID, RawClient, startUpstream, type TestUpstream,
+  bitsPost, CollectingSink, headerOf, PROTOCOL_GUID, startUpstream, useGatewayFixture,
 } from './helpers.js';
 
 const SESSION = '{0f2e52b4-6d1c-4b3a-9d3e-31e8c1b7a5d0}';
 
-let upstream: TestUpstream | undefined;
-let gateway: Gateway | undefined;
-const clients: RawClient[] = [];
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.destroy();
-  await expectOneObservationPerExchange();
-  await gateway?.close();
-  await upstream?.close();
-  gateway = undefined;
-  upstream = undefined;
-});
+const fx = useGatewayFixture();
 
 async function setup(sink = new CollectingSink(), handler?: Parameters<typeof startUpstream>[0], forwardedHeaders = true) {
-  upstream = await startUpstream(handler ?? ((req) => {
+  fx.upstream = await startUpstream(handler ?? ((req) => {
     const type = req.headers.find(([n]) => n.toLowerCase() === 'bits-packet-type')?.[1] ?? '';
     const headers: Array<[string, string]> = [['BITS-Packet-Type', 'Ack']];
     if (type === 'Create-Session') headers.push(['BITS-Protocol', PROTOCOL_GUID], ['BITS-Session-Id', SESSION]);
@@ -29,10 +18,9 @@ async function setup(sink = new CollectingSink(), handler?: Parameters<typeof st
     headers.push(['Content-Length', '0']);
     return { status: 200, headers };
   }));
-  gateway = await startGateway({ upstream: upstream.url, listen: { host: '127.0.0.1', port: 0 }, sinks: [sink], forwardedHeaders });
-  const client = await RawClient.connect(gateway.address.port);
-  clients.push(client);
-  return { client, sink, upstream, gateway };
+  fx.gateway = await startGateway({ upstream: fx.upstream.url, listen: { host: '127.0.0.1', port: 0 }, sinks: [sink], forwardedHeaders });
+  const client = await fx.client();
+  return { client, sink, upstream: fx.upstream, gateway: fx.gateway };
 }
 
 function uploadSequence(fragment: Buffer): Buffer[] {
@@ -67,14 +55,14 @@ describe('gateway forwarding', () => {
     expect(headerOf(responses[1]!, 'BITS-Session-Id')).toBe(SESSION);
     expect(headerOf(responses[2]!, 'BITS-Received-Content-Range')).toBe('3000');
     expect(client.closed).toBe(false);
-    expect(upstream!.requests.map((r) => r.method)).toEqual(Array(6).fill('BITS_POST'));
-    expect(upstream!.requests.map((r) => r.headers.find(([n]) => n === 'BITS-Packet-Type')?.[1])).toEqual([
+    expect(fx.upstream!.requests.map((r) => r.method)).toEqual(Array(6).fill('BITS_POST'));
+    expect(fx.upstream!.requests.map((r) => r.headers.find(([n]) => n === 'BITS-Packet-Type')?.[1])).toEqual([
       'Ping', 'Create-Session', 'Fragment', 'Fragment', 'Fragment', 'Close-Session',
     ]);
-    expect(upstream!.requests.slice(2, 5).map((r) => r.bodyBytes)).toEqual([3000, 3000, 3000]);
-    expect(upstream!.requests[2]!.sha256).toBe(createHash('sha256').update(body.subarray(0, 3000)).digest('hex'));
+    expect(fx.upstream!.requests.slice(2, 5).map((r) => r.bodyBytes)).toEqual([3000, 3000, 3000]);
+    expect(fx.upstream!.requests[2]!.sha256).toBe(createHash('sha256').update(body.subarray(0, 3000)).digest('hex'));
     // Pinned: one upstream connection for the whole client connection.
-    expect(new Set(upstream!.requests.map((r) => r.socketId))).toEqual(new Set([1]));
+    expect(new Set(fx.upstream!.requests.map((r) => r.socketId))).toEqual(new Set([1]));
     const obs = await sink.waitFor(6);
     expect(obs.map((o) => o.requestBodyBytes)).toEqual([0, 0, 3000, 3000, 3000, 0]);
     expect(new Set(obs.map((o) => o.upstreamConnectionId)).size).toBe(1);
@@ -90,7 +78,7 @@ describe('gateway forwarding', () => {
     client.write(all);
     const responses = await client.responsesAfter(5);
     expect(responses.map((r) => r.body.toString())).toEqual(['/p/0', '/p/1', '/p/2', '/p/3', '/p/4']);
-    expect(upstream!.requests.map((r) => r.url)).toEqual(['/p/0', '/p/1', '/p/2', '/p/3', '/p/4']);
+    expect(fx.upstream!.requests.map((r) => r.url)).toEqual(['/p/0', '/p/1', '/p/2', '/p/3', '/p/4']);
   });
 
   it('forwards a chunked request body re-framed as chunked, payload intact', async () => {
@@ -99,7 +87,7 @@ describe('gateway forwarding', () => {
       '5\r\nhello\r\n7;ext=1\r\n, world\r\n0\r\n\r\n');
     const [res] = await client.responsesAfter(1);
     expect(res!.status).toBe(200);
-    const seen = upstream!.requests[0]!;
+    const seen = fx.upstream!.requests[0]!;
     expect(seen.bodyBytes).toBe(12);
     expect(seen.sha256).toBe(createHash('sha256').update('hello, world').digest('hex'));
     expect(seen.headers.filter(([n]) => /^(transfer-encoding|content-length)$/i.test(n))).toEqual([['Transfer-Encoding', 'chunked']]);
@@ -112,7 +100,7 @@ describe('gateway forwarding', () => {
       'X-Forwarded-For: 6.6.6.6\r\nX-Custom: one\r\nX-Custom: two\r\nAuthorization: NTLM TlRMTVNTUAABAAAA\r\n' +
       'Connection: keep-alive, X-Hop\r\nX-Hop: secret\r\nKeep-Alive: timeout=5\r\nContent-Length: 0\r\n\r\n');
     await client.responsesAfter(1);
-    const seen = upstream!.requests[0]!;
+    const seen = fx.upstream!.requests[0]!;
     expect(seen.rawHead.split('\r\n')[0]).toBe('BITS_POST /up//a%20b/f.bin?x=1&y=%2F HTTP/1.1');
     expect(seen.headers.filter(([n]) => n.toLowerCase() !== 'connection')).toEqual([
       ['Host', 'files.example.com'],
@@ -131,7 +119,7 @@ describe('gateway forwarding', () => {
     const { client } = await setup(new CollectingSink(), undefined, false);
     client.write('GET /r HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 10.1.1.1\r\n\r\n');
     await client.responsesAfter(1);
-    const names = upstream!.requests[0]!.headers.map(([n, v]) => `${n}: ${v}`);
+    const names = fx.upstream!.requests[0]!.headers.map(([n, v]) => `${n}: ${v}`);
     expect(names).toContain('X-Forwarded-For: 10.1.1.1');
     expect(names.some((n) => n.startsWith('X-Forwarded-Proto'))).toBe(false);
   });
@@ -155,29 +143,27 @@ describe('gateway forwarding', () => {
   });
 
   it('prefixes the upstream URL path and forwards HTTP/1.0 requests as HTTP/1.1', async () => {
-    upstream = await startUpstream((req) => ({ status: 200, headers: [['Content-Length', '2']], body: 'ok' }));
-    gateway = await startGateway({ upstream: new URL(`${upstream.url.href}bits/`), listen: { host: '127.0.0.1', port: 0 } });
-    const c = await RawClient.connect(gateway.address.port);
-    clients.push(c);
+    fx.upstream = await startUpstream((req) => ({ status: 200, headers: [['Content-Length', '2']], body: 'ok' }));
+    fx.gateway = await startGateway({ upstream: new URL(`${fx.upstream.url.href}bits/`), listen: { host: '127.0.0.1', port: 0 } });
+    const c = await fx.client();
     c.write('GET /up/f.bin?x=1 HTTP/1.0\r\nHost: h\r\n\r\n');
     const [res] = await c.responsesAfter(1);
     expect(res!.body.toString()).toBe('ok');
-    expect(upstream.requests[0]!.rawHead.split('\r\n')[0]).toBe('GET /bits/up/f.bin?x=1 HTTP/1.1');
+    expect(fx.upstream.requests[0]!.rawHead.split('\r\n')[0]).toBe('GET /bits/up/f.bin?x=1 HTTP/1.1');
     // An HTTP/1.0 client without keep-alive is closed after its response.
     expect(await c.waitClosed(2_000)).toBe(true);
   });
 
   it('forwards an absolute-form target in origin-form and observes that path', async () => {
     const sink = new CollectingSink();
-    upstream = await startUpstream();
-    gateway = await startGateway({ upstream: new URL(`${upstream.url.href}bits/`), listen: { host: '127.0.0.1', port: 0 }, sinks: [sink] });
-    const c = await RawClient.connect(gateway.address.port);
-    clients.push(c);
+    fx.upstream = await startUpstream();
+    fx.gateway = await startGateway({ upstream: new URL(`${fx.upstream.url.href}bits/`), listen: { host: '127.0.0.1', port: 0 }, sinks: [sink] });
+    const c = await fx.client();
     c.write('BITS_POST http://files.example.com/up/f.bin?x=1 HTTP/1.1\r\nHost: files.example.com\r\nBITS-Packet-Type: Ping\r\nContent-Length: 0\r\n\r\n');
     c.write('BITS_POST HTTP://files.example.com:8080?q HTTP/1.1\r\nHost: files.example.com:8080\r\nBITS-Packet-Type: Ping\r\nContent-Length: 0\r\n\r\n');
     const responses = await c.responsesAfter(2);
     expect(responses.map((r) => r.status)).toEqual([200, 200]);
-    expect(upstream.requests.map((r) => r.rawHead.split('\r\n')[0])).toEqual([
+    expect(fx.upstream.requests.map((r) => r.rawHead.split('\r\n')[0])).toEqual([
       'BITS_POST /bits/up/f.bin?x=1 HTTP/1.1',
       'BITS_POST /bits/?q HTTP/1.1',
     ]);
@@ -190,13 +176,13 @@ describe('gateway forwarding', () => {
     const { client } = await setup();
     client.write(bitsPost('/up/f.bin', [['BITS-Packet-Type', 'Ping'], ['Content-Length', '0']]));
     await client.responsesAfter(1);
-    expect(upstream!.open).toBe(1);
-    await gateway!.close();
-    gateway = undefined;
+    expect(fx.upstream!.open).toBe(1);
+    await fx.gateway!.close();
+    fx.gateway = undefined;
     expect(await client.waitClosed(2_000)).toBe(true);
     const deadline = Date.now() + 2_000;
-    while (upstream!.open > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    expect(upstream!.open).toBe(0);
+    while (fx.upstream!.open > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(fx.upstream!.open).toBe(0);
   });
 
   it('keeps sha256 of a 64 MiB body equal on both sides', async () => {
@@ -212,8 +198,8 @@ describe('gateway forwarding', () => {
     }
     const [res] = await client.responsesAfter(1, 20_000);
     expect(res!.status).toBe(200);
-    expect(upstream!.requests[0]!.bodyBytes).toBe(size);
-    expect(upstream!.requests[0]!.sha256).toBe(hash.digest('hex'));
+    expect(fx.upstream!.requests[0]!.bodyBytes).toBe(size);
+    expect(fx.upstream!.requests[0]!.sha256).toBe(hash.digest('hex'));
     expect((await sink.waitFor(1))[0]!.requestBodyBytes).toBe(size);
   }, 30_000);
 });

@@ -5,6 +5,8 @@
  */
 import { createHash } from 'node:crypto';
 import net from 'node:net';
+import { afterEach } from 'vitest';
+import type { Gateway } from '../../src/gateway/index.js';
 import type { ExchangeStart, Observation, ObservationSink } from '../../src/observation.js';
 
 export interface SeenRequest {
@@ -154,6 +156,13 @@ export async function startUpstream(handler: UpstreamHandler = () => ({ status: 
       feed();
     });
   });
+  return listenUpstream(server, sockets, requests, () => accepted, () => closed);
+}
+
+/** Listens on a loopback port; the handle reads the counters live and `close` destroys open sockets first. */
+async function listenUpstream(
+  server: net.Server, sockets: Set<net.Socket>, requests: SeenRequest[], accepted: () => number, closed: () => number,
+): Promise<TestUpstream> {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as net.AddressInfo).port;
   return {
@@ -161,12 +170,12 @@ export async function startUpstream(handler: UpstreamHandler = () => ({ status: 
     url: new URL(`http://127.0.0.1:${port}`),
     requests,
     get accepted() {
-      return accepted;
+      return accepted();
     },
     get open() {
       return sockets.size;
     },
-    closedCount: () => closed,
+    closedCount: closed,
     close: () =>
       new Promise<void>((r) => {
         for (const s of sockets) s.destroy();
@@ -199,26 +208,8 @@ export async function startRawUpstream(onRequest: (socket: net.Socket, index: nu
       }
     });
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as net.AddressInfo).port;
-  return {
-    port,
-    url: new URL(`http://127.0.0.1:${port}`),
-    requests: [],
-    sockets,
-    get accepted() {
-      return accepted;
-    },
-    get open() {
-      return sockets.size;
-    },
-    closedCount: () => closed,
-    close: () =>
-      new Promise<void>((r) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => r());
-      }),
-  };
+  // Object.assign, not a spread: the handle's getters must stay live.
+  return Object.assign(await listenUpstream(server, sockets, [], () => accepted, () => closed), { sockets });
 }
 
 export interface ParsedResponse {
@@ -445,4 +436,42 @@ export async function expectOneObservationPerExchange(): Promise<void> {
     const open = sink.starts.filter((s) => !ended.has(s.id)).map((s) => s.id);
     if (open.length) throw new Error(`exchanges started but never observed: ${open.join(', ')}`);
   }
+}
+
+/** What a gateway test file starts per test; `useGatewayFixture` closes it all after each test. */
+export interface GatewayFixture<U extends TestUpstream = TestUpstream> {
+  upstream: U | undefined;
+  gateway: Gateway | undefined;
+  extraServer: net.Server | undefined;
+  /** A raw client connected to the gateway, destroyed after the test. */
+  client: () => Promise<RawClient>;
+}
+
+/**
+ * Registers an afterEach that destroys the clients, checks `expectOneObservationPerExchange()`,
+ * then closes the gateway, the upstream and the extra server and clears them.
+ */
+export function useGatewayFixture<U extends TestUpstream = TestUpstream>(): GatewayFixture<U> {
+  const clients: RawClient[] = [];
+  const fx: GatewayFixture<U> = {
+    upstream: undefined,
+    gateway: undefined,
+    extraServer: undefined,
+    client: async () => {
+      const c = await RawClient.connect(fx.gateway!.address.port);
+      clients.push(c);
+      return c;
+    },
+  };
+  afterEach(async () => {
+    for (const c of clients.splice(0)) c.destroy();
+    await expectOneObservationPerExchange();
+    await fx.gateway?.close();
+    await fx.upstream?.close();
+    if (fx.extraServer) await new Promise<void>((r) => fx.extraServer!.close(() => r()));
+    fx.gateway = undefined;
+    fx.upstream = undefined;
+    fx.extraServer = undefined;
+  });
+  return fx;
 }

@@ -1,12 +1,12 @@
 import net from 'node:net';
 import { PassThrough } from 'node:stream';
 import { EventEmitter } from 'node:events';
-import { afterEach, describe, expect, it } from 'vitest';
-import { startGateway, type Gateway } from '../../src/gateway/index.js';
+import { describe, expect, it } from 'vitest';
+import { startGateway } from '../../src/gateway/index.js';
 import { Forwarder } from '../../src/gateway/forwarder.js';
 import { RequestBodyError, type Http1Request, type Http1Response } from '../../src/gateway/http1/index.js';
 import {
-  bitsPost, CollectingSink, expectOneObservationPerExchange, RawClient, startUpstream, waitUntil, type TestUpstream,
+  bitsPost, CollectingSink, startUpstream, useGatewayFixture, waitUntil,
 } from './helpers.js';
 
 /**
@@ -15,39 +15,20 @@ import {
  * before the body was read. Always exactly one observation, carrying the real cause.
  */
 
-let upstream: TestUpstream | undefined;
-let gateway: Gateway | undefined;
-let extraServer: net.Server | undefined;
-const clients: RawClient[] = [];
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.destroy();
-  await expectOneObservationPerExchange();
-  await gateway?.close();
-  await upstream?.close();
-  if (extraServer) await new Promise<void>((r) => extraServer!.close(() => r()));
-  gateway = undefined;
-  upstream = undefined;
-  extraServer = undefined;
-});
-
-async function client(): Promise<RawClient> {
-  const c = await RawClient.connect(gateway!.address.port);
-  clients.push(c);
-  return c;
-}
+const fx = useGatewayFixture();
+const { client } = fx;
 
 /** Lets late end paths (body error, res 'close', socket close) run, so a second observation would show. */
 const settle = () => new Promise((r) => setTimeout(r, 80));
 
 describe('request body failures through the gateway', () => {
   it('a malformed chunk mid-body fails that exchange with bad-chunk-size: one observation, the listener\'s 400', async () => {
-    upstream = await startUpstream();
+    fx.upstream = await startUpstream();
     const sink = new CollectingSink();
-    gateway = await startGateway({ upstream: upstream.url, listen: { host: '127.0.0.1', port: 0 }, sinks: [sink] });
+    fx.gateway = await startGateway({ upstream: fx.upstream.url, listen: { host: '127.0.0.1', port: 0 }, sinks: [sink] });
     const c = await client();
     c.write(bitsPost('/up/f.bin', [['BITS-Packet-Type', 'Fragment'], ['Transfer-Encoding', 'chunked']], '5\r\nhello\r\n'));
-    await waitUntil(() => upstream!.accepted === 1, 2_000, 'upstream connection');
+    await waitUntil(() => fx.upstream!.accepted === 1, 2_000, 'upstream connection');
     await new Promise((r) => setTimeout(r, 30));
     c.write('zz\r\n');
     const [res] = await c.responsesAfter(1);
@@ -61,14 +42,14 @@ describe('request body failures through the gateway', () => {
     });
     expect(sink.observations[0]!.requestBodyBytes).toBe(5);
     // The upstream request was aborted, never completed.
-    await waitUntil(() => upstream!.open === 0, 2_000, 'upstream socket closed');
-    expect(upstream.requests).toHaveLength(0);
+    await waitUntil(() => fx.upstream!.open === 0, 2_000, 'upstream socket closed');
+    expect(fx.upstream.requests).toHaveLength(0);
   });
 
   it('a body that stops arriving past bodyTimeoutMs (a GatewayOptions limit) -> 408, error body-timeout', async () => {
-    upstream = await startUpstream();
+    fx.upstream = await startUpstream();
     const sink = new CollectingSink();
-    gateway = await startGateway({ upstream: upstream.url, listen: { host: '127.0.0.1', port: 0 }, sinks: [sink], bodyTimeoutMs: 150 });
+    fx.gateway = await startGateway({ upstream: fx.upstream.url, listen: { host: '127.0.0.1', port: 0 }, sinks: [sink], bodyTimeoutMs: 150 });
     const c = await client();
     const started = Date.now();
     c.write(bitsPost('/up/f.bin', [['BITS-Packet-Type', 'Fragment'], ['Content-Length', '1000']], Buffer.alloc(10)));
@@ -86,7 +67,7 @@ describe('request body failures through the gateway', () => {
     ['closes its connection', true],
   ])('an early final answer (413 before the body) from an upstream that %s is observed as its answer, without an error, every time', async (_, closes) => {
     const sockets = new Set<net.Socket>();
-    extraServer = net.createServer((socket) => {
+    fx.extraServer = net.createServer((socket) => {
       sockets.add(socket);
       socket.on('error', () => {});
       socket.once('data', () => {
@@ -94,11 +75,11 @@ describe('request body failures through the gateway', () => {
         if (closes) socket.end();
       });
     });
-    extraServer.on('close', () => sockets.forEach((s) => s.destroy()));
-    await new Promise<void>((r) => extraServer!.listen(0, '127.0.0.1', r));
-    const url = new URL(`http://127.0.0.1:${(extraServer.address() as net.AddressInfo).port}`);
+    fx.extraServer.on('close', () => sockets.forEach((s) => s.destroy()));
+    await new Promise<void>((r) => fx.extraServer!.listen(0, '127.0.0.1', r));
+    const url = new URL(`http://127.0.0.1:${(fx.extraServer.address() as net.AddressInfo).port}`);
     const sink = new CollectingSink();
-    gateway = await startGateway({ upstream: url, listen: { host: '127.0.0.1', port: 0 }, sinks: [sink] });
+    fx.gateway = await startGateway({ upstream: url, listen: { host: '127.0.0.1', port: 0 }, sinks: [sink] });
     for (let i = 0; i < 8; i++) {
       const c = await client();
       c.write(bitsPost('/up/f.bin', [['BITS-Packet-Type', 'Fragment'], ['Content-Length', String(1 << 20)]], Buffer.alloc(20_000)));
@@ -151,16 +132,16 @@ function fakeResponse(req: Http1Request): FakeResponse {
 
 describe('forwarder: body stream errors', () => {
   it('records the `.reason` of a body stream error as the observation error', async () => {
-    upstream = await startUpstream();
+    fx.upstream = await startUpstream();
     const sink = new CollectingSink();
-    const forwarder = new Forwarder({ upstream: upstream.url, upstreamTimeoutMs: 5_000, forwardedHeaders: false, sink });
+    const forwarder = new Forwarder({ upstream: fx.upstream.url, upstreamTimeoutMs: 5_000, forwardedHeaders: false, sink });
     const socket = new net.Socket();
     try {
       const req = fakeRequest(socket, 100);
       const res = fakeResponse(req);
       forwarder.handle(req, res);
       (req as unknown as PassThrough).write(Buffer.alloc(10));
-      await waitUntil(() => upstream!.accepted === 1, 2_000, 'upstream connection');
+      await waitUntil(() => fx.upstream!.accepted === 1, 2_000, 'upstream connection');
       req.destroy(new RequestBodyError('body-timeout', 'HTTP1_BODY_TIMEOUT', 'request body timed out'));
       const [obs] = await sink.waitFor(1);
       await settle();
@@ -177,16 +158,16 @@ describe('forwarder: body stream errors', () => {
     // The listener emits 'finish' when the socket took the last byte; under load that can come
     // after the body pipeline failed (proxyReq destroyed once the early answer was relayed).
     const sockets = new Set<net.Socket>();
-    extraServer = net.createServer((s) => {
+    fx.extraServer = net.createServer((s) => {
       sockets.add(s);
       s.on('error', () => {});
       s.once('data', () => s.write('HTTP/1.1 413 Too Large\r\nContent-Length: 0\r\n\r\n'));
     });
-    extraServer.on('close', () => sockets.forEach((s) => s.destroy()));
-    await new Promise<void>((r) => extraServer!.listen(0, '127.0.0.1', r));
+    fx.extraServer.on('close', () => sockets.forEach((s) => s.destroy()));
+    await new Promise<void>((r) => fx.extraServer!.listen(0, '127.0.0.1', r));
     const sink = new CollectingSink();
     const forwarder = new Forwarder({
-      upstream: new URL(`http://127.0.0.1:${(extraServer.address() as net.AddressInfo).port}`),
+      upstream: new URL(`http://127.0.0.1:${(fx.extraServer.address() as net.AddressInfo).port}`),
       upstreamTimeoutMs: 5_000, forwardedHeaders: false, sink,
     });
     const socket = new net.Socket();

@@ -1,8 +1,8 @@
 import net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
-import { startGateway, type Gateway } from '../../src/gateway/index.js';
+import { describe, expect, it } from 'vitest';
+import { startGateway } from '../../src/gateway/index.js';
 import {
-  bitsPost, CollectingSink, expectOneObservationPerExchange, headerOf, RawClient, startRawUpstream, waitUntil, type TestUpstream,
+  bitsPost, CollectingSink, headerOf, startRawUpstream, useGatewayFixture, waitUntil, type TestUpstream,
 } from './helpers.js';
 
 /**
@@ -11,37 +11,21 @@ import {
  * correct answer on later ones, then checks a second client is still served.
  */
 
-let upstream: (TestUpstream & { sockets: Set<net.Socket> }) | undefined;
-let gateway: Gateway | undefined;
-const clients: RawClient[] = [];
+const fx = useGatewayFixture<TestUpstream & { sockets: Set<net.Socket> }>();
+const { client } = fx;
 const OK = 'HTTP/1.1 200 OK\r\nBITS-Packet-Type: Ack\r\nContent-Length: 0\r\n\r\n';
 const PING = bitsPost('/up/f.bin', [['BITS-Packet-Type', 'Ping'], ['Content-Length', '0']]);
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.destroy();
-  await expectOneObservationPerExchange();
-  await gateway?.close();
-  await upstream?.close();
-  gateway = undefined;
-  upstream = undefined;
-});
-
-async function client(): Promise<RawClient> {
-  const c = await RawClient.connect(gateway!.address.port);
-  clients.push(c);
-  return c;
-}
 
 /** `fault` answers requests on the first upstream connection; later connections get a 200 Ack. */
 async function setup(fault: (socket: net.Socket, index: number) => void, upstreamTimeoutMs = 2_000) {
   const firstSocket: { s?: net.Socket } = {};
-  upstream = await startRawUpstream((socket, index) => {
+  fx.upstream = await startRawUpstream((socket, index) => {
     firstSocket.s ??= socket;
     if (socket === firstSocket.s) fault(socket, index);
     else socket.write(OK);
   });
   const sink = new CollectingSink();
-  gateway = await startGateway({ upstream: upstream.url, listen: { host: '127.0.0.1', port: 0 }, sinks: [sink], upstreamTimeoutMs });
+  fx.gateway = await startGateway({ upstream: fx.upstream.url, listen: { host: '127.0.0.1', port: 0 }, sinks: [sink], upstreamTimeoutMs });
   return sink;
 }
 
@@ -59,7 +43,7 @@ describe('upstream faults', () => {
     const port = (probe.address() as net.AddressInfo).port;
     await new Promise<void>((r) => probe.close(() => r()));
     const sink = new CollectingSink();
-    gateway = await startGateway({ upstream: new URL(`http://127.0.0.1:${port}`), listen: { host: '127.0.0.1', port: 0 }, sinks: [sink] });
+    fx.gateway = await startGateway({ upstream: new URL(`http://127.0.0.1:${port}`), listen: { host: '127.0.0.1', port: 0 }, sinks: [sink] });
     const c = await client();
     c.write(PING);
     const [res] = await c.responsesAfter(1);
@@ -111,7 +95,7 @@ describe('upstream faults', () => {
     const obs = sink.observations.find((o) => o.status === 504)!;
     expect(obs).toMatchObject({ error: 'upstream-timeout', responder: 'gateway' });
     // The hung upstream connection was dropped.
-    await waitUntil(() => upstream!.closedCount() >= 1, 2_000, 'upstream socket closed');
+    await waitUntil(() => fx.upstream!.closedCount() >= 1, 2_000, 'upstream socket closed');
   });
 
   it('response without framing on a kept-alive connection is relayed re-framed, then the client is closed', async () => {
@@ -165,7 +149,7 @@ describe('upstream faults', () => {
     c.write(PING);
     expect((await c.responsesAfter(1))[0]!.status).toBe(502);
     expect((await sink.waitFor(1))[0]!.error).toBe('bad-upstream-response');
-    await waitUntil(() => upstream!.closedCount() >= 1, 2_000, 'upstream socket closed');
+    await waitUntil(() => fx.upstream!.closedCount() >= 1, 2_000, 'upstream socket closed');
     expect(await c.waitClosed(2_000)).toBe(true);
     await secondClientServed();
   });
@@ -229,6 +213,6 @@ describe('upstream faults', () => {
     expect((await c.responsesAfter(1))[0]!.status).toBe(200);
     expect(await c.waitClosed(2_000)).toBe(true);
     // Only one upstream connection was ever opened for it: no silent replacement.
-    expect(upstream!.accepted).toBe(1);
+    expect(fx.upstream!.accepted).toBe(1);
   });
 });

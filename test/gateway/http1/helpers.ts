@@ -1,6 +1,7 @@
 /** Raw-socket helpers for the HTTP/1.1 listener tests: real bytes, loopback, port 0, everything closed. */
 import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { afterEach } from 'vitest';
 import { createHttp1Server } from '../../../src/gateway/http1/index.js';
 import type {
   ConnectionInfo, Http1Handler, Http1ServerOptions, RejectInfo,
@@ -145,4 +146,30 @@ export function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
 export function errorBytes(status: number, text: string, reason: string): string {
   const body = `${status} ${text}: ${reason}\n`;
   return `HTTP/1.1 ${status} ${text}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`;
+}
+
+/** The listener a test file starts per test; `useServerFixture` closes it after each test. */
+export interface ServerFixture {
+  srv: TestServer | undefined;
+  /** A client connected to `srv`, destroyed after the test. */
+  open: () => Promise<Client>;
+}
+
+/** Registers an afterEach that destroys the clients, then closes `srv` and clears it. */
+export function useServerFixture(): ServerFixture {
+  const clients: Client[] = [];
+  const fx: ServerFixture = {
+    srv: undefined,
+    open: async () => {
+      const c = await Client.open(fx.srv!.port);
+      clients.push(c);
+      return c;
+    },
+  };
+  afterEach(async () => {
+    for (const c of clients.splice(0)) c.destroy();
+    await fx.srv?.close();
+    fx.srv = undefined;
+  });
+  return fx;
 }

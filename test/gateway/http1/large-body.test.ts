@@ -2,17 +2,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Http1Request } from '../../../src/gateway/http1/index.js';
-import { Client, startServer, type TestServer } from './helpers.js';
+import { Client, startServer, useServerFixture } from './helpers.js';
 
-let srv: TestServer | undefined;
-const clients: Client[] = [];
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.destroy();
-  await srv?.close();
-  srv = undefined;
-});
+const fx = useServerFixture();
 
 /** Writes `total` pseudo-random bytes (from a repeated 1 MiB block) honouring the socket's backpressure. */
 async function sendBody(c: Client, total: number, block: Buffer, frame?: (b: Buffer) => Buffer[]): Promise<string> {
@@ -57,11 +51,10 @@ function hashingServer(peak: { arrayBuffers: number }) {
 describe('HTTP/1.1 listener: streaming', () => {
   it('streams a 64 MiB Content-Length body through a hashing handler: sha256 matches, memory flat', async () => {
     const peak = { arrayBuffers: 0 };
-    srv = await hashingServer(peak);
+    fx.srv = await hashingServer(peak);
     gc();
     const before = process.memoryUsage().arrayBuffers;
-    const c = await Client.open(srv.port);
-    clients.push(c);
+    const c = await fx.open();
     const total = 64 * 1024 * 1024;
     c.write(`BITS_POST /up/big.bin HTTP/1.1\r\nHost: a\r\nBITS-Packet-Type: Fragment\r\nContent-Length: ${total}\r\n\r\n`);
     const digest = await sendBody(c, total, randomBytes(1024 * 1024));
@@ -74,9 +67,8 @@ describe('HTTP/1.1 listener: streaming', () => {
 
   it('streams a 16 MiB chunked body with odd chunk sizes byte-exact', async () => {
     const peak = { arrayBuffers: 0 };
-    srv = await hashingServer(peak);
-    const c = await Client.open(srv.port);
-    clients.push(c);
+    fx.srv = await hashingServer(peak);
+    const c = await fx.open();
     const total = 16 * 1024 * 1024;
     c.write('BITS_POST /up/big.bin HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n');
     const frame = (b: Buffer): Buffer[] => {
@@ -95,13 +87,12 @@ describe('HTTP/1.1 listener: streaming', () => {
 
   it('pauses the socket while the handler does not read (backpressure), then delivers everything', async () => {
     let req: Http1Request | undefined;
-    srv = await startServer((r, res) => {
+    fx.srv = await startServer((r, res) => {
       req = r;
       r.pause();
       r.on('end', () => { res.writeHead(200, [['Content-Length', '0']]); res.end(); });
     });
-    const c = await Client.open(srv.port);
-    clients.push(c);
+    const c = await fx.open();
     const total = 32 * 1024 * 1024;
     c.write(`BITS_POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: ${total}\r\n\r\n`);
     const block = Buffer.alloc(1024 * 1024, 0x5a);

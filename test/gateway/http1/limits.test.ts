@@ -1,20 +1,10 @@
 /** Timeouts, size caps and client disconnects. Small limit values keep these fast. */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Http1Request, Http1Response } from '../../../src/gateway/http1/index.js';
-import { Client, errorBytes, exchange, startServer, type TestServer } from './helpers.js';
+import { errorBytes, exchange, startServer, useServerFixture } from './helpers.js';
 
-let srv: TestServer | undefined;
-const clients: Client[] = [];
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.destroy();
-  await srv?.close();
-  srv = undefined;
-});
-async function open(): Promise<Client> {
-  const c = await Client.open(srv!.port);
-  clients.push(c);
-  return c;
-}
+const fx = useServerFixture();
+const { open } = fx;
 const okHandler = (req: Http1Request, res: Http1Response) => {
   req.resume();
   req.on('end', () => {
@@ -25,18 +15,18 @@ const okHandler = (req: Http1Request, res: Http1Response) => {
 
 describe('HTTP/1.1 listener: limits and timeouts', () => {
   it('answers 408 and closes when a started head is not complete in time', async () => {
-    srv = await startServer(okHandler, { headersTimeoutMs: 150 });
+    fx.srv = await startServer(okHandler, { headersTimeoutMs: 150 });
     const c = await open();
     const t0 = Date.now();
     c.write('BITS_POST /up HTTP/1.1\r\nHost: a\r\n');
     await c.untilEnded(3000);
     expect(Date.now() - t0).toBeGreaterThanOrEqual(140);
     expect(c.text).toBe(errorBytes(408, 'Request Timeout', 'headers-timeout'));
-    expect(srv.rejects).toMatchObject([{ status: 408, reason: 'headers-timeout' }]);
+    expect(fx.srv.rejects).toMatchObject([{ status: 408, reason: 'headers-timeout' }]);
   });
 
   it('does not reset the headers timer on each byte (slowloris)', async () => {
-    srv = await startServer(okHandler, { headersTimeoutMs: 200 });
+    fx.srv = await startServer(okHandler, { headersTimeoutMs: 200 });
     const c = await open();
     const t0 = Date.now();
     const drip = setInterval(() => { if (!c.ended) c.write('X'); }, 20);
@@ -51,15 +41,15 @@ describe('HTTP/1.1 listener: limits and timeouts', () => {
   });
 
   it('closes a connection that never sends anything within headersTimeoutMs, without a response', async () => {
-    srv = await startServer(okHandler, { headersTimeoutMs: 100 });
+    fx.srv = await startServer(okHandler, { headersTimeoutMs: 100 });
     const c = await open();
     await c.untilEnded(3000);
     expect(c.text).toBe('');
-    expect(srv.rejects).toEqual([]); // no request, nothing rejected: an idle close
+    expect(fx.srv.rejects).toEqual([]); // no request, nothing rejected: an idle close
   });
 
   it('closes an idle keep-alive connection after keepAliveTimeoutMs, silently', async () => {
-    srv = await startServer(okHandler, { keepAliveTimeoutMs: 100, headersTimeoutMs: 5000 });
+    fx.srv = await startServer(okHandler, { keepAliveTimeoutMs: 100, headersTimeoutMs: 5000 });
     const c = await open();
     c.write('GET / HTTP/1.1\r\nHost: a\r\n\r\n');
     await c.untilText('ok');
@@ -67,11 +57,11 @@ describe('HTTP/1.1 listener: limits and timeouts', () => {
     await c.untilEnded(3000);
     expect(Date.now() - t0).toBeGreaterThanOrEqual(80);
     expect(c.text).toBe('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
-    expect(srv.rejects).toEqual([]);
+    expect(fx.srv.rejects).toEqual([]);
   });
 
   it('starts the headers timer of a kept-alive connection at the first byte of the next head', async () => {
-    srv = await startServer(okHandler, { keepAliveTimeoutMs: 2000, headersTimeoutMs: 150 });
+    fx.srv = await startServer(okHandler, { keepAliveTimeoutMs: 2000, headersTimeoutMs: 150 });
     const c = await open();
     c.write('GET / HTTP/1.1\r\nHost: a\r\n\r\n');
     await c.untilText('ok');
@@ -84,7 +74,7 @@ describe('HTTP/1.1 listener: limits and timeouts', () => {
 
   it('answers 408 when a request body stops arriving (bodyTimeoutMs), and the body stream errors', async () => {
     let error: (Error & { reason?: string }) | undefined;
-    srv = await startServer((req) => {
+    fx.srv = await startServer((req) => {
       req.on('error', (e) => { error = e; });
       req.resume();
     }, { bodyTimeoutMs: 150 });
@@ -95,12 +85,12 @@ describe('HTTP/1.1 listener: limits and timeouts', () => {
     expect(Date.now() - t0).toBeGreaterThanOrEqual(140);
     expect(c.text).toBe(errorBytes(408, 'Request Timeout', 'body-timeout'));
     expect(error?.reason).toBe('body-timeout');
-    expect(srv.rejects).toMatchObject([{ status: 408, reason: 'body-timeout', method: 'BITS_POST', url: '/up' }]);
+    expect(fx.srv.rejects).toMatchObject([{ status: 408, reason: 'body-timeout', method: 'BITS_POST', url: '/up' }]);
   });
 
   it('does not time out a body while the handler holds it back (backpressure is not client silence)', async () => {
     let req: Http1Request | undefined;
-    srv = await startServer((r, res) => {
+    fx.srv = await startServer((r, res) => {
       req = r;
       r.pause();
       r.on('end', () => { res.writeHead(200, [['Content-Length', '2']]); res.end(Buffer.from('ok')); });
@@ -113,11 +103,11 @@ describe('HTTP/1.1 listener: limits and timeouts', () => {
     expect(c.ended).toBe(false);
     req!.resume();
     await c.untilText('ok');
-    expect(srv.rejects).toEqual([]);
+    expect(fx.srv.rejects).toEqual([]);
   });
 
   it('still times out a slow second head when the keep-alive timeout is disabled (0)', async () => {
-    srv = await startServer(okHandler, { keepAliveTimeoutMs: 0, headersTimeoutMs: 150 });
+    fx.srv = await startServer(okHandler, { keepAliveTimeoutMs: 0, headersTimeoutMs: 150 });
     const c = await open();
     c.write('GET / HTTP/1.1\r\nHost: a\r\n\r\n');
     await c.untilText('ok');
@@ -127,28 +117,28 @@ describe('HTTP/1.1 listener: limits and timeouts', () => {
   });
 
   it('answers 431 to a head over maxHeadBytes', async () => {
-    srv = await startServer(okHandler, { maxHeadBytes: 1024 });
-    const text = await exchange(srv.port, `BITS_POST /up HTTP/1.1\r\nHost: a\r\nX-Big: ${'a'.repeat(2000)}\r\n\r\n`);
+    fx.srv = await startServer(okHandler, { maxHeadBytes: 1024 });
+    const text = await exchange(fx.srv.port, `BITS_POST /up HTTP/1.1\r\nHost: a\r\nX-Big: ${'a'.repeat(2000)}\r\n\r\n`);
     expect(text).toBe(errorBytes(431, 'Request Header Fields Too Large', 'head-too-large'));
-    expect(srv.rejects).toMatchObject([{ status: 431, reason: 'head-too-large', method: 'BITS_POST', url: '/up' }]);
+    expect(fx.srv.rejects).toMatchObject([{ status: 431, reason: 'head-too-large', method: 'BITS_POST', url: '/up' }]);
   });
 
   it('answers 431 to a 70 KB head with the default cap (64 KiB)', async () => {
-    srv = await startServer(okHandler);
-    const text = await exchange(srv.port, `GET / HTTP/1.1\r\nHost: a\r\nAuthorization: NTLM ${'A'.repeat(70_000)}\r\n\r\n`);
+    fx.srv = await startServer(okHandler);
+    const text = await exchange(fx.srv.port, `GET / HTTP/1.1\r\nHost: a\r\nAuthorization: NTLM ${'A'.repeat(70_000)}\r\n\r\n`);
     expect(text).toBe(errorBytes(431, 'Request Header Fields Too Large', 'head-too-large'));
   });
 
   it('accepts a head exactly at maxHeadBytes', async () => {
     const head = 'GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n';
-    srv = await startServer(okHandler, { maxHeadBytes: head.length });
-    expect(await exchange(srv.port, head)).toBe('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok');
+    fx.srv = await startServer(okHandler, { maxHeadBytes: head.length });
+    expect(await exchange(fx.srv.port, head)).toBe('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok');
   });
 
   it('on client disconnect mid-body: the body stream errors and res emits close', async () => {
     const events: string[] = [];
     let error: (Error & { code?: string }) | undefined;
-    srv = await startServer((req, res) => {
+    fx.srv = await startServer((req, res) => {
       req.on('data', () => { if (!events.includes('data')) events.push('data'); });
       req.on('aborted', () => events.push('aborted'));
       req.on('error', (e) => { error = e; events.push('error'); });
@@ -162,13 +152,13 @@ describe('HTTP/1.1 listener: limits and timeouts', () => {
     expect(events.slice(0, 2)).toEqual(['data', 'aborted']);
     expect(events.slice(2).sort()).toEqual(['error', 'res-close']);
     expect(error?.code).toBe('ECONNRESET');
-    await expect.poll(() => srv!.closed.length).toBe(1);
+    await expect.poll(() => fx.srv!.closed.length).toBe(1);
   });
 
   it('on client half-close mid-chunked-body: the body stream errors', async () => {
     let error: Error | undefined;
     let resClosed = false;
-    srv = await startServer((req, res) => {
+    fx.srv = await startServer((req, res) => {
       req.on('error', (e) => { error = e; });
       req.resume();
       res.on('close', () => { resClosed = true; });
@@ -181,25 +171,25 @@ describe('HTTP/1.1 listener: limits and timeouts', () => {
   it('emits res close when the client resets the connection while the handler is still working', async () => {
     let resClosed = false;
     let finished = false;
-    srv = await startServer((req, res) => {
+    fx.srv = await startServer((req, res) => {
       req.resume();
       res.on('close', () => { resClosed = true; });
       res.on('finish', () => { finished = true; });
     });
     const c = await open();
     c.write('BITS_POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n');
-    await expect.poll(() => srv!.connections.length).toBe(1);
+    await expect.poll(() => fx.srv!.connections.length).toBe(1);
     await new Promise((r) => setTimeout(r, 20));
     c.socket.resetAndDestroy();
     await expect.poll(() => resClosed).toBe(true);
     expect(finished).toBe(false);
-    await expect.poll(() => srv!.closed.length).toBe(1);
+    await expect.poll(() => fx.srv!.closed.length).toBe(1);
   });
 
   it('treats a FIN after a complete request as a half-close: the response is still written, then the connection closes', async () => {
     let finished = false;
     let resClosed = false;
-    srv = await startServer((req, res) => {
+    fx.srv = await startServer((req, res) => {
       req.resume();
       res.on('finish', () => { finished = true; });
       res.on('close', () => { resClosed = true; });
@@ -214,16 +204,16 @@ describe('HTTP/1.1 listener: limits and timeouts', () => {
     c.destroy(); // FIN, nobody reads any more
     // The peer is gone: the write either lands in the kernel buffer (finish) or hits the RST (close).
     await expect.poll(() => finished || resClosed).toBe(true);
-    await expect.poll(() => srv!.closed.length).toBe(1);
+    await expect.poll(() => fx.srv!.closed.length).toBe(1);
   });
 
   it('reports a client vanishing in the middle of a head as truncated-head', async () => {
-    srv = await startServer(okHandler);
+    fx.srv = await startServer(okHandler);
     const c = await open();
     c.write('BITS_POST /up HTTP/1.1\r\nHo');
     await new Promise((r) => setTimeout(r, 20));
     c.destroy();
-    await expect.poll(() => srv!.rejects.length).toBe(1);
-    expect(srv.rejects[0]).toMatchObject({ status: null, reason: 'truncated-head' });
+    await expect.poll(() => fx.srv!.rejects.length).toBe(1);
+    expect(fx.srv.rejects[0]).toMatchObject({ status: null, reason: 'truncated-head' });
   });
 });

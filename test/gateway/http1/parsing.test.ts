@@ -1,21 +1,10 @@
 /** End to end over raw sockets: what a real BITS client sends, the handler sees exactly. */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Http1Request, Http1Response } from '../../../src/gateway/http1/index.js';
-import { Client, readAll, startServer, type TestServer } from './helpers.js';
+import { readAll, startServer, useServerFixture, type TestServer } from './helpers.js';
 
-let srv: TestServer | undefined;
-const clients: Client[] = [];
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.destroy();
-  await srv?.close();
-  srv = undefined;
-});
-
-async function open(): Promise<Client> {
-  const c = await Client.open(srv!.port);
-  clients.push(c);
-  return c;
-}
+const fx = useServerFixture();
+const { open } = fx;
 
 interface Seen { method: string; url: string; httpVersion: string; rawHeaders: string[]; headers: Record<string, string | string[]>; body: string; contentLength: number | null; chunked: boolean; expectContinue: boolean; complete: boolean; bodyBytesRead: number; connectionId: number }
 
@@ -40,7 +29,7 @@ const ack = (text: string) => `HTTP/1.1 200 OK\r\nBITS-Packet-Type: Ack\r\nConte
 describe('HTTP/1.1 listener: parsing', () => {
   it('accepts a BITS_POST Fragment with a Content-Length body', async () => {
     const seen: Seen[] = [];
-    srv = await echoServer(seen);
+    fx.srv = await echoServer(seen);
     const c = await open();
     c.write('BITS_POST /uploads/report.zip HTTP/1.1\r\nHost: files.example.com\r\nBITS-Packet-Type: Fragment\r\n' +
       'BITS-Session-Id: {0f2e52b4-6d1c-4b3a-9d3e-31e8c1b7a5d0}\r\nContent-Range: bytes 0-9/10\r\nContent-Length: 10\r\n\r\n0123456789');
@@ -56,7 +45,7 @@ describe('HTTP/1.1 listener: parsing', () => {
 
   it('accepts a chunked body with several chunks, extensions and trailers', async () => {
     const seen: Seen[] = [];
-    srv = await echoServer(seen);
+    fx.srv = await echoServer(seen);
     const c = await open();
     c.write('BITS_POST /up/f HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n' +
       '4\r\nabcd\r\n3;ext=1;other\r\nefg\r\n10\r\n0123456789ABCDEF\r\n0\r\nX-Trailer: t\r\n\r\n');
@@ -66,7 +55,7 @@ describe('HTTP/1.1 listener: parsing', () => {
 
   it('delivers a chunked body that arrives split inside size lines and CRLFs', async () => {
     const seen: Seen[] = [];
-    srv = await echoServer(seen);
+    fx.srv = await echoServer(seen);
     const c = await open();
     const wire = 'BITS_POST /up/f HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1a\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\n\r\n';
     for (const piece of wire.match(/[\s\S]{1,3}/g)!) {
@@ -79,7 +68,7 @@ describe('HTTP/1.1 listener: parsing', () => {
 
   it('serves a keep-alive sequence of packets on one connection', async () => {
     const seen: Seen[] = [];
-    srv = await echoServer(seen);
+    fx.srv = await echoServer(seen);
     const c = await open();
     const packets = ['Ping', 'Create-Session', 'Fragment', 'Close-Session'];
     let expected = '';
@@ -91,14 +80,14 @@ describe('HTTP/1.1 listener: parsing', () => {
     }
     expect(c.text).toBe(expected);
     expect(new Set(seen.map((s) => s.connectionId)).size).toBe(1);
-    expect(srv.connections).toHaveLength(1);
+    expect(fx.srv.connections).toHaveLength(1);
   });
 
   it('answers pipelined requests sent in one write in order', async () => {
     const seen: Seen[] = [];
     const order: string[] = [];
     // Handlers answer out of order in time (later requests faster) — responses must still be in order.
-    srv = await startServer(async (req, res) => {
+    fx.srv = await startServer(async (req, res) => {
       const body = await readAll(req);
       order.push(req.url);
       await new Promise((r) => setTimeout(r, req.url === '/1' ? 50 : 1));
@@ -124,7 +113,7 @@ describe('HTTP/1.1 listener: parsing', () => {
   it('handles the next pipelined request only after the current response ended', async () => {
     let active = 0;
     let maxActive = 0;
-    srv = await startServer((req, res) => {
+    fx.srv = await startServer((req, res) => {
       active++;
       maxActive = Math.max(maxActive, active);
       req.resume();
@@ -142,7 +131,7 @@ describe('HTTP/1.1 listener: parsing', () => {
 
   it('starts the next pipelined request only after the previous response emitted finish, even when answered synchronously', async () => {
     const log: string[] = [];
-    srv = await startServer((req, res) => {
+    fx.srv = await startServer((req, res) => {
       log.push(`start ${req.url}`);
       res.on('finish', () => log.push(`finish ${req.url}`));
       res.writeHead(204, []);
@@ -156,7 +145,7 @@ describe('HTTP/1.1 listener: parsing', () => {
 
   it('closes an HTTP/1.0 connection after the response', async () => {
     const seen: Seen[] = [];
-    srv = await echoServer(seen);
+    fx.srv = await echoServer(seen);
     const c = await open();
     c.write('BITS_POST /old HTTP/1.0\r\nContent-Length: 2\r\n\r\nhi');
     await c.untilEnded();
@@ -166,7 +155,7 @@ describe('HTTP/1.1 listener: parsing', () => {
 
   it('keeps an HTTP/1.0 connection that asked for keep-alive', async () => {
     const seen: Seen[] = [];
-    srv = await echoServer(seen);
+    fx.srv = await echoServer(seen);
     const c = await open();
     c.write('GET /old HTTP/1.0\r\nConnection: keep-alive\r\n\r\n');
     const expected = 'HTTP/1.1 200 OK\r\nBITS-Packet-Type: Ack\r\nContent-Length: 10\r\nConnection: keep-alive\r\n\r\nGET /old 0';
@@ -177,7 +166,7 @@ describe('HTTP/1.1 listener: parsing', () => {
   });
 
   it('closes after a request with Connection: close', async () => {
-    srv = await echoServer([]);
+    fx.srv = await echoServer([]);
     const c = await open();
     c.write('BITS_POST /x HTTP/1.1\r\nHost: a\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
     await c.untilEnded();
@@ -185,7 +174,7 @@ describe('HTTP/1.1 listener: parsing', () => {
   });
 
   it('sends no body on a HEAD response but keeps its Content-Length', async () => {
-    srv = await startServer((req, res) => {
+    fx.srv = await startServer((req, res) => {
       res.writeHead(200, [['Content-Length', '5']]);
       res.end(Buffer.from('hello'));
     });
@@ -199,7 +188,7 @@ describe('HTTP/1.1 listener: parsing', () => {
 
   it('flags Expect: 100-continue without answering it, and sends 100 only when asked', async () => {
     const seen: Seen[] = [];
-    srv = await startServer(async (req, res) => {
+    fx.srv = await startServer(async (req, res) => {
       seen.push({ expectContinue: req.expectContinue } as Seen);
       await new Promise((r) => setTimeout(r, 30));
       res.writeContinue();
@@ -221,7 +210,7 @@ describe('HTTP/1.1 listener: parsing', () => {
   });
 
   it('closes after a final answer to Expect: 100-continue sent without a 100 (the client may or may not send the body)', async () => {
-    srv = await startServer((req, res) => {
+    fx.srv = await startServer((req, res) => {
       res.writeHead(413, [['BITS-Packet-Type', 'Ack'], ['Content-Length', '0']]);
       res.end();
     });
@@ -233,7 +222,7 @@ describe('HTTP/1.1 listener: parsing', () => {
 
   it('tolerates two leading CRLFs before a request line', async () => {
     const seen: Seen[] = [];
-    srv = await echoServer(seen);
+    fx.srv = await echoServer(seen);
     const c = await open();
     c.write('\r\n\r\nBITS_POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n');
     await c.untilText(ack('BITS_POST /x 0'));
@@ -245,7 +234,7 @@ describe('HTTP/1.1 listener: parsing', () => {
 
   it('preserves header order, case, duplicates and byte values in rawHeaders', async () => {
     const seen: Seen[] = [];
-    srv = await echoServer(seen);
+    fx.srv = await echoServer(seen);
     const c = await open();
     c.write('BITS_POST /x HTTP/1.1\r\nhost: a\r\nbits-packet-type: Create-Session\r\nBITS-Supported-Protocols: {7df0354d-249b-430f-820d-3d2a9bef4931}\r\n' +
       'X-Dup: 1\r\nx-dup: 2\r\nSet-Cookie: a\r\nSet-Cookie: b\r\nX-Latin: caf\xe9\r\nContent-Length: 0\r\n\r\n');
@@ -260,7 +249,7 @@ describe('HTTP/1.1 listener: parsing', () => {
   });
 
   it('serves a client that half-closes after its request', async () => {
-    srv = await echoServer([]);
+    fx.srv = await echoServer([]);
     const c = await open();
     c.socket.end('BITS_POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n\r\nZ');
     await c.untilEnded();
@@ -268,7 +257,7 @@ describe('HTTP/1.1 listener: parsing', () => {
   });
 
   it('serves every pipelined request of a client that half-closes at once', async () => {
-    srv = await echoServer([]);
+    fx.srv = await echoServer([]);
     const c = await open();
     c.socket.end('GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\n');
     await c.untilEnded();

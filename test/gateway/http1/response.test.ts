@@ -1,24 +1,14 @@
 /** The response writer end to end: framing, keep-alive decisions, early answers, backpressure. */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Http1Request, Http1Response } from '../../../src/gateway/http1/index.js';
-import { Client, exchange, startServer, type TestServer } from './helpers.js';
+import { exchange, startServer, useServerFixture } from './helpers.js';
 
-let srv: TestServer | undefined;
-const clients: Client[] = [];
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.destroy();
-  await srv?.close();
-  srv = undefined;
-});
-async function open(): Promise<Client> {
-  const c = await Client.open(srv!.port);
-  clients.push(c);
-  return c;
-}
+const fx = useServerFixture();
+const { open } = fx;
 
 describe('HTTP/1.1 listener: responses', () => {
   it('chunks a streamed response to a 1.1 client and keeps the connection', async () => {
-    srv = await startServer((req, res) => {
+    fx.srv = await startServer((req, res) => {
       req.resume();
       res.writeHead(200, [['Content-Type', 'application/octet-stream']]);
       res.write(Buffer.from('hello '));
@@ -36,39 +26,39 @@ describe('HTTP/1.1 listener: responses', () => {
   });
 
   it('delimits a response of unknown length by closing to a 1.0 client', async () => {
-    srv = await startServer((req, res) => {
+    fx.srv = await startServer((req, res) => {
       res.writeHead(200, []);
       res.write(Buffer.from('abc'));
       res.end(Buffer.from('def'));
     });
-    expect(await exchange(srv.port, 'GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n')).toBe('HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nabcdef');
+    expect(await exchange(fx.srv.port, 'GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n')).toBe('HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nabcdef');
   });
 
   it('closeAfter() before the head adds Connection: close and closes', async () => {
-    srv = await startServer((req, res) => {
+    fx.srv = await startServer((req, res) => {
       res.closeAfter();
       res.writeHead(200, [['Content-Length', '0']]);
       res.end();
     });
-    expect(await exchange(srv.port, 'GET / HTTP/1.1\r\nHost: a\r\n\r\nGET /never HTTP/1.1\r\nHost: a\r\n\r\n'))
+    expect(await exchange(fx.srv.port, 'GET / HTTP/1.1\r\nHost: a\r\n\r\nGET /never HTTP/1.1\r\nHost: a\r\n\r\n'))
       .toBe('HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
   });
 
   it('closeAfter() after the head still closes after the response', async () => {
     let calls = 0;
-    srv = await startServer((req, res) => {
+    fx.srv = await startServer((req, res) => {
       calls++;
       res.writeHead(200, [['Content-Length', '2']]);
       res.closeAfter();
       res.end(Buffer.from('ok'));
     });
-    expect(await exchange(srv.port, 'GET / HTTP/1.1\r\nHost: a\r\n\r\nGET /never HTTP/1.1\r\nHost: a\r\n\r\n'))
+    expect(await exchange(fx.srv.port, 'GET / HTTP/1.1\r\nHost: a\r\n\r\nGET /never HTTP/1.1\r\nHost: a\r\n\r\n'))
       .toBe('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
     expect(calls).toBe(1);
   });
 
   it('sends no body for 204 and 304', async () => {
-    srv = await startServer((req, res) => {
+    fx.srv = await startServer((req, res) => {
       res.writeHead(req.url === '/a' ? 204 : 304, []);
       res.end(Buffer.from('ignored'));
     });
@@ -80,18 +70,18 @@ describe('HTTP/1.1 listener: responses', () => {
   });
 
   it('never writes more than Content-Length, and closes when the body is short', async () => {
-    srv = await startServer((req, res) => {
+    fx.srv = await startServer((req, res) => {
       res.writeHead(200, [['Content-Length', '3']]);
       if (req.url === '/long') res.end(Buffer.from('abcdef'));
       else res.end(Buffer.from('a'));
     });
-    expect(await exchange(srv.port, 'GET /long HTTP/1.1\r\nHost: a\r\n\r\nGET /x HTTP/1.1\r\nHost: a\r\n\r\n')).toBe('HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc');
-    expect(await exchange(srv.port, 'GET /short HTTP/1.1\r\nHost: a\r\n\r\nGET /x HTTP/1.1\r\nHost: a\r\n\r\n')).toBe('HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\na');
+    expect(await exchange(fx.srv.port, 'GET /long HTTP/1.1\r\nHost: a\r\n\r\nGET /x HTTP/1.1\r\nHost: a\r\n\r\n')).toBe('HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc');
+    expect(await exchange(fx.srv.port, 'GET /short HTTP/1.1\r\nHost: a\r\n\r\nGET /x HTTP/1.1\r\nHost: a\r\n\r\n')).toBe('HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\na');
   });
 
   it('relays an interim 103 to a 1.1 client and keeps headersSent false until the final head', async () => {
     let sentAfterInterim: boolean | undefined;
-    srv = await startServer((req, res) => {
+    fx.srv = await startServer((req, res) => {
       res.writeHead(103, [['Link', '</a>; rel=preload']]);
       sentAfterInterim = res.headersSent;
       res.writeHead(200, [['Content-Length', '0']]);
@@ -107,7 +97,7 @@ describe('HTTP/1.1 listener: responses', () => {
 
   it('an early answer (413) with a small unread body drains it and keeps the connection', async () => {
     const urls: string[] = [];
-    srv = await startServer((req, res) => {
+    fx.srv = await startServer((req, res) => {
       urls.push(req.url);
       if (req.url === '/big') {
         res.writeHead(413, [['Content-Length', '0']]);
@@ -127,7 +117,7 @@ describe('HTTP/1.1 listener: responses', () => {
   });
 
   it('an early answer with a huge unread body closes the connection instead of reading it', async () => {
-    srv = await startServer((req, res) => {
+    fx.srv = await startServer((req, res) => {
       res.writeHead(413, [['Content-Length', '0']]);
       res.end();
     });
@@ -138,7 +128,7 @@ describe('HTTP/1.1 listener: responses', () => {
   });
 
   it('an early answer while a chunked body is still arriving and the head says close: closes', async () => {
-    srv = await startServer((req, res) => {
+    fx.srv = await startServer((req, res) => {
       res.closeAfter();
       res.writeHead(401, [['Content-Length', '0']]);
       res.end();
@@ -150,26 +140,26 @@ describe('HTTP/1.1 listener: responses', () => {
   });
 
   it('res.destroy() closes the client connection at once', async () => {
-    srv = await startServer((req, res) => {
+    fx.srv = await startServer((req, res) => {
       res.writeHead(200, [['Content-Length', '10']]);
       res.write(Buffer.from('abc'));
       res.destroy(new Error('upstream reset'));
     });
-    expect(await exchange(srv.port, 'GET / HTTP/1.1\r\nHost: a\r\n\r\n')).toBe('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc');
+    expect(await exchange(fx.srv.port, 'GET / HTTP/1.1\r\nHost: a\r\n\r\n')).toBe('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc');
   });
 
   it('a throwing handler gets a 500 and the connection closes', async () => {
-    srv = await startServer(() => {
+    fx.srv = await startServer(() => {
       throw new Error('bug');
     });
-    const text = await exchange(srv.port, 'GET / HTTP/1.1\r\nHost: a\r\n\r\n');
+    const text = await exchange(fx.srv.port, 'GET / HTTP/1.1\r\nHost: a\r\n\r\n');
     expect(text.startsWith('HTTP/1.1 500 Internal Server Error\r\n')).toBe(true);
     expect(text).toContain('Connection: close\r\n');
   });
 
   it('emits finish but no close for a response on a kept-alive connection; close after finish when the connection then closes', async () => {
     const events: string[] = [];
-    srv = await startServer((req, res) => {
+    fx.srv = await startServer((req, res) => {
       res.on('finish', () => events.push(`finish ${req.url}`));
       res.on('close', () => events.push(`close ${req.url}`));
       if (req.url === '/last') res.closeAfter();
@@ -186,7 +176,7 @@ describe('HTTP/1.1 listener: responses', () => {
   it('write() returns false under backpressure and drain follows', async () => {
     let sawFalse = false;
     let drained = false;
-    srv = await startServer((req, res) => {
+    fx.srv = await startServer((req, res) => {
       res.writeHead(200, [['Content-Length', String(64 * 1024 * 1024)]]);
       const block = Buffer.alloc(1024 * 1024, 0x61);
       let sent = 0;
@@ -215,7 +205,7 @@ describe('HTTP/1.1 listener: responses', () => {
   it('ends a bodiless or already-written response without an empty write, and still emits finish', async () => {
     const writes: number[] = [];
     let finished = 0;
-    srv = await startServer((req, res) => {
+    fx.srv = await startServer((req, res) => {
       req.resume();
       const socket = req.socket as unknown as { write: (...args: unknown[]) => boolean };
       const original = socket.write;
