@@ -19,30 +19,10 @@ export interface CloseSpan {
  * The tracker's mutable record of one session. Only the tracker writes it; the outside
  * world sees copies (SessionSummary / SessionDetail) so events stay immutable snapshots.
  */
-export interface Session {
-  id: string;
-  state: SessionState;
-  url: string;
+export interface Session extends Omit<SessionSummary, 'outstanding'> {
   /** Path of `url`, compared by the close-url-mismatch rule. */
   path: string;
-  host?: string;
-  contentName?: string;
-  client: string;
-  protocol?: string;
-  hostId?: string;
   hostIdFallbackTimeoutSec?: number;
-  totalLength: number | null;
-  ackedBytes: number;
-  relayedBytes: number;
-  fragments: number;
-  retransmittedBytes: number;
-  replyUrl?: string;
-  replyFetched: boolean;
-  errorCodes: string[];
-  firstSeen: number;
-  lastSeen: number;
-  adopted: boolean;
-  violations: ViolationCode[];
   /**
    * Requests announced by begin() and not yet observed. A BITS client has one at a time, so
    * the first lives in three plain fields (no allocation per request on the gateway's hot
