@@ -171,15 +171,7 @@ async function stalledMemory(): Promise<void> {
   const stalled = await startClients(`ws://127.0.0.1:${d.port}/events`, 2, 'stall'); // client 0 stalls, client 1 is healthy
   const samples: Array<{ t: number; heap: number; rss: number }> = [];
   const start = Date.now();
-  let i = 0;
-  const perTick = Math.max(1, Math.round(STALL_RATE / 100));
-  const timer = setInterval(() => {
-    for (let k = 0; k < perTick; k++, i++) {
-      // Only packets and updates of 1000 sessions: the source's state stays bounded.
-      if (i % 5 === 0) fake.emit({ type: 'session-updated', session: summary(`s${i % 1000}`, { ackedBytes: i }) });
-      else fake.emit({ type: 'packet', packet: packet('fragment', { requestBytes: 65536 }) });
-    }
-  }, 10);
+  const load = startStallLoad(fake);
   const sampleEvery = Math.max(1000, (STALL_SECONDS * 1000) / 12);
   // Warm-up: the resume ring (10 000 events) fills first; memory is judged after it.
   const warmupMs = Math.max(3000, (10_000 / STALL_RATE) * 1000 + 1000);
@@ -190,14 +182,14 @@ async function stalledMemory(): Promise<void> {
     await sleep(sampleEvery);
   }
   samples.push({ t: (Date.now() - start) / 1000, ...heapMiB() });
-  clearInterval(timer);
+  load.stop();
   const c = await counts(stalled);
   const hub = d.hub.counts();
   stalled.send({ type: 'exit' });
   await d.close();
-  const actualRate = Math.round(i / ((Date.now() - start) / 1000));
+  const actualRate = Math.round(load.emitted / ((Date.now() - start) / 1000));
   console.log(`stalled client over ${STALL_SECONDS}s after ${(warmupMs / 1000).toFixed(0)}s warm-up, ` +
-    `${i} events at ${actualRate} events/s (asked ${STALL_RATE}):`);
+    `${load.emitted} events at ${actualRate} events/s (asked ${STALL_RATE}):`);
   for (const s of samples) console.log(`  t=${s.t.toFixed(0).padStart(3)}s  heapUsed ${s.heap.toFixed(1)} MiB  rss ${s.rss.toFixed(1)} MiB`);
   const first = samples[0]!;
   const last = samples.at(-1)!;
@@ -205,6 +197,19 @@ async function stalledMemory(): Promise<void> {
   console.log(`  heap first ${first.heap.toFixed(1)} MiB, last ${last.heap.toFixed(1)} MiB, max ${maxHeap.toFixed(1)} MiB ` +
     `(last/first ${(last.heap / first.heap).toFixed(2)}x); hub resyncs ${hub.resyncs}, coalesced ${hub.coalesced}; ` +
     `healthy client received ${c[1]} events`);
+}
+
+/** Emits STALL_RATE events/s into `fake`: packets and updates of 1000 sessions, so the source's state stays bounded. */
+function startStallLoad(fake: FakeSource): { readonly emitted: number; stop(): void } {
+  let i = 0;
+  const perTick = Math.max(1, Math.round(STALL_RATE / 100));
+  const timer = setInterval(() => {
+    for (let k = 0; k < perTick; k++, i++) {
+      if (i % 5 === 0) fake.emit({ type: 'session-updated', session: summary(`s${i % 1000}`, { ackedBytes: i }) });
+      else fake.emit({ type: 'packet', packet: packet('fragment', { requestBytes: 65536 }) });
+    }
+  }, 10);
+  return { get emitted() { return i; }, stop: () => clearInterval(timer) };
 }
 
 /** Baseline for the stall test: a bare ws broadcast has no bound, so a stalled reader grows it. */
@@ -218,19 +223,12 @@ async function stalledBaseline(seconds: number): Promise<{ first: number; last: 
     for (const ws of wss.clients) ws.send(text);
   });
   const child = await startClients(`ws://127.0.0.1:${port}/`, 2, 'stall');
-  let i = 0;
-  const perTick = Math.max(1, Math.round(STALL_RATE / 100));
-  const timer = setInterval(() => {
-    for (let k = 0; k < perTick; k++, i++) {
-      if (i % 5 === 0) fake.emit({ type: 'session-updated', session: summary(`s${i % 1000}`, { ackedBytes: i }) });
-      else fake.emit({ type: 'packet', packet: packet('fragment', { requestBytes: 65536 }) });
-    }
-  }, 10);
+  const load = startStallLoad(fake);
   await sleep(3000);
   const first = heapMiB().heap;
   await sleep(seconds * 1000);
   const last = heapMiB().heap;
-  clearInterval(timer);
+  load.stop();
   child.send({ type: 'exit' });
   for (const ws of wss.clients) ws.terminate();
   wss.close();
