@@ -3,6 +3,7 @@
  * packets run one at a time per session), `GET` serves upload-reply replies, anything
  * else is refused. Headers are decoded only by src/protocol.
  */
+import fs from 'node:fs/promises';
 import { BITS_METHOD, ERROR_CODES, decodeRequest } from '../protocol/index.js';
 import { REPLY_PATH_PREFIX, type ResolvedConfig } from './config.js';
 import type { ServerRequest, ServerResponse } from './http-exchange.js';
@@ -52,7 +53,6 @@ async function handle(config: ResolvedConfig, store: SessionStore, req: ServerRe
     case 'cancel-session': {
       const session = findSession(ctx);
       if (!session) return;
-      session.lastActive = config.now();
       return store.exclusive(session, async () => {
         // The session may have ended while this request waited in its queue.
         if (session.ended) return void findSession(ctx);
@@ -66,10 +66,14 @@ async function handle(config: ResolvedConfig, store: SessionStore, req: ServerRe
   }
 }
 
-function serveReply(config: ResolvedConfig, store: SessionStore, req: ServerRequest, res: ServerResponse): void {
+async function serveReply(config: ResolvedConfig, store: SessionStore, req: ServerRequest, res: ServerResponse): Promise<void> {
   discardBody(req, res);
   const path = req.url.split('?')[0]!;
-  const body = path.startsWith(REPLY_PATH_PREFIX) ? store.getReply(path.slice(REPLY_PATH_PREFIX.length)) : undefined;
+  const reply = path.startsWith(REPLY_PATH_PREFIX) ? store.getReply(path.slice(REPLY_PATH_PREFIX.length)) : undefined;
+  // An application's reply is at most MAX_REPLY_BYTES (notification.ts): read in one piece.
+  const body = reply?.kind === 'body' ? reply.body
+    : reply?.kind === 'file' ? await fs.readFile(config.work.entry(reply.name)).catch(() => undefined)
+    : undefined;
   if (!body) return sendText(res, 404, 'not found\n');
   config.logger.info({ token: path.slice(REPLY_PATH_PREFIX.length) }, 'reply served');
   res.writeHead(200, [

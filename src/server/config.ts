@@ -1,6 +1,16 @@
 /** Options of the embedded BITS server, with IIS's defaults where IIS has one. */
+import type { DirHandle } from './dir-handle.js';
+import type { NotificationConfig } from './notification.js';
+import type { CommitOps } from './upload-file.js';
 
 export type ReplyMode = 'none' | 'sha256';
+
+/**
+ * When a complete plain upload reaches its destination (bits-protocol.md §5, a Conflict):
+ * `final-fragment` as the Win32 docs describe IIS (written at the final Fragment Ack; a later
+ * Cancel-Session keeps it), `close` as [MC-BUP] 1.3.2 reads (moved on Close-Session).
+ */
+export type CommitOn = 'final-fragment' | 'close';
 
 export interface Logger {
   info(obj: object, msg?: string): void;
@@ -28,19 +38,40 @@ export interface BitsServerOptions {
    * both kinds side by side. Absent: every URL is upload-reply. Checked by checkReplyPrefix.
    */
   replyPrefix?: string;
-  /** Replace existing destinations (IIS BITSAllowOverwrites). Default false → 409. */
+  /**
+   * Upload-reply through a real server application (IIS BITSServerNotificationType 1|2 and
+   * BITSServerNotificationURL). Exclusive with `replyMode: 'sha256'`; `replyPrefix` applies.
+   */
+  notification?: { url: string; type: 1 | 2; timeoutMs?: number };
+  /** Replace existing destinations (IIS BITSAllowOverwrites). Default false → 403 + 0x80070005. */
   allowOverwrite?: boolean;
-  /** Idle time after which a session is deleted (IIS BITSSessionTimeout, 14 days). */
+  /** Time without progress (a 2xx Ack) after which a session is deleted (IIS BITSSessionTimeout, 14 days). */
   sessionTimeoutMs?: number;
-  /** Open sessions at most (IIS caps sessions per user at 50); beyond: 503. Default 10 000. */
-  maxSessions?: number;
+  /** See CommitOn. Default `final-fragment` (IIS as the Win32 docs describe it). */
+  commitOn?: CommitOn;
+  /**
+   * Sessions per user (IIS BITSSessionLimitEnable / BITSNumberOfSessionsLimit, default 50);
+   * 0 disables. Never refused at Create-Session: the cleanup deletes each user's NEWEST
+   * sessions over the limit, as IIS's does. Our server has no authentication, so a user is
+   * a client address.
+   */
+  sessionLimit?: number;
+  /** Period of that cleanup (IIS BITSCleanupCount/Units, every 12 h by default). */
+  cleanupIntervalMs?: number;
   logger?: Logger;
+  /** Clock (tests). Default Date.now. */
+  now?: () => number;
+  /** File-system calls of a commit (tests inject a failure). */
+  commitOps?: Partial<CommitOps>;
 }
 
 export const DEFAULT_LISTEN = { host: '127.0.0.1', port: 8090 };
 export const DEFAULT_SESSION_TIMEOUT_MS = 14 * 24 * 3600 * 1000;
 export const DEFAULT_HOST_ID_FALLBACK_TIMEOUT_S = 86_400;
-export const DEFAULT_MAX_SESSIONS = 10_000;
+export const DEFAULT_SESSION_LIMIT = 50;
+export const DEFAULT_CLEANUP_INTERVAL_MS = 12 * 3600 * 1000;
+/** IIS: an application must answer within 5 minutes or the file is posted again. */
+export const DEFAULT_NOTIFICATION_TIMEOUT_MS = 5 * 60 * 1000;
 
 /** URL path prefix under which upload-reply replies are served by GET. */
 export const REPLY_PATH_PREFIX = '/.bitsgate-reply/';
@@ -48,19 +79,24 @@ export const REPLY_PATH_PREFIX = '/.bitsgate-reply/';
 export interface ResolvedConfig {
   /** Real path of the root (symlinks resolved). */
   realRoot: string;
-  /** Hidden directory for temp files under the root. */
-  workDir: string;
+  /** The root, held open: destinations are created under it (dir-handle.ts). */
+  root: DirHandle;
+  /** Hidden directory for temp files under the root, held open. */
+  work: DirHandle;
   hostId?: string;
   hostIdFallbackTimeout?: number;
   maxUpload: number;
   replyMode: ReplyMode;
   /** Undefined: reply mode (if any) applies to every URL. */
   replyPrefix?: string;
+  notification?: NotificationConfig;
   allowOverwrite: boolean;
   sessionTimeoutMs: number;
-  maxSessions: number;
+  commitOn: CommitOn;
+  sessionLimit: number;
   logger: Logger;
   now: () => number;
+  commitOps: CommitOps;
 }
 
 export const silentLogger: Logger = { info() {}, warn() {}, error() {} };
@@ -86,7 +122,7 @@ export function checkReplyPrefix(prefix: string): { ok: true; value: string } | 
 }
 
 /** Whether an upload to `urlPath` (decoded, `/a/b.bin`) is an upload-reply job. */
-export function isUploadReply(config: Pick<ResolvedConfig, 'replyMode' | 'replyPrefix'>, urlPath: string): boolean {
-  if (config.replyMode === 'none') return false;
+export function isUploadReply(config: Pick<ResolvedConfig, 'replyMode' | 'replyPrefix' | 'notification'>, urlPath: string): boolean {
+  if (config.replyMode === 'none' && !config.notification) return false;
   return config.replyPrefix === undefined || urlPath.startsWith(config.replyPrefix);
 }

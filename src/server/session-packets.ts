@@ -1,28 +1,26 @@
 /**
  * The four session packets as the IIS BITS extension answers them (bits-protocol.md
- * §2–§5): Create-Session, Fragment, Close-Session, Cancel-Session.
+ * §2–§6): Create-Session, Fragment, Close-Session, Cancel-Session.
  *
  * Fragments must be contiguous with what we hold (R): S = R appends, S < R keeps only
  * the bytes past R, S > R is a gap answered with 416 and R. R only moves once a whole
  * fragment body has been written, so a connection dropped mid-body leaves R where it was
- * and the client resumes from our Ack. Close commits a complete upload atomically and
- * deletes an incomplete one, as IIS does.
+ * and the client resumes from our Ack. Once R = T the upload is complete and
+ * upload-completion.ts runs the application and the commit; Close deletes an incomplete
+ * upload, as IIS does. Only a 2xx Ack counts as progress for the idle timeout.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import fs from 'node:fs/promises';
 import path from 'node:path';
+import fs from 'node:fs/promises';
 import { ERROR_CODES, UPLOAD_PROTOCOL_GUID, type BitsRequest } from '../protocol/index.js';
+import type { AckFields } from '../protocol/encode.js';
 import { cleanText } from '../sinks/logger.js';
 import { isUploadReply, REPLY_PATH_PREFIX, type ResolvedConfig } from './config.js';
 import type { ServerRequest, ServerResponse } from './http-exchange.js';
 import { discardBody, sendAck, sendError } from './replies.js';
 import type { SessionStore, UploadSession } from './session-store.js';
+import { completeUpload, failureEndsSession, releaseFiles, type CompletionPoint, type FailureAck } from './upload-completion.js';
 import { UploadFile } from './upload-file.js';
 import { isInside, resolveUploadPath } from './upload-path.js';
-
-/** HRESULT_FROM_WIN32(ERROR_FILE_EXISTS): what Windows reports for an existing file. */
-const E_FILE_EXISTS = 0x80070050;
 
 export interface PacketContext {
   config: ResolvedConfig;
@@ -44,24 +42,29 @@ export async function createSession(ctx: PacketContext): Promise<void> {
     return sendError(req, res, 400, ERROR_CODES.E_INVALIDARG);
   }
   const target = resolveUploadPath(config.realRoot, req.url);
-  if (!target.ok) return sendError(req, res, target.status, statusCode(target.status));
+  if (!target.ok) {
+    config.logger.info({ url: cleanText(req.url.slice(0, 300)), reason: target.reason }, 'create-session refused');
+    return sendError(req, res, target.status, statusCode(target.status));
+  }
   const destination = target.value.absolute;
   if (!(await parentStaysInside(config.realRoot, destination))) {
     return sendError(req, res, 403, ERROR_CODES.E_ACCESSDENIED);
   }
+  // §6: 403 + E_ACCESSDENIED, "target exists (no overwrite)"; a directory is never replaced.
   const existing = await fs.lstat(destination).catch(() => null);
   if (existing && (existing.isDirectory() || !config.allowOverwrite)) {
-    return sendError(req, res, 409, E_FILE_EXISTS);
+    return sendError(req, res, 403, ERROR_CODES.E_ACCESSDENIED);
   }
-  if (store.size >= config.maxSessions) {
-    // Transient for BITS clients: they retry later, when sessions have closed or expired.
-    return sendError(req, res, 503, ERROR_CODES.E_FAIL);
-  }
+  const q = req.url.indexOf('?');
   const session = store.create({
-    urlPath: req.url.split('?')[0]!,
+    urlPath: q === -1 ? req.url : req.url.slice(0, q),
+    query: q === -1 ? '' : req.url.slice(q),
+    originalUrl: absoluteUrl(req, req.url),
     destination,
-    file: UploadFile.inDirectory(config.workDir),
+    segments: target.value.segments,
+    file: UploadFile.inDirectory(config.work),
     uploadReply: isUploadReply(config, target.value.decodedPath),
+    user: req.socket?.remoteAddress ?? '',
     now: config.now(),
   });
   config.logger.info(
@@ -93,6 +96,12 @@ export function findSession(ctx: PacketContext): UploadSession | undefined {
   return session;
 }
 
+/** A 2xx Ack: the one thing that counts as progress for the idle timeout. */
+function progress(ctx: PacketContext, session: UploadSession, fields: AckFields): void {
+  session.lastActive = ctx.config.now();
+  sendAck(ctx.res, 200, { ...fields, sessionId: session.id });
+}
+
 export async function fragment(ctx: PacketContext, session: UploadSession): Promise<void> {
   const { config, req, res, bits } = ctx;
   const ack = { sessionId: session.id };
@@ -112,69 +121,93 @@ export async function fragment(ctx: PacketContext, session: UploadSession): Prom
   if (session.total !== null && range.total !== session.total) {
     return sendError(req, res, 400, ERROR_CODES.E_INVALIDARG, ack);
   }
+  // §6: 500 + BG_E_TOO_LARGE, which the client hands to the application. A 413 would tell a
+  // Windows client to shrink its fragments (M 3.1.5.2.4), forever.
   if (range.total > config.maxUpload) {
-    return sendError(req, res, 413, ERROR_CODES.BG_E_TOO_LARGE, ack);
+    return sendError(req, res, 500, ERROR_CODES.BG_E_TOO_LARGE, ack);
   }
   if (range.start > session.received) {
-    return sendError(req, res, 416, ERROR_CODES.E_INVALIDARG, { ...ack, receivedOffset: session.received });
+    return sendError(req, res, 416, ERROR_CODES.S_OK, { ...ack, receivedOffset: session.received });
   }
   session.total = range.total;
   if (session.contentName === undefined && bits.contentName !== undefined) session.contentName = bits.contentName;
   if (req.expectContinue && !req.complete) res.writeContinue();
   const skip = Math.max(0, session.received - range.start);
-  const consumed = await session.file.writeFrom(req, range.start + skip, Math.min(skip, length));
-  session.lastActive = config.now();
+  // Nothing new (a resent final fragment, after a lost Ack or a failure): read, write nothing.
+  const consumed = skip >= length
+    ? await countBody(req)
+    : await session.file.writeFrom(req, range.start + skip, skip);
   if (consumed !== length) {
     // The body ended early: the connection is gone, nobody can read an Ack.
     res.destroy();
     return;
   }
   session.received = Math.max(session.received, range.end + 1);
-  let replyUrl: string | undefined;
   if (session.received === session.total) {
-    if (session.uploadReply && !session.reply) {
-      const digest = await sha256File(session.file.tempPath);
-      ctx.store.setReply(session, Buffer.from(`${digest}\n`, 'utf8'));
-    }
-    if (session.reply) replyUrl = replyUrlFor(req, session.reply.token);
+    const failure = await completeUpload(config, ctx.store, session, 'fragment');
+    if (failure) return answerFailure(ctx, session, 'fragment', failure, { receivedOffset: session.received });
   }
-  sendAck(res, 200, { ...ack, receivedOffset: session.received, replyUrl });
+  const replyUrl = session.received === session.total ? replyUrlOf(req, session) : undefined;
+  progress(ctx, session, { receivedOffset: session.received, replyUrl });
 }
 
 export async function closeSession(ctx: PacketContext, session: UploadSession): Promise<void> {
-  const { config, store, req, res } = ctx;
-  discardBody(req, res);
-  store.remove(session);
+  const { config, store, req } = ctx;
+  discardBody(req, ctx.res);
   // A zero-byte upload is complete without any fragment (bits-protocol.md §4).
   const complete = session.total === null ? session.received === 0 : session.received === session.total;
   if (!complete) {
-    await session.file.discard();
+    store.remove(session);
+    await releaseFiles(config, session);
     config.logger.info({ sessionId: session.id, received: session.received, total: session.total }, 'incomplete upload deleted');
-    return sendAck(res, 200, { sessionId: session.id });
+    return sendAck(ctx.res, 200, { sessionId: session.id });
   }
-  let result;
-  try {
-    result = await session.file.commit(session.destination, config.realRoot, config.allowOverwrite);
-  } catch (err) {
-    result = { ok: false as const, status: 500 as const, reason: String(err) };
-  }
-  if (!result.ok) {
-    await session.file.discard();
-    config.logger.warn({ sessionId: session.id, reason: result.reason }, 'commit failed');
-    const code = result.status === 409 ? E_FILE_EXISTS : result.status === 403 ? ERROR_CODES.E_ACCESSDENIED : ERROR_CODES.E_FAIL;
-    return sendAck(res, result.status, { sessionId: session.id, errorCode: code });
-  }
-  config.logger.info({ sessionId: session.id, bytes: session.received }, 'upload committed');
-  sendAck(res, 200, { sessionId: session.id });
+  const failure = await completeUpload(config, store, session, 'close-session');
+  // The session stays when the client will resend Close (5xx): the retry commits.
+  if (failure) return answerFailure(ctx, session, 'close-session', failure);
+  store.remove(session);
+  await releaseFiles(config, session);
+  config.logger.info({ sessionId: session.id, committed: session.committed }, 'session closed');
+  sendAck(ctx.res, 200, { sessionId: session.id });
 }
 
+/**
+ * Cancel deletes the session, its temp file and its reply. A file already written to its
+ * destination (at the final fragment, the default commit point) stays: after the last
+ * fragment Cancel cancels only the reply part of an upload-reply job ([W]).
+ */
 export async function cancelSession(ctx: PacketContext, session: UploadSession): Promise<void> {
   const { config, store, req, res } = ctx;
   discardBody(req, res);
   store.remove(session);
-  await session.file.discard();
-  config.logger.info({ sessionId: session.id }, 'session cancelled');
+  await releaseFiles(config, session);
+  config.logger.info({ sessionId: session.id, kept: session.committed }, 'session cancelled');
   sendAck(res, 200, { sessionId: session.id });
+}
+
+function answerFailure(ctx: PacketContext, session: UploadSession, packet: CompletionPoint, failure: FailureAck, fields: AckFields = {}): Promise<void> {
+  const { config, store, res } = ctx;
+  const ends = failureEndsSession(packet, failure);
+  const ack: AckFields = { ...fields, sessionId: session.id, errorCode: failure.code, errorContext: failure.context };
+  if (!ends) {
+    sendAck(res, failure.status, ack);
+    return Promise.resolve();
+  }
+  // The client will not send this packet again: nothing could complete the session.
+  store.remove(session);
+  config.logger.info({ sessionId: session.id, status: failure.status }, 'session ended: the client gives up on this answer');
+  return releaseFiles(config, session).then(() => sendAck(res, failure.status, ack));
+}
+
+/** Read a body we do not keep; resolves with its length (short if the connection died). */
+async function countBody(body: AsyncIterable<Buffer>): Promise<number> {
+  let n = 0;
+  try {
+    for await (const chunk of body) n += chunk.length;
+  } catch {
+    /* connection gone: the short count says so */
+  }
+  return n;
 }
 
 /**
@@ -194,19 +227,18 @@ async function parentStaysInside(realRoot: string, destination: string): Promise
   }
 }
 
-async function sha256File(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
+function replyUrlOf(req: ServerRequest, session: UploadSession): string | undefined {
+  const reply = session.reply;
+  if (!reply) return undefined;
+  return reply.kind === 'static' ? reply.url : absoluteUrl(req, REPLY_PATH_PREFIX + reply.token);
 }
 
 // An absolute URL on the host the client used (so a gateway in front sees the GET), when
-// the Host header is a plain host[:port]; a path otherwise — it is untrusted input.
-function replyUrlFor(req: ServerRequest, token: string): string {
+// the Host header is a plain host[:port]; the path otherwise — it is untrusted input.
+function absoluteUrl(req: ServerRequest, target: string): string {
   const host = req.headers.host;
-  const path = REPLY_PATH_PREFIX + token;
   if (typeof host === 'string' && host.length <= 255 && /^[A-Za-z0-9.-]+(?::\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](?::\d{1,5})?$/.test(host)) {
-    return `http://${host}${path}`;
+    return `http://${host}${target}`;
   }
-  return path;
+  return target;
 }

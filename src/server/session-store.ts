@@ -8,13 +8,39 @@
 import { randomUUID } from 'node:crypto';
 import type { UploadFile } from './upload-file.js';
 
+/**
+ * A finished upload-reply's reply: bytes we hold (the built-in sha256), a file in the temp
+ * directory (an application's reply), or a URL the application named (never ours to delete).
+ */
+export type Reply =
+  | { token: string; kind: 'body'; body: Buffer }
+  | { token: string; kind: 'file'; name: string }
+  | { kind: 'static'; url: string };
+
+/** An application's last refusal, replayed to a resent final fragment when it was 403. */
+export interface AppFailure {
+  status: number;
+  reason: string;
+}
+
 export interface UploadSession {
   /** Braced GUID, as IIS issues it. */
   readonly id: string;
   /** Path of the Create-Session request (query removed), where the file goes. */
   readonly urlPath: string;
+  /** Query string of the Create-Session URL (with its `?`, or ''): passed on to the application. */
+  readonly query: string;
+  /** The Create-Session URL as the client used it (BITS-Original-Request-URL). */
+  readonly originalUrl: string;
   readonly destination: string;
+  /** The destination's path components under the root. */
+  readonly segments: readonly string[];
   readonly file: UploadFile;
+  /** Who opened it, for the per-user session limit (a client address). */
+  readonly user: string;
+  readonly createdAt: number;
+  /** Monotonic creation order: "newest" for the session limit without clock ties. */
+  readonly seq: number;
   /** An upload-reply job: the final Ack carries BITS-Reply-URL (decided at Create-Session). */
   readonly uploadReply: boolean;
   /** Total from the first fragment's Content-Range; null until then. */
@@ -22,8 +48,15 @@ export interface UploadSession {
   /** Bytes held contiguously from offset 0: the next offset we expect. */
   received: number;
   contentName?: string;
-  /** Set when the last byte arrived in reply mode. */
-  reply?: { token: string; body: Buffer };
+  /** Set when the last byte arrived in reply mode (and the application answered). */
+  reply?: Reply;
+  /** The application's last failure for this upload, if any. */
+  appFailure?: AppFailure;
+  /** Whether the file goes to its destination (plain: yes; upload-reply: the app decides). */
+  copyToDestination: boolean;
+  /** The file is at its destination. */
+  committed: boolean;
+  /** Time of the last 2xx Ack: the idle timeout counts progress, not packets. */
   lastActive: number;
   /** Tail of the per-session request queue. */
   queue: Promise<unknown>;
@@ -35,15 +68,20 @@ export interface UploadSession {
 
 export interface NewSession {
   urlPath: string;
+  query: string;
+  originalUrl: string;
   destination: string;
+  segments: readonly string[];
   file: UploadFile;
   uploadReply: boolean;
+  user: string;
   now: number;
 }
 
 export class SessionStore {
   private readonly sessions = new Map<string, UploadSession>();
   private readonly replies = new Map<string, UploadSession>();
+  private seq = 0;
 
   get size(): number {
     return this.sessions.size;
@@ -53,9 +91,17 @@ export class SessionStore {
     const session: UploadSession = {
       id: `{${randomUUID()}}`,
       urlPath: init.urlPath,
+      query: init.query,
+      originalUrl: init.originalUrl,
       destination: init.destination,
+      segments: init.segments,
       file: init.file,
+      user: init.user,
+      createdAt: init.now,
+      seq: ++this.seq,
       uploadReply: init.uploadReply,
+      copyToDestination: !init.uploadReply,
+      committed: false,
       total: null,
       received: 0,
       lastActive: init.now,
@@ -72,23 +118,49 @@ export class SessionStore {
     return this.sessions.get(id) ?? this.sessions.get(normaliseId(id));
   }
 
-  /** Publish the reply of a finished upload under an unguessable token. */
-  setReply(session: UploadSession, body: Buffer): string {
-    const token = randomUUID();
-    session.reply = { token, body };
-    this.replies.set(token, session);
-    return token;
+  /** A fresh unguessable token for a reply we serve. */
+  static newToken(): string {
+    return randomUUID();
   }
 
-  getReply(token: string): Buffer | undefined {
-    return this.replies.get(token)?.reply?.body;
+  /** Publish the reply of a finished upload (served under its token unless static). */
+  setReply(session: UploadSession, reply: Reply): void {
+    session.reply = reply;
+    if (reply.kind !== 'static') this.replies.set(reply.token, session);
+  }
+
+  getReply(token: string): Reply | undefined {
+    return this.replies.get(token)?.reply;
   }
 
   /** Forget the session and its reply; the caller deletes its files. */
   remove(session: UploadSession): void {
     session.ended = true;
     this.sessions.delete(session.id);
-    if (session.reply) this.replies.delete(session.reply.token);
+    if (session.reply && session.reply.kind !== 'static') this.replies.delete(session.reply.token);
+  }
+
+  /**
+   * IIS's per-user session limit (BITSNumberOfSessionsLimit): remove and return, for each
+   * user over `limit`, the NEWEST sessions beyond it (the oldest `limit` survive). Busy
+   * sessions are left for the next cleanup.
+   */
+  overLimit(limit: number): UploadSession[] {
+    if (limit <= 0) return [];
+    const byUser = new Map<string, UploadSession[]>();
+    for (const s of this.sessions.values()) {
+      const list = byUser.get(s.user);
+      if (list) list.push(s);
+      else byUser.set(s.user, [s]);
+    }
+    const removed: UploadSession[] = [];
+    for (const list of byUser.values()) {
+      if (list.length <= limit) continue;
+      list.sort((a, b) => a.seq - b.seq);
+      for (const s of list.slice(limit)) if (s.busy === 0) removed.push(s);
+    }
+    for (const s of removed) this.remove(s);
+    return removed;
   }
 
   /** Remove and return sessions idle for longer than `timeoutMs` and not busy. */

@@ -2,7 +2,7 @@
  * One session's bytes on disk: a temp file in the hidden work directory, written at
  * offsets as fragments stream in, then committed atomically (fsync, then link/rename)
  * or deleted. BITS never keeps a partial file, so nothing reaches the destination path
- * until every byte is there.
+ * until every byte is there; a failed commit keeps the temp file so a retry can succeed.
  *
  * Fragment bodies are streamed with backpressure: each chunk is written before the next
  * is read, so a 2 GiB fragment never sits in memory.
@@ -10,21 +10,59 @@
 import { randomUUID } from 'node:crypto';
 import { constants as fsc } from 'node:fs';
 import fs from 'node:fs/promises';
-import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { isInside } from './upload-path.js';
+import { UnsafePathError, type DirHandle } from './dir-handle.js';
 
-export type CommitResult =
-  | { ok: true }
-  | { ok: false; status: 403 | 409 | 500; reason: string };
+/** Why a commit failed; the caller turns it into the reference's status and code. */
+export type CommitFailure = 'exists' | 'unsafe-path' | 'disk-full' | 'failed';
+
+export type CommitResult = { ok: true } | { ok: false; cause: CommitFailure; reason: string };
+
+/**
+ * The file-system calls of a commit, injectable so a test can make one fail (a full disk
+ * cannot be arranged on a shared machine). Paths are as DirHandle.entry gives them.
+ */
+export interface CommitOps {
+  sync(file: string): Promise<void>;
+  link(from: string, to: string): Promise<void>;
+  rename(from: string, to: string): Promise<void>;
+}
+
+export const realCommitOps: CommitOps = {
+  async sync(file) {
+    const fh = await fs.open(file, fsc.O_RDWR);
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  },
+  link: (from, to) => fs.link(from, to),
+  rename: (from, to) => fs.rename(from, to),
+};
+
+const O_NOFOLLOW = fsc.O_NOFOLLOW ?? 0;
 
 export class UploadFile {
   private created = false;
+  readonly name: string;
 
-  private constructor(readonly tempPath: string) {}
+  private constructor(private readonly work: DirHandle) {
+    this.name = `${randomUUID()}.part`;
+  }
 
-  static inDirectory(workDir: string): UploadFile {
-    return new UploadFile(path.join(workDir, `${randomUUID()}.part`));
+  static inDirectory(work: DirHandle): UploadFile {
+    return new UploadFile(work);
+  }
+
+  /** Path for our own file operations (resolved from the held temp directory). */
+  get tempPath(): string {
+    return this.work.entry(this.name);
+  }
+
+  /** Path another process (a type-1 server application) opens. */
+  get realTempPath(): string {
+    return this.work.realEntry(this.name);
   }
 
   /**
@@ -33,7 +71,7 @@ export class UploadFile {
    * body bytes consumed (written or skipped); fewer than expected means the body ended early.
    */
   async writeFrom(body: Readable, position: number, skip: number): Promise<number> {
-    const fh = await fs.open(this.tempPath, this.created ? fsc.O_WRONLY : fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600);
+    const fh = await fs.open(this.tempPath, this.created ? fsc.O_WRONLY | O_NOFOLLOW : fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | O_NOFOLLOW, 0o600);
     this.created = true;
     let consumed = 0;
     let pos = position;
@@ -79,7 +117,7 @@ export class UploadFile {
   /** Make sure an (empty) temp file exists: a zero-byte upload never writes a fragment. */
   async ensureExists(): Promise<void> {
     if (this.created) return;
-    const fh = await fs.open(this.tempPath, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600);
+    const fh = await fs.open(this.tempPath, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | O_NOFOLLOW, 0o600);
     await fh.close();
     this.created = true;
   }
@@ -90,54 +128,41 @@ export class UploadFile {
   }
 
   /**
-   * Move the finished file to `destination` (inside `realRoot`): fsync the data, create
-   * parent directories, refuse a parent that resolves outside the root through a
-   * symlink, then link (no overwrite: fails atomically if the name exists) or rename.
+   * Put the finished file at `segments` under the root: fsync the data, create the parent
+   * directories one component at a time through held handles (a symlink in the way is
+   * refused, nothing is created through it), then link (no overwrite: fails atomically if
+   * the name exists) or rename. The temp file stays when the commit fails, so a retry can
+   * succeed; the caller decides when to give up and discard it.
    */
-  async commit(destination: string, realRoot: string, allowOverwrite: boolean): Promise<CommitResult> {
-    await this.ensureExists();
-    const fh = await fs.open(this.tempPath, fsc.O_RDWR);
+  async commit(root: DirHandle, segments: readonly string[], allowOverwrite: boolean, ops: CommitOps): Promise<CommitResult> {
+    let parent: DirHandle | undefined;
     try {
-      await fh.sync();
+      await this.ensureExists();
+      await ops.sync(this.tempPath);
+      parent = await root.descend(segments.slice(0, -1), true);
+      const target = parent.entry(segments[segments.length - 1]!);
+      if (allowOverwrite) await ops.rename(this.tempPath, target);
+      else await this.linkNoClobber(target, ops);
+      this.created = false;
+      await parent.sync();
+      return { ok: true };
+    } catch (err) {
+      return { ok: false, cause: failureCause(err), reason: (err as Error).message ?? String(err) };
     } finally {
-      await fh.close();
+      if (parent && parent !== root) await parent.close();
     }
-    const parent = path.dirname(destination);
-    try {
-      await fs.mkdir(parent, { recursive: true });
-    } catch (err) {
-      return { ok: false, status: 409, reason: `cannot create directory: ${(err as NodeJS.ErrnoException).code}` };
-    }
-    const realParent = await fs.realpath(parent);
-    if (!isInside(realRoot, realParent)) return { ok: false, status: 403, reason: 'destination leaves the root through a symlink' };
-    const target = path.join(realParent, path.basename(destination));
-    try {
-      if (allowOverwrite) {
-        await fs.rename(this.tempPath, target);
-      } else {
-        await this.linkNoClobber(target);
-      }
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'EEXIST' || code === 'EISDIR' || code === 'ENOTEMPTY') {
-        return { ok: false, status: 409, reason: 'destination exists' };
-      }
-      return { ok: false, status: 500, reason: `commit failed: ${code ?? String(err)}` };
-    }
-    await syncDirectory(realParent);
-    return { ok: true };
   }
 
-  private async linkNoClobber(target: string): Promise<void> {
+  private async linkNoClobber(target: string, ops: CommitOps): Promise<void> {
     try {
-      await fs.link(this.tempPath, target);
+      await ops.link(this.tempPath, target);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       // Filesystems without hard links: check, then rename (a small race, documented).
       if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EXDEV' && code !== 'ENOSYS') throw err;
       const exists = await fs.lstat(target).then(() => true, () => false);
-      if (exists) throw Object.assign(new Error('exists'), { code: 'EEXIST' });
-      await fs.rename(this.tempPath, target);
+      if (exists) throw Object.assign(new Error('destination exists'), { code: 'EEXIST' });
+      await ops.rename(this.tempPath, target);
       return;
     }
     await fs.unlink(this.tempPath);
@@ -151,17 +176,12 @@ export class UploadFile {
   }
 }
 
-// The rename is durable only once the directory entry is on disk too. Best effort:
-// some platforms cannot open a directory for fsync.
-async function syncDirectory(dir: string): Promise<void> {
-  try {
-    const fh = await fs.open(dir, fsc.O_RDONLY);
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-  } catch {
-    /* not supported here */
-  }
+function failureCause(err: unknown): CommitFailure {
+  if (err instanceof UnsafePathError) return 'unsafe-path';
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'EEXIST' || code === 'EISDIR' || code === 'ENOTEMPTY') return 'exists';
+  // A symlink or a file where a directory component should be (path fallback of DirHandle).
+  if (code === 'ELOOP' || code === 'ENOTDIR') return 'unsafe-path';
+  if (code === 'ENOSPC' || code === 'EDQUOT') return 'disk-full';
+  return 'failed';
 }

@@ -7,7 +7,9 @@
  * IIS treat them as separators), NUL, drive letters, empty segments (`//x` would be an
  * absolute path on some stacks) and our own hidden working directory. The joined result
  * is checked again with path.relative as a second line of defence; symlinks are handled
- * at commit time (see upload-store.ts), because the parent directory may not exist yet.
+ * at commit time (see dir-handle.ts), because the parent directory may not exist yet.
+ * Lengths are counted in bytes (issue 15 part 4), so a name the file system would refuse
+ * at commit (ENAMETOOLONG, after every byte was acknowledged) is refused at Create-Session.
  */
 import path from 'node:path';
 
@@ -15,11 +17,19 @@ import path from 'node:path';
 export const WORK_DIR_NAME = '.bitsgate-tmp';
 
 export type UploadPathResult =
-  | { ok: true; value: { absolute: string; relative: string; decodedPath: string } }
+  | { ok: true; value: { absolute: string; relative: string; decodedPath: string; segments: string[] } }
   | { ok: false; status: 400 | 403; reason: string };
 
 const MAX_URL_PATH = 2048;
-const MAX_SEGMENT = 255;
+/** NAME_MAX of ext4, XFS, btrfs…: 255 BYTES per component (85 `☃` fit, 86 do not). */
+export const MAX_SEGMENT_BYTES = 255;
+/** PATH_MAX on Linux, in bytes, for the whole absolute destination (terminating NUL included). */
+const MAX_ABSOLUTE_BYTES = 4095;
+
+// Names Windows (and Node on Windows, by design) would create but Explorer and most tools
+// cannot open; refused on every platform so an upload root can move between systems.
+const WINDOWS_RESERVED = /^(?:con|prn|aux|nul|com[0-9\u00b9\u00b2\u00b3]|lpt[0-9\u00b9\u00b2\u00b3])(?:\..*)?$/i;
+const WINDOWS_FORBIDDEN_CHARS = /[<>:"|?*]/;
 
 function fail(status: 400 | 403, reason: string): UploadPathResult {
   return { ok: false, status, reason };
@@ -47,7 +57,11 @@ export function resolveUploadPath(root: string, target: string): UploadPathResul
     if (seg.includes('/') || seg.includes('\\')) return fail(400, 'encoded separator in path');
     if (seg === '.' || seg === '..') return fail(403, 'dot segment in path');
     if (/^[a-zA-Z]:/.test(seg)) return fail(403, 'drive letter in path');
-    if (seg.length > MAX_SEGMENT) return fail(400, 'path segment too long');
+    // Measured in bytes of the file system's encoding (UTF-8), as the kernel measures it.
+    if (Buffer.byteLength(seg, 'utf8') > MAX_SEGMENT_BYTES) return fail(400, 'path segment longer than 255 bytes');
+    if (WINDOWS_RESERVED.test(seg)) return fail(400, 'reserved device name (CON, NUL, COM1…)');
+    if (/[. ]$/.test(seg)) return fail(400, 'name ends with a dot or a space');
+    if (WINDOWS_FORBIDDEN_CHARS.test(seg)) return fail(400, 'character not allowed in a file name');
     if (seg.toLowerCase() === WORK_DIR_NAME) return fail(403, 'reserved directory');
     segments.push(seg);
   }
@@ -57,8 +71,9 @@ export function resolveUploadPath(root: string, target: string): UploadPathResul
   if (relative === '' || escapes(relative)) {
     return fail(403, 'path outside root');
   }
+  if (Buffer.byteLength(absolute, 'utf8') > MAX_ABSOLUTE_BYTES) return fail(400, 'path longer than 4095 bytes');
   // The path as the server understands it (`/a/b c.bin`), whatever the client's encoding.
-  return { ok: true, value: { absolute, relative, decodedPath: '/' + segments.join('/') } };
+  return { ok: true, value: { absolute, relative, decodedPath: '/' + segments.join('/'), segments } };
 }
 
 /** True when `child` is `parent` itself or inside it (both already resolved/real). */

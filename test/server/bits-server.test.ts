@@ -5,6 +5,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { classifyAnswer } from '../../src/protocol/index.js';
 import { bits, buildRequest, exchange, RawConnection, type RawResponse } from './raw-http.js';
 import { GUID, listFiles, sha256, startFixture, type Fixture } from './helpers.js';
 
@@ -28,10 +29,10 @@ function expectAck(r: RawResponse, status: number) {
   expect(r.get('Content-Length')).toBe('0');
 }
 
-function expectError(r: RawResponse, status: number, code: string) {
+function expectError(r: RawResponse, status: number, code: string, context = '0x5') {
   expectAck(r, status);
   expect(r.get('BITS-Error-Code')).toBe(code);
-  expect(r.get('BITS-Error-Context')).toBe('0x5');
+  expect(r.get('BITS-Error-Context')).toBe(context);
 }
 
 async function create(c: RawConnection, target = '/f.bin'): Promise<string> {
@@ -85,7 +86,7 @@ describe('bitsgate serve (default options)', () => {
     expect(fx.server.sessionCount()).toBe(0);
   });
 
-  it('uploads in fragments across different connections and commits on Close-Session', async () => {
+  it('uploads in fragments across different connections; the file is at its destination at the final Fragment Ack (IIS)', async () => {
     const data = Buffer.from('hello, BITS world!');
     const sid = await create(await conn(), '/dir/sub/f.txt');
     let r = await (await conn()).request(frag('/dir/sub/f.txt', sid, 0, data.subarray(0, 7), data.length, [['Content-Name', 'f.txt']]));
@@ -95,8 +96,8 @@ describe('bitsgate serve (default options)', () => {
     r = await (await conn()).request(frag('/dir/sub/f.txt', sid, 7, data.subarray(7), data.length));
     expect(r.get('BITS-Received-Content-Range')).toBe(String(data.length));
     expect(r.get('BITS-Reply-URL')).toBeUndefined();
-    // Nothing at the destination before Close-Session.
-    await expect(fs.stat(path.join(fx.root, 'dir/sub/f.txt'))).rejects.toThrow();
+    // Written at the final Fragment Ack ([W]), before Close-Session.
+    expect(await fs.readFile(path.join(fx.root, 'dir/sub/f.txt'))).toEqual(data);
     r = await (await conn()).request(packet('/dir/sub/f.txt', 'Close-Session', sid));
     expectAck(r, 200);
     expect(r.get('BITS-Session-Id')).toBe(sid);
@@ -121,12 +122,12 @@ describe('bitsgate serve (default options)', () => {
     expect(await fs.readFile(path.join(fx.root, 'f.bin'))).toEqual(data);
   });
 
-  it('answers a gap with 416 and BITS-Received-Content-Range = the next expected offset', async () => {
+  it('answers a gap with 416, error code 0 (§6) and BITS-Received-Content-Range = the next expected offset', async () => {
     const c = await conn();
     const sid = await create(c);
     await c.request(frag('/f.bin', sid, 0, Buffer.from('abc'), 10));
     const r = await c.request(frag('/f.bin', sid, 5, Buffer.from('fg'), 10));
-    expectError(r, 416, '0x80070057');
+    expectError(r, 416, '0x00000000');
     expect(r.get('BITS-Received-Content-Range')).toBe('3');
     // The session continues from the offset the server named.
     const c2 = await conn();
@@ -181,13 +182,23 @@ describe('bitsgate serve (default options)', () => {
     expect(fx.logs.some((l) => l.msg === 'incomplete upload deleted' && l.obj.received === 3 && l.obj.total === 10)).toBe(true);
   });
 
-  it('deletes everything on Cancel-Session', async () => {
+  it('deletes everything on a Cancel-Session before the last fragment', async () => {
+    const c = await conn();
+    const sid = await create(c);
+    await c.request(frag('/f.bin', sid, 0, Buffer.from('abcde'), 10));
+    expectAck(await c.request(packet('/f.bin', 'Cancel-Session', sid)), 200);
+    expect(await listFiles(fx.root)).toEqual([]);
+    expectError(await c.request(frag('/f.bin', sid, 5, Buffer.from('fghij'), 10)), 500, '0x8020001F');
+  });
+
+  it('keeps a plain upload on a Cancel-Session after the last fragment ([W]: it was written at the final Ack)', async () => {
     const c = await conn();
     const sid = await create(c);
     await c.request(frag('/f.bin', sid, 0, Buffer.from('abcdefghij'), 10));
     expectAck(await c.request(packet('/f.bin', 'Cancel-Session', sid)), 200);
-    expect(await listFiles(fx.root)).toEqual([]);
-    expectError(await c.request(frag('/f.bin', sid, 0, Buffer.from('a'), 10)), 500, '0x8020001F');
+    expect(await listFiles(fx.root)).toEqual(['f.bin']);
+    expect(await fs.readFile(path.join(fx.root, 'f.bin'), 'utf8')).toBe('abcdefghij');
+    expectError(await c.request(packet('/f.bin', 'Close-Session', sid)), 500, '0x8020001F');
   });
 
   it('commits a zero-byte upload closed without any fragment', async () => {
@@ -197,21 +208,22 @@ describe('bitsgate serve (default options)', () => {
     expect((await fs.stat(path.join(fx.root, 'empty.bin'))).size).toBe(0);
   });
 
-  it('answers 409 on Create-Session when the destination exists', async () => {
+  it('answers 403 + 0x80070005 on Create-Session when the destination exists (§6 row; a client gives up, not retries)', async () => {
     await fs.writeFile(path.join(fx.root, 'exists.bin'), 'old');
     const r = await exchange(fx.port, bits('/exists.bin', [['BITS-Packet-Type', 'Create-Session'], ['BITS-Supported-Protocols', GUID]]));
-    expectError(r, 409, '0x80070050');
+    expectError(r, 403, '0x80070005');
     expect(await fs.readFile(path.join(fx.root, 'exists.bin'), 'utf8')).toBe('old');
   });
 
-  it('answers 409 on Close-Session when the destination appeared meanwhile, keeping the existing file', async () => {
+  it('answers 403 on the final Fragment when the destination appeared meanwhile, keeping the existing file and ending the session', async () => {
     const c = await conn();
     const sid = await create(c, '/race.bin');
-    await c.request(frag('/race.bin', sid, 0, Buffer.from('new'), 3));
     await fs.writeFile(path.join(fx.root, 'race.bin'), 'old');
-    expectError(await c.request(packet('/race.bin', 'Close-Session', sid)), 409, '0x80070050');
+    expectError(await c.request(frag('/race.bin', sid, 0, Buffer.from('new'), 3)), 403, '0x80070005');
+    // 403 is final for the client: nothing can complete this session, so nothing of it stays.
     expect(await listFiles(fx.root)).toEqual(['race.bin']);
     expect(await fs.readFile(path.join(fx.root, 'race.bin'), 'utf8')).toBe('old');
+    expectError(await c.request(packet('/race.bin', 'Close-Session', sid)), 500, '0x8020001F');
   });
 
   it('sends 100 Continue before reading a fragment that expects it', async () => {
@@ -239,7 +251,7 @@ describe('bitsgate serve (default options)', () => {
     const c = await conn();
     const sid = await create(c);
     const r = await c.request(frag('/f.bin', sid, 1, Buffer.alloc(3 * 1024 * 1024, 7), 4 * 1024 * 1024));
-    expectError(r, 416, '0x80070057');
+    expectError(r, 416, '0x00000000');
     expect(r.get('BITS-Received-Content-Range')).toBe('0');
     const c2 = await conn();
     expectAck(await c2.request(packet('/f.bin', 'Cancel-Session', sid)), 200);
@@ -281,24 +293,33 @@ describe('bitsgate serve (default options)', () => {
 });
 
 describe('bitsgate serve options', () => {
-  it('--max-upload: a total over the limit gets 413 BG_E_TOO_LARGE', async () => {
+  it('--max-upload-size: a total over the limit gets 500 + BG_E_TOO_LARGE (the client gives up), never 413 (shrink forever)', async () => {
     fx = await startFixture({ maxUpload: 10 });
     const c = await conn();
     const sid = await create(c);
     const r = await c.request(frag('/f.bin', sid, 0, Buffer.from('abc'), 11));
-    expectError(r, 413, '0x80200020');
+    expectError(r, 500, '0x80200020');
+    expect(classifyAnswer('fragment', r.status, Number(r.get('BITS-Error-Code'))).class).toBe('fatal');
     expectAck(await c.request(frag('/f.bin', sid, 0, Buffer.from('abc'), 10)), 200);
+    expect(await listFiles(fx.root)).toEqual(['.bitsgate-tmp/' + (await fs.readdir(path.join(fx.root, '.bitsgate-tmp')))[0]]);
   });
 
-  it('--max-sessions: a Create-Session beyond the cap gets 503 (transient) until one closes', async () => {
-    fx = await startFixture({ maxSessions: 2 });
+  it('--session-limit (IIS BITSNumberOfSessionsLimit): Create is never refused; the cleanup deletes the NEWEST over the limit', async () => {
+    fx = await startFixture({ sessionLimit: 2 });
     const c = await conn();
     const a = await create(c, '/a.bin');
-    await create(c, '/b.bin');
-    const r = await c.request(bits('/c.bin', [['BITS-Packet-Type', 'Create-Session'], ['BITS-Supported-Protocols', GUID]]));
-    expectError(r, 503, '0x80004005');
-    expectAck(await c.request(packet('/a.bin', 'Cancel-Session', a)), 200);
-    await create(c, '/c.bin');
+    const b = await create(c, '/b.bin');
+    const newest = await create(c, '/c.bin');
+    expectAck(await c.request(frag('/c.bin', newest, 0, Buffer.from('x'), 2)), 200);
+    expect(fx.server.sessionCount()).toBe(3);
+    await fx.server.cleanup();
+    expect(fx.server.sessionCount()).toBe(2);
+    expectError(await c.request(frag('/c.bin', newest, 1, Buffer.from('y'), 2)), 500, '0x8020001F');
+    expect(await listFiles(fx.root)).toEqual([]);
+    for (const [sid, name] of [[a, '/a.bin'], [b, '/b.bin']] as const) {
+      expectAck(await c.request(frag(name, sid, 0, Buffer.from('ok'), 2)), 200);
+    }
+    expect(fx.logs.filter((l) => l.msg.startsWith('session deleted: over the per-user session limit')).map((l) => l.obj.sessionId)).toEqual([newest]);
   });
 
   it('--allow-overwrite replaces an existing destination', async () => {
@@ -332,7 +353,7 @@ describe('bitsgate serve options', () => {
     expect(fx.logs.some((l) => l.msg === 'session expired' && l.obj.sessionId === sid)).toBe(true);
   });
 
-  it('--reply-mode sha256: the final Ack carries BITS-Reply-URL, GET returns the sha256, Close deletes it', async () => {
+  it('--reply-mode sha256: the final Ack carries BITS-Reply-URL, GET returns the sha256, Close deletes the reply', async () => {
     fx = await startFixture({ replyMode: 'sha256' });
     const data = Buffer.from('reply me, please');
     const c = await conn();

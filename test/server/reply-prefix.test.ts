@@ -135,11 +135,13 @@ describe('replyPrefix with replyMode sha256', () => {
       expect(r.status).toBe(200);
       return r.get('BITS-Reply-URL');
     };
+    // First: once a file under /reply/ is written (at its final fragment), /reply is a directory.
+    expect(await finalAck('/reply')).toBeUndefined(); // the directory's own name is a file outside it
+    await fs.rm(path.join(fx.root, 'reply'));
     expect(await finalAck('/%72eply/encoded.bin')).toMatch(REPLY_URL);
     expect(await finalAck('/reply/sub/dir/deep.bin?q=1')).toMatch(REPLY_URL);
     expect(await finalAck('/replyx/near-miss.bin')).toBeUndefined();
     expect(await finalAck('/Reply/case.bin')).toBeUndefined();
-    expect(await finalAck('/reply')).toBeUndefined(); // the directory's own name is a file outside it
   });
 
   it('without a prefix every URL is upload-reply (unchanged behaviour)', async () => {

@@ -1,9 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { SessionStore } from '../../src/server/session-store.js';
+import type { DirHandle } from '../../src/server/dir-handle.js';
 import { UploadFile } from '../../src/server/upload-file.js';
 
-function make(store: SessionStore, now = 0) {
-  return store.create({ urlPath: '/f', destination: '/tmp/never', file: UploadFile.inDirectory('/tmp/never-dir'), uploadReply: false, now });
+const nowhere = { entry: (n: string) => `/tmp/never-dir/${n}`, realEntry: (n: string) => `/tmp/never-dir/${n}` } as unknown as DirHandle;
+
+function make(store: SessionStore, now = 0, user = '127.0.0.1') {
+  return store.create({
+    urlPath: '/f', query: '', originalUrl: '/f', destination: '/tmp/never', segments: ['never'],
+    file: UploadFile.inDirectory(nowhere), uploadReply: false, user, now,
+  });
 }
 
 describe('SessionStore', () => {
@@ -52,9 +58,24 @@ describe('SessionStore', () => {
   it('serves a reply by token until the session is removed', () => {
     const store = new SessionStore();
     const s = make(store);
-    const token = store.setReply(s, Buffer.from('r'));
-    expect(store.getReply(token)?.toString()).toBe('r');
+    const token = SessionStore.newToken();
+    store.setReply(s, { token, kind: 'body', body: Buffer.from('r') });
+    expect(store.getReply(token)).toEqual({ token, kind: 'body', body: Buffer.from('r') });
     store.remove(s);
     expect(store.getReply(token)).toBeUndefined();
+  });
+
+  it('session limit (IIS BITSNumberOfSessionsLimit): removes each user\'s NEWEST sessions over the limit', () => {
+    const store = new SessionStore();
+    const a1 = make(store, 0, 'a');
+    const b1 = make(store, 1, 'b');
+    const a2 = make(store, 2, 'a');
+    const a3 = make(store, 3, 'a');
+    const a4 = make(store, 3, 'a');
+    expect(store.overLimit(0)).toEqual([]);
+    expect(store.overLimit(2)).toEqual([a3, a4]);
+    expect([a1, a2, b1].map((s) => store.get(s.id))).toEqual([a1, a2, b1]);
+    expect(store.get(a3.id)).toBeUndefined();
+    expect(store.overLimit(2)).toEqual([]);
   });
 });

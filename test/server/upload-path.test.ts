@@ -8,7 +8,15 @@ const root = path.resolve('/srv/uploads');
 describe('resolveUploadPath', () => {
   it('maps a plain path to a file under the root, decoding each segment once', () => {
     const r = resolveUploadPath(root, '/a/b%20c.bin?x=1');
-    expect(r).toEqual({ ok: true, value: { absolute: path.join(root, 'a', 'b c.bin'), relative: path.join('a', 'b c.bin'), decodedPath: '/a/b c.bin' } });
+    expect(r).toEqual({ ok: true, value: { absolute: path.join(root, 'a', 'b c.bin'), relative: path.join('a', 'b c.bin'), decodedPath: '/a/b c.bin', segments: ['a', 'b c.bin'] } });
+  });
+
+  it('measures a name in UTF-8 bytes (NAME_MAX 255): 85 snowmen fit, 86 (258 bytes) are refused with 400', () => {
+    const snowmen = (n: number) => '/' + encodeURIComponent('\u2603'.repeat(n));
+    expect(resolveUploadPath(root, snowmen(85)).ok).toBe(true);
+    expect(resolveUploadPath(root, snowmen(86))).toEqual({ ok: false, status: 400, reason: 'path segment longer than 255 bytes' });
+    expect(resolveUploadPath(root, '/' + 'a'.repeat(255)).ok).toBe(true);
+    expect(resolveUploadPath(root, '/' + 'a'.repeat(256)).ok).toBe(false);
   });
 
   it('accepts names that merely start with two dots', () => {
@@ -35,6 +43,14 @@ describe('resolveUploadPath', () => {
     ['http://evil/x', 400],
     ['/.bitsgate-tmp/x.part', 403],
     ['/.BITSGATE-TMP/x', 403],
+    ['/NUL', 400],
+    ['/dir/con.txt', 400],
+    ['/COM1.log', 400],
+    ['/lpt%C2%B9', 400],
+    ['/name.', 400],
+    ['/name%20', 400],
+    ['/ab%3Ac', 400],
+    ['/a%7Cb', 400],
   ])('refuses %j with %i', (target, status) => {
     const r = resolveUploadPath(root, target);
     expect(r.ok).toBe(false);
