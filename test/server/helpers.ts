@@ -3,6 +3,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { startBitsServer, type BitsServer, type BitsServerOptions } from '../../src/server/index.js';
+import { bits, type RawConnection, type RawResponse } from './raw-http.js';
 
 export const GUID = '{7df0354d-249b-430f-820d-3d2a9bef4931}';
 
@@ -56,4 +57,36 @@ export async function listFiles(dir: string): Promise<string[]> {
 
 export function sha256(data: Buffer): string {
   return createHash('sha256').update(data).digest('hex');
+}
+
+/** Packets of a session as raw BITS_POST requests (see raw-http.ts). */
+export function createPacket(target: string): Buffer {
+  return bits(target, [['BITS-Packet-Type', 'Create-Session'], ['BITS-Supported-Protocols', GUID], ['Content-Length', '0']]);
+}
+
+export function fragmentPacket(target: string, sid: string, start: number, body: Buffer, total: number): Buffer {
+  return bits(target, [
+    ['BITS-Packet-Type', 'Fragment'],
+    ['BITS-Session-Id', sid],
+    ['Content-Range', `bytes ${start}-${start + body.length - 1}/${total}`],
+  ], body);
+}
+
+export function sessionPacket(target: string, type: 'Close-Session' | 'Cancel-Session', sid: string): Buffer {
+  return bits(target, [['BITS-Packet-Type', type], ['BITS-Session-Id', sid], ['Content-Length', '0']]);
+}
+
+/** Create-Session on `c`; returns the session id (fails the test on anything but 200). */
+export async function createSession(c: RawConnection, target: string): Promise<string> {
+  const r = await c.request(createPacket(target));
+  if (r.status !== 200) throw new Error(`Create-Session ${target}: ${r.status} ${r.get('BITS-Error-Code')}`);
+  return r.get('BITS-Session-Id')!;
+}
+
+/** Status, error code and context of an Ack, for one-line exact assertions. */
+export function ackOf(r: RawResponse): { status: number; code?: string; context?: string } {
+  const out: { status: number; code?: string; context?: string } = { status: r.status };
+  if (r.get('BITS-Error-Code') !== undefined) out.code = r.get('BITS-Error-Code');
+  if (r.get('BITS-Error-Context') !== undefined) out.context = r.get('BITS-Error-Context');
+  return out;
 }
