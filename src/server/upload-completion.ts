@@ -25,6 +25,8 @@ export interface FailureAck {
   code: number;
   context?: number;
   reason: string;
+  /** The application's failures keep the session: a resumed job posts again (or gets its 403 again). */
+  source: 'commit' | 'application';
 }
 
 /** BG_E_HTTP_ERROR_nnn: how an application's HTTP status is reported as an HRESULT. */
@@ -37,7 +39,7 @@ function httpErrorCode(status: number): number {
  * 0x80070005 (§6's row, which a Windows client treats as final; §3's "409: file exists"
  * would be retried forever by the same client, see answer.ts).
  */
-const COMMIT_FAILURE_ACK: Readonly<Record<CommitFailure, Omit<FailureAck, 'reason'>>> = {
+const COMMIT_FAILURE_ACK: Readonly<Record<CommitFailure, Omit<FailureAck, 'reason' | 'source'>>> = {
   'exists': { status: 403, code: ERROR_CODES.E_ACCESSDENIED },
   'unsafe-path': { status: 403, code: ERROR_CODES.E_ACCESSDENIED },
   'disk-full': { status: 500, code: ERROR_CODES.ERROR_DISK_FULL },
@@ -64,7 +66,7 @@ export async function completeUpload(
     const result = await session.file.commit(config.root, session.segments, config.allowOverwrite, config.commitOps);
     if (!result.ok) {
       config.logger.warn({ sessionId: session.id, cause: result.cause, reason: result.reason }, 'commit failed');
-      return { ...COMMIT_FAILURE_ACK[result.cause], reason: result.reason };
+      return { ...COMMIT_FAILURE_ACK[result.cause], reason: result.reason, source: 'commit' };
     }
     session.committed = true;
     config.logger.info({ sessionId: session.id, bytes: session.received }, 'upload committed');
@@ -73,10 +75,13 @@ export async function completeUpload(
 }
 
 /**
- * Whether the session must end after this failure: only when the client will not send the
- * packet again (the classifier's view), so nobody could ever complete it.
+ * Whether the session must end after a failed commit: only when the client will not send
+ * the packet again (the classifier's view), so nobody could ever complete it. An
+ * application's failure keeps the session as IIS does (until the idle timeout): a job the
+ * user resumes posts the file again, and §6's "only 403 stops re-posting" needs the session.
  */
 export function failureEndsSession(packet: CompletionPoint, failure: FailureAck): boolean {
+  if (failure.source === 'application') return false;
   return endsSession(classifyAnswer(packet, failure.status, failure.code, failure.context).class);
 }
 
@@ -116,7 +121,7 @@ async function runApplication(config: ResolvedConfig, store: SessionStore, sessi
 }
 
 function appFailureAck(status: number, reason: string): FailureAck {
-  return { status, code: httpErrorCode(status), context: ERROR_CONTEXT_REMOTE_APPLICATION, reason };
+  return { status, code: httpErrorCode(status), context: ERROR_CONTEXT_REMOTE_APPLICATION, reason, source: 'application' };
 }
 
 /** Delete a session's temp file and the reply we hold for it (never a static reply). */
