@@ -5,6 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { uploadFile } from '../../src/client/index.js';
+import { command as serveCommand } from '../../src/commands/serve.js';
+import { UsageError } from '../../src/util/option-values.js';
 
 const cli = path.join(__dirname, '..', '..', 'src', 'cli.ts');
 let dir: string | undefined;
@@ -51,5 +53,28 @@ describe('bitsgate serve', () => {
     const code = await new Promise<number | null>((r) => child.once('exit', r));
     expect(code).toBe(2);
     expect(err).toContain('--root DIR is required');
+  });
+
+  it('--help lists every option the command parses', () => {
+    const src = serveCommand.help;
+    for (const option of [
+      '--root', '--listen', '--commit-on', '--max-upload-size', '--allow-overwrite', '--session-timeout', '--session-limit',
+      '--cleanup-interval', '--reply-mode', '--notification-url', '--notification-type', '--notification-timeout', '--reply-prefix',
+      '--host-id', '--host-id-fallback-timeout', '--log-level',
+    ]) {
+      expect(src).toContain(`  ${option}`);
+    }
+    expect(src).not.toContain('--max-sessions');
+    expect(src).toContain('500 + 0x80200020');
+  });
+
+  it('refuses inconsistent server options before starting', async () => {
+    const run = (...args: string[]) => serveCommand.run(['--root', '/nonexistent-never-created', ...args]);
+    await expect(run('--commit-on', 'later')).rejects.toThrow('--commit-on: expected final-fragment or close, got "later"');
+    await expect(run('--notification-url', 'http://127.0.0.1:1/app', '--reply-mode', 'sha256')).rejects.toThrow(/two server applications/);
+    await expect(run('--notification-url', 'http://127.0.0.1:1/app', '--notification-type', '3')).rejects.toThrow('--notification-type: expected 1 or 2, got "3"');
+    await expect(run('--notification-type', '1')).rejects.toThrow('--notification-type/--notification-timeout need --notification-url');
+    await expect(run('--notification-url', 'https://127.0.0.1:1/app')).rejects.toThrow(UsageError);
+    await expect(run('--max-sessions', '5')).rejects.toThrow(/Unknown option '--max-sessions'/);
   });
 });
