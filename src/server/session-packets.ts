@@ -67,6 +67,8 @@ export async function createSession(ctx: PacketContext): Promise<void> {
     user: req.socket?.remoteAddress ?? '',
     now: config.now(),
   });
+  // The built-in application always keeps the file (an application decides otherwise, §7).
+  if (session.uploadReply && !config.notification) session.copyToDestination = true;
   config.logger.info(
     { sessionId: session.id, file: cleanText(target.value.relative), kind: session.uploadReply ? 'upload-reply' : 'upload' },
     'session created',

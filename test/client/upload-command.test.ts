@@ -48,11 +48,12 @@ describe('bitsgate upload', () => {
   });
 
   it('exits 1 with a clear message on a fatal answer', async () => {
-    const big = path.join(fx.dir, 'big.bin');
-    await fs.writeFile(big, Buffer.alloc(1001));
-    const r = await run(['upload', `http://127.0.0.1:${fx.port}/cmd/c.bin`, big]);
+    // The server refuses an existing file with 403 + 0x80070005 (bits-protocol.md §6).
+    await fs.mkdir(path.join(fx.root, 'cmd'), { recursive: true });
+    await fs.writeFile(path.join(fx.root, 'cmd', 'c.bin'), 'old');
+    const r = await run(['upload', `http://127.0.0.1:${fx.port}/cmd/c.bin`, file]);
     expect(r.code).toBe(1);
-    expect(r.err).toBe("bitsgate upload: failed: Fragment answered 413 (0x80200020 BG_E_TOO_LARGE): the file exceeds the server's upload limit\n");
+    expect(r.err).toBe('bitsgate upload: failed: Create-Session answered 403 (0x80070005 E_ACCESSDENIED): the server refuses uploads to this path\n');
   });
 
   it('exits 1 when the file does not exist, and 2 on a bad option', async () => {

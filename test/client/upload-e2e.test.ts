@@ -59,29 +59,14 @@ describe('uploadFile → bitsgate serve', () => {
     expect((await listFiles(fx.root)).filter((f) => f.startsWith('.bitsgate-tmp'))).toEqual([]);
   });
 
-  it('stops on a fatal answer with a clear message and no retries (413 BG_E_TOO_LARGE)', async () => {
-    const small = await startFixture({ maxUpload: 100 });
-    try {
-      const file = await localFile('toolarge.bin', randomBytes(101));
-      const err = await uploadFile({ url: `http://127.0.0.1:${small.port}/x.bin`, file, backoffBaseMs: 1 }).catch((e: unknown) => e);
-      expect(err).toBeInstanceOf(UploadError);
-      expect((err as UploadError).status).toBe(413);
-      expect((err as UploadError).message).toBe(
-        "Fragment answered 413 (0x80200020 BG_E_TOO_LARGE): the file exceeds the server's upload limit",
-      );
-      expect(await listFiles(small.root)).toEqual([]);
-    } finally {
-      await small.close();
-    }
-  });
-
-  it('retries a transient 409 (destination exists) with backoff, then gives up', async () => {
+  it('stops on a fatal answer with a clear message and no retries (403: the destination exists)', async () => {
     await fs.mkdir(path.join(fx.root, 'dup'), { recursive: true });
     await fs.writeFile(path.join(fx.root, 'dup', 'x.bin'), 'old');
     const file = await localFile('dup.bin', Buffer.from('new'));
     const err = await uploadFile({ url: url('/dup/x.bin'), file, maxRetries: 2, backoffBaseMs: 1, backoffMaxMs: 2 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UploadError);
-    expect((err as UploadError).message).toBe('Create-Session answered 409 (0x80070050); gave up after 3 attempts');
+    expect((err as UploadError).status).toBe(403);
+    expect((err as UploadError).message).toBe('Create-Session answered 403 (0x80070005 E_ACCESSDENIED): the server refuses uploads to this path');
     expect(await fs.readFile(path.join(fx.root, 'dup', 'x.bin'), 'utf8')).toBe('old');
   });
 });
