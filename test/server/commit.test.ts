@@ -79,6 +79,18 @@ describe('upload-reply and Cancel-Session after the last fragment (default commi
   });
 });
 
+describe('zero-byte uploads (no fragment at all, §4)', () => {
+  it.each(['final-fragment', 'close'] as const)('are committed on Close-Session (%s), upload-reply with the built-in app too', async (commitOn) => {
+    fx = await startFixture({ commitOn, replyMode: 'sha256', replyPrefix: '/reply/' });
+    const c = await conn();
+    for (const target of ['/empty.bin', '/reply/empty.bin']) {
+      const sid = await createSession(c, target);
+      expect(ackOf(await c.request(sessionPacket(target, 'Close-Session', sid)))).toEqual({ status: 200 });
+    }
+    expect(await listFiles(fx.root)).toEqual(['empty.bin', 'reply/empty.bin']);
+  });
+});
+
 describe('a failed commit loses nothing', () => {
   it('final-fragment commit on a full disk: 500 + 0x80070112, data kept; the resent fragment commits', async () => {
     const inject = failOnce('ENOSPC');

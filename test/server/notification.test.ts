@@ -98,6 +98,18 @@ describe('notification type 1: file names, empty body, reply from the response f
     expect(await listFiles(fx.root)).toEqual(['up/one.bin']);
   });
 
+  it('with --commit-on close, a copied file reaches its URL on Close-Session only', async () => {
+    const { url } = await startApp((_s, res) => void res.writeHead(200, { 'BITS-Copy-File-To-Destination': 'yes' }).end());
+    fx = await startFixture({ notification: { url, type: 1 }, commitOn: 'close' });
+    const c = await conn();
+    const sid = await createSession(c, '/later.bin');
+    const final = await c.request(fragmentPacket('/later.bin', sid, 0, file, file.length));
+    expect(await getReply(c, final.get('BITS-Reply-URL')!)).toBe(''); // the app wrote no reply file
+    expect((await listFiles(fx.root)).filter((f) => !f.startsWith('.bitsgate-tmp/'))).toEqual([]);
+    expect(ackOf(await c.request(sessionPacket('/later.bin', 'Close-Session', sid)))).toEqual({ status: 200 });
+    expect(await listFiles(fx.root)).toEqual(['later.bin']);
+  });
+
   it('without BITS-Copy-File-To-Destination the file is not stored at its URL', async () => {
     const { url } = await startApp(async (s, res) => {
       await fs.writeFile(s.headers['bits-response-datafile-name'] as string, 'ok');
