@@ -23,7 +23,7 @@ export interface OpenedRoot {
 export async function openRootAndWorkDir(rootOption: string): Promise<OpenedRoot> {
   const root = path.resolve(rootOption);
   try {
-    await fs.mkdir(root, { recursive: true });
+    await mkdirs(root);
   } catch (err) {
     throw new ServerStartError(`cannot create the upload root ${root}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
   }
@@ -60,6 +60,28 @@ export async function openRootAndWorkDir(rootOption: string): Promise<OpenedRoot
   } catch (err) {
     await rootDir.close();
     throw err;
+  }
+}
+
+/**
+ * `mkdir -p`, one level at a time: Node's `mkdir({recursive})` loops forever where mkdir
+ * answers ENOENT for a parent that exists (under /proc), and the server would start silent.
+ */
+async function mkdirs(dir: string): Promise<void> {
+  const missing: string[] = [];
+  let at = dir;
+  while (!(await fs.lstat(at).then(() => true, () => false))) {
+    missing.unshift(at);
+    const up = path.dirname(at);
+    if (up === at) break;
+    at = up;
+  }
+  for (const d of missing) {
+    try {
+      await fs.mkdir(d);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
   }
 }
 

@@ -108,6 +108,11 @@ describe('the temp directory', () => {
     expect(await fs.readdir(outside)).toEqual(['victim.part']);
   });
 
+  it.skipIf(process.platform !== 'linux')('a root that cannot be created (under /proc) is a clear start error, not a silent hang', async () => {
+    const start = startBitsServer({ root: '/proc/bitsgate-never/root', listen: { host: '127.0.0.1', port: 0 } });
+    await expect(start).rejects.toThrow(/^cannot create the upload root \/proc\/bitsgate-never\/root: ENOENT$/);
+  });
+
   it('removes what an earlier process left in it at start (sessions do not survive a restart)', async () => {
     const dir = await tempDir();
     const root = path.join(dir, 'root');
