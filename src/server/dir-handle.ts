@@ -37,10 +37,13 @@ export class DirHandle {
     private readonly fh: FileHandle | undefined,
   ) {}
 
-  /** Open the root itself (already resolved with realpath by the caller). */
-  static async openRoot(realRoot: string): Promise<DirHandle> {
+  /**
+   * Open the root itself (already resolved with realpath by the caller). `pathsOnly` forces
+   * the fallback used where /proc is missing (tests exercise it on Linux).
+   */
+  static async openRoot(realRoot: string, pathsOnly = false): Promise<DirHandle> {
     let fh: FileHandle | undefined;
-    if (process.platform === 'linux') {
+    if (process.platform === 'linux' && !pathsOnly) {
       fh = await fs.open(realRoot, OPEN_DIR);
       const viaProc = await fs.stat(`/proc/self/fd/${fh.fd}`).then((s) => s.isDirectory(), () => false);
       if (!viaProc) {
