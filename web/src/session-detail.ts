@@ -126,12 +126,15 @@ export class SessionDetailView {
     const exp = el('button', { class: 'btn', text: 'Export JSON', attrs: { type: 'button', id: 'export-json' } });
     exp.addEventListener('click', () => this.exportJson());
     exp.disabled = !this.detail;
+    const har = el('button', { class: 'btn', text: 'Export HAR', title: 'HAR 1.2 for Fiddler, Chrome DevTools, mitmproxy (no bodies)', attrs: { type: 'button', id: 'export-har' } });
+    har.addEventListener('click', () => void this.exportHar());
+    har.disabled = !this.detail;
     return el('div', { class: 'drawer-head' }, [
       el('div', { class: 'drawer-title' }, [
         s ? el('span', { class: isCommitted(s) || s.state !== 'closed' ? 'badge' : 'badge incomplete', text: s.state, data: { state: s.state } }) : null,
         el('h2', { text: clean(s ? s.contentName ?? s.url : this.id ?? '', 160) }),
       ]),
-      el('div', { class: 'drawer-actions' }, [exp, close]),
+      el('div', { class: 'drawer-actions' }, [exp, har, close]),
     ]);
   }
 
@@ -249,6 +252,28 @@ export class SessionDetailView {
     return [row, detail];
   }
 
+  /** The server builds the HAR (one converter for the CLI and the dashboard); we only save it. */
+  private async exportHar(): Promise<void> {
+    if (this.id === undefined) return;
+    let text: string;
+    try {
+      const res = await fetch(`/api/sessions/${encodeURIComponent(this.id)}/har`, { credentials: 'same-origin' });
+      if (!res.ok) return;
+      text = await res.text();
+    } catch {
+      return;
+    }
+    this.download(new Blob([text], { type: 'application/json' }), 'har');
+  }
+
+  private download(blob: Blob, ext: string): void {
+    const a = el('a', { attrs: { href: URL.createObjectURL(blob), download: `bits-session-${(this.id ?? '').replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 80)}.${ext}` } });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+  }
+
   private async exportJson(): Promise<void> {
     if (this.id === undefined) return;
     let data: unknown = this.detail;
@@ -258,12 +283,7 @@ export class SessionDetailView {
     } catch {
       /* export what we have */
     }
-    const blob = new Blob([JSON.stringify(data, null, 2) + '\n'], { type: 'application/json' });
-    const a = el('a', { attrs: { href: URL.createObjectURL(blob), download: `bits-session-${this.id.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 80)}.json` } });
-    document.body.append(a);
-    a.click();
-    a.remove();
-    setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+    this.download(new Blob([JSON.stringify(data, null, 2) + '\n'], { type: 'application/json' }), 'json');
   }
 }
 
