@@ -4,7 +4,9 @@
  * then kept live from the event stream.
  */
 import type { PacketRecord, SessionDetail, SessionSummary } from '../../src/sessions/events.js';
+import { coverageChart } from './coverage-chart.js';
 import { clear, el } from './dom.js';
+import { sequenceDiagram } from './sequence-diagram.js';
 import { bytes, clean, clock, percent } from './format.js';
 import { isCommitted, type Store } from './store.js';
 
@@ -35,6 +37,8 @@ export class SessionDetailView {
     });
     store.on('sessions', () => this.refreshSummary());
     store.on('reset', () => this.refreshSummary());
+    // A violation usually arrives right after the packet that caused it: mark it on the diagram.
+    store.on('violations', () => this.redrawSequence());
   }
 
   get openId(): string | undefined {
@@ -69,6 +73,7 @@ export class SessionDetailView {
       this.timelineBody.append(...this.timelineRow(p));
       this.rendered = undefined;
       this.refreshSummary();
+      this.redrawSequence();
     });
   }
 
@@ -117,7 +122,7 @@ export class SessionDetailView {
     panel.append(this.head(s));
     if (notice) panel.append(el('p', { class: 'notice', text: notice }));
     panel.append(this.facts(s), this.coverage(s), this.violations(s.id));
-    if (this.detail) panel.append(this.timeline(this.detail.timeline));
+    if (this.detail) panel.append(this.sequence(), this.timeline(this.detail.timeline));
   }
 
   private head(s: SessionSummary | undefined): HTMLElement {
@@ -200,17 +205,41 @@ export class SessionDetailView {
     bar.append(acked);
     const label = p === null ? `${bytes(s.ackedBytes)} acknowledged, total unknown`
       : `${Math.floor(p)}% acknowledged: ${bytes(s.ackedBytes)} of ${bytes(s.totalLength)}`;
+    const chart = this.detail && this.detail.timeline.some((pk) => pk.kind === 'fragment')
+      ? el('div', { class: 'cov-chart-wrap' }, [coverageChart(this.detail.timeline, s.totalLength).root]) : null;
     return el('div', { class: 'coverage-wrap' }, [
       el('h3', { text: 'Coverage' }), bar,
       el('div', { class: 'cov-legend' }, [
         el('span', { class: 'legend acked', text: 'acknowledged' }), el('span', { class: 'legend sent', text: 'sent' }),
         el('span', { class: 'cov-label', text: label }),
       ]),
+      chart,
       s.replyUrl === undefined ? null : el('p', { class: 'reply' }, [
         el('span', { text: 'Reply URL: ' }), el('code', { text: clean(s.replyUrl, 500) }),
         el('span', { class: `badge ${s.replyFetched ? 'ok' : 'warn'}`, text: s.replyFetched ? 'fetched' : 'not fetched' }),
       ]),
     ]);
+  }
+
+  private sequenceFrame = 0;
+
+  /** Redraws the sequence diagram once per frame at most, however many packets arrive. */
+  private redrawSequence(): void {
+    if (this.sequenceFrame || !this.detail) return;
+    this.sequenceFrame = requestAnimationFrame(() => {
+      this.sequenceFrame = 0;
+      const old = this.root.querySelector('.seq-wrap');
+      if (old && this.detail) old.replaceWith(this.sequence());
+    });
+  }
+
+  private sequence(): HTMLElement {
+    const id = this.id;
+    const mine = this.store.violations.filter((v) => v.sessionId === id);
+    // Violations without a session id (e.g. an unknown session) still belong to our exchanges.
+    const exchanges = new Set(this.detail!.timeline.map((p) => p.exchange));
+    for (const v of this.store.violations) if (v.sessionId !== id && v.exchanges.some((x) => exchanges.has(x))) mine.push(v);
+    return sequenceDiagram(this.detail!.timeline, mine).root;
   }
 
   private timeline(packets: PacketRecord[]): HTMLElement {
