@@ -139,19 +139,15 @@ function headBytes(startLine: string, headers: HeaderList): number {
 function absoluteUrl(target: string, host: string | undefined): string {
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(target)) return target;
   const path = target.startsWith('/') ? target : `/${target}`;
-  for (const h of [host?.trim(), 'unknown-host.invalid']) {
-    if (!h) continue;
-    try {
-      const u = new URL(`http://${h}${path}`);
-      if (u.host.toLowerCase() === h.toLowerCase()) return `http://${h}${path}`;
-    } catch {
-      /* next candidate */
-    }
-  }
-  return `http://unknown-host.invalid${path}`;
+  const h = host?.trim();
+  return `http://${h && HOST_RE.test(h) ? h : 'unknown-host.invalid'}${path}`;
 }
 
+/** A reg-name or IPv4 with optional port, or a bracketed IPv6 literal: what a URL authority may hold. */
+const HOST_RE = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.?|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
+
 function queryString(url: string): Array<{ name: string; value: string }> {
+  if (!url.includes('?')) return [];
   try {
     return [...new URL(url).searchParams].map(([name, value]) => ({ name, value }));
   } catch {

@@ -143,3 +143,21 @@ describe('HAR in', () => {
     expect(await runAnalyze(notHar)).toEqual({ code: 2, out: '', err: `bitsgate analyze: ${notHar}: not a HAR file: no "log" object\n` });
   });
 });
+
+describe('HAR in: HTTP/2 captures (Chrome)', () => {
+  it('drops pseudo-headers, takes Host from :authority and decodes lower-case BITS names', () => {
+    const entry = {
+      startedDateTime: new Date(T0).toISOString(), time: 2, cache: {}, timings: { send: 0, wait: 1, receive: 1 }, connection: '31',
+      request: { method: 'BITS_POST', url: URL_, httpVersion: 'h2', cookies: [], queryString: [], headersSize: -1, bodySize: 0,
+        headers: [{ name: ':method', value: 'BITS_POST' }, { name: ':authority', value: HOST }, { name: ':path', value: '/uploads/report.zip' },
+          { name: 'bits-packet-type', value: 'Ping' }] },
+      response: { status: 200, statusText: '', httpVersion: 'h2', cookies: [], headers: [{ name: 'bits-packet-type', value: 'Ack' }],
+        content: { size: 0, mimeType: 'x-unknown' }, redirectURL: '', headersSize: -1, bodySize: 0 },
+    };
+    const r = fromHar({ log: { version: '1.2', creator: { name: 'WebInspector', version: '537.36' }, entries: [entry] } });
+    expect(r.ok && r.value.observations[0]).toMatchObject({
+      connectionId: 31, httpVersion: '2', url: '/uploads/report.zip', status: 200,
+      requestHeaders: [['Host', HOST], ['bits-packet-type', 'Ping']],
+    });
+  });
+});
