@@ -6,13 +6,14 @@
  * attributes), never pixels. Skips with a message when Chromium is not installed.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Observation } from '../../src/observation.js';
 import type { SessionTracker } from '../../src/sessions/index.js';
+import { harProblems } from '../har/har-schema.js';
 import { startHarness, type Harness } from './harness.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -141,6 +142,14 @@ describe.skipIf(!haveChromium)('dashboard pictures in headless Chromium', () => 
     await expect.poll(() => page.locator('.seq-explain').textContent()).toMatch(/^close-incomplete: Close-Session after 1024 of 4096 bytes acknowledged .*deletes the partial upload/);
     expect(await page.locator('.seq .mark title').textContent()).toMatch(/deletes the partial upload/);
     await page.screenshot({ path: join(ARTIFACTS, 'dashboard-sequence-close-incomplete.png') });
+
+    // Export HAR downloads the session as a valid HAR 1.2 log built by the gateway.
+    const [download] = await Promise.all([page.waitForEvent('download'), drawer.locator('#export-har').click()]);
+    const har = JSON.parse(readFileSync((await download.path())!, 'utf8'));
+    expect(harProblems(har)).toEqual([]);
+    expect(download.suggestedFilename()).toMatch(/^bits-session-_[0-9a-f-]+_\.har$/);
+    expect(har.log.entries.map((e: { request: { method: string }; _bits: { packet: { kind: string } } }) => `${e.request.method} ${e._bits.packet.kind}`))
+      .toEqual(['BITS_POST create-session', 'BITS_POST fragment', 'BITS_POST close-session']);
   });
 
   it('makes a lost Ack, its retry on a new connection, a 416 resync and a Close on a third connection readable, live', async () => {

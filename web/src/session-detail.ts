@@ -3,6 +3,7 @@
  * timeline (headers on demand) and a JSON export. Fetched once from /api/sessions/:id,
  * then kept live from the event stream.
  */
+import type { SeqViolation } from '../../src/dashboard/snapshot-source.js';
 import type { PacketRecord, SessionDetail, SessionSummary } from '../../src/sessions/events.js';
 import { coverageChart } from './coverage-chart.js';
 import { clear, el } from './dom.js';
@@ -38,7 +39,10 @@ export class SessionDetailView {
     store.on('sessions', () => this.refreshSummary());
     store.on('reset', () => this.refreshSummary());
     // A violation usually arrives right after the packet that caused it: mark it on the diagram.
-    store.on('violations', () => this.redrawSequence());
+    store.on('violations', () => {
+      // Violations of other sessions arrive all the time: redraw only when ours changed.
+      if (this.detail && this.sessionViolations().length !== this.drawnViolations) this.redrawSequence();
+    });
   }
 
   get openId(): string | undefined {
@@ -233,12 +237,20 @@ export class SessionDetailView {
     });
   }
 
-  private sequence(): HTMLElement {
+  private drawnViolations = 0;
+
+  /** This session's violations, and any other that names one of its exchanges. */
+  private sessionViolations(): SeqViolation[] {
     const id = this.id;
     const mine = this.store.violations.filter((v) => v.sessionId === id);
-    // Violations without a session id (e.g. an unknown session) still belong to our exchanges.
     const exchanges = new Set(this.detail!.timeline.map((p) => p.exchange));
     for (const v of this.store.violations) if (v.sessionId !== id && v.exchanges.some((x) => exchanges.has(x))) mine.push(v);
+    return mine;
+  }
+
+  private sequence(): HTMLElement {
+    const mine = this.sessionViolations();
+    this.drawnViolations = mine.length;
     return sequenceDiagram(this.detail!.timeline, mine).root;
   }
 
