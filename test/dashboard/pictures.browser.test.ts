@@ -47,10 +47,11 @@ class ScriptedSession {
       [['BITS-Packet-Type', 'Ack'], ['BITS-Protocol', PROTOCOL], ['BITS-Session-Id', this.id], ['Content-Length', '0']]);
   }
 
-  fragment(conn: number, start: number, end: number, answer: { status: number; received: number } | 'lost'): void {
+  fragment(conn: number, start: number, end: number, answer: { status: number; received: number } | 'lost' | { gateway: number; error: string }): void {
     const req: Array<[string, string]> = [['BITS-Packet-Type', 'Fragment'], ['BITS-Session-Id', this.id], ['Content-Name', 'scripted.bin'],
       ['Content-Range', `bytes ${start}-${end}/30`], ['Content-Length', String(end - start + 1)]];
     if (answer === 'lost') return this.send(conn, req, end - start + 1, undefined, [], 'client-closed');
+    if ('gateway' in answer) return this.send(conn, req, end - start + 1, answer.gateway, [['Content-Length', '0']], answer.error);
     this.send(conn, req, end - start + 1, answer.status,
       [['BITS-Packet-Type', 'Ack'], ['BITS-Session-Id', this.id], ['BITS-Received-Content-Range', String(answer.received)], ['Content-Length', '0']]);
   }
@@ -180,6 +181,24 @@ describe.skipIf(!haveChromium)('dashboard pictures in headless Chromium', () => 
     expect(await count('.cov-chart .cov-frag.rejected')).toBe(2);
     await page.locator('.seq-wrap').screenshot({ path: join(ARTIFACTS, 'dashboard-sequence-lost-ack.png') });
     await page.locator('.cov-chart').screenshot({ path: join(ARTIFACTS, 'dashboard-coverage-chart.png') });
+  });
+
+  it('draws an answer the gateway made itself (upstream timeout) from the gateway lane, not the server', async () => {
+    const s = new ScriptedSession(h, '{5c41b7e2-0000-4000-8000-00000000a002}');
+    s.create(3);
+    s.fragment(3, 0, 29, { gateway: 504, error: 'upstream-timeout' });
+    s.fragment(4, 0, 29, { status: 200, received: 30 });
+    s.close(4);
+    await open(s.id);
+    expect(await count('.seq .msg.resp')).toBe(4);
+    const fromGateway = page.locator('.seq .msg.resp.from-gateway');
+    expect(await fromGateway.count()).toBe(1);
+    expect(await fromGateway.locator('.msg-label').textContent()).toBe('504 from gateway: upstream-timeout');
+    const lanes = await page.locator('.seq .lifeline line').evaluateAll((ns) => ns.map((n) => n.getAttribute('x1')));
+    const [gatewayX, clientEndX] = await fromGateway.locator('line').evaluateAll((ns) => [ns[0]!.getAttribute('x1'), ns[1]!.getAttribute('x2')]);
+    expect(gatewayX).toBe(lanes[1]);
+    expect(Number(clientEndX)).toBeLessThan(Number(lanes[1]));
+    expect(await page.locator('.seq .xrow.retry .msg.req .msg-label').allTextContents()).toEqual(['retry Fragment 0-29/30']);
   });
 
   it('overview charts fill live from real uploads: throughput, sessions by state, violations by code', async () => {

@@ -119,7 +119,12 @@ export function sequenceDiagram(all: PacketRecord[], violations: Violation[]): D
     const reqTitle = `${requestLabel(p, retry)} on connection ${p.connectionId}, ${p.requestBytes} body bytes`;
     row.append(arrow(X_CLIENT, X_SERVER, y, 'req', requestLabel(p, retry), reqTitle));
     requests++;
-    if (p.status !== undefined) {
+    if (p.status !== undefined && p.error !== undefined) {
+      // The gateway answered itself (upstream refused, reset or timed out): the server sent nothing.
+      const label = `${p.status} from gateway: ${clean(p.error, 40)}`;
+      row.append(arrow(X_GATEWAY, X_CLIENT, y + 22, 'resp bad from-gateway', label, `The gateway answered ${p.status} (${clean(p.error, 60)}): no answer came from the server.`));
+      responses++;
+    } else if (p.status !== undefined) {
       const label = responseLabel(p);
       row.append(arrow(X_SERVER, X_CLIENT, y + 22, p.status >= 400 ? 'resp bad' : 'resp', label, `answer: ${label} after ${Math.round(p.ms)} ms`));
       responses++;
