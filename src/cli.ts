@@ -11,6 +11,7 @@ const loaders: Record<string, () => Promise<Command>> = {
   serve: async () => (await import('./commands/serve.js')).command,
   upload: async () => (await import('./commands/upload.js')).command,
   analyze: async () => (await import('./commands/analyze.js')).command,
+  export: async () => (await import('./commands/export.js')).command,
   demo: async () => (await import('./commands/demo.js')).command,
 };
 

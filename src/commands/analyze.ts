@@ -1,20 +1,29 @@
-import { open } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
+import { extname } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { jsonReport, textReport } from '../analyze/report.js';
 import { printable } from '../analyze/printable.js';
-import { replay } from '../sessions/replay.js';
+import { fromHar, looksLikeHar } from '../har/from-har.js';
+import { replay, type ReplayOptions } from '../sessions/replay.js';
 import { TRACKER_DEFAULTS } from '../sessions/tracker.js';
 import { parseDuration, parseInteger, UsageError } from '../util/option-values.js';
 import type { Command } from './command.js';
 
-const HELP = `bitsgate analyze: replay a recording through the protocol core and report sessions and violations
+const HELP = `bitsgate analyze: replay a recording or a HAR capture through the protocol core and report sessions and violations
 
 Usage:
   bitsgate analyze FILE.ndjson [--json] [--max-sessions N] [--session-timeout DURATION]
+  bitsgate analyze capture.har [--json] ...
 
 FILE is a recording written by 'bitsgate --record FILE' (NDJSON, one observation per line).
 Malformed lines are reported on stderr with their line number and skipped.
+
+A HAR file (by its .har extension or its content) exported by Fiddler, Charles, Chrome DevTools,
+mitmproxy or 'bitsgate export' is read as observations: entries ordered by start time, the
+connection taken from "connection" where the tool wrote one. Entries that are not BITS are
+counted and skipped (except the fetch of an upload-reply's reply URL); unreadable entries are
+reported on stderr with their index.
 
 Options:
   --json                    print one JSON object:
@@ -28,7 +37,7 @@ Exit status: 0 when the file was analyzed (whatever it contains), 2 on a usage e
 
 export const command: Command = {
   name: 'analyze',
-  summary: 'replay a recorded NDJSON file and report sessions and protocol violations',
+  summary: 'replay a recorded NDJSON file or a HAR capture and report sessions and protocol violations',
   help: HELP,
   async run(args: string[]): Promise<number> {
     const { values, positionals } = parseArgs({
@@ -46,11 +55,23 @@ export const command: Command = {
     const sessionTimeoutMs = values['session-timeout'] !== undefined ? parseDuration('--session-timeout', values['session-timeout']) : undefined;
     if (sessionTimeoutMs === 0) throw new UsageError('--session-timeout: must be more than 0');
 
+    const trackerOptions: ReplayOptions = {
+      ...(maxSessions !== undefined ? { maxSessions } : {}),
+      ...(sessionTimeoutMs !== undefined ? { sessionTimeoutMs } : {}),
+    };
     let handle;
     try {
       handle = await open(file, 'r');
+      const head = Buffer.alloc(64);
+      const { bytesRead } = await handle.read(head, 0, head.length, 0);
+      if (extname(file).toLowerCase() === '.har' || looksLikeHar(head.subarray(0, bytesRead).toString('utf8').replace(/^\uFEFF/, ''))) {
+        await handle.close();
+        handle = undefined;
+        return await analyzeHar(file, values.json === true, trackerOptions);
+      }
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
+      await handle?.close().catch(() => {});
       const why = e.code === 'ENOENT' ? 'no such file' : e.code === 'EACCES' ? 'permission denied' : e.code === 'EISDIR' ? 'is a directory' : e.message;
       process.stderr.write(`bitsgate analyze: cannot read ${printable(file)}: ${why}\n`);
       return 2;
@@ -58,8 +79,7 @@ export const command: Command = {
     try {
       const lines = createInterface({ input: handle.createReadStream({ encoding: 'utf8' }), crlfDelay: Infinity });
       const result = await replay(lines, {
-        ...(maxSessions !== undefined ? { maxSessions } : {}),
-        ...(sessionTimeoutMs !== undefined ? { sessionTimeoutMs } : {}),
+        ...trackerOptions,
         onMalformed: (n) => process.stderr.write(`bitsgate analyze: ${printable(file)}:${n.line}: skipped malformed line: ${printable(n.message)}\n`),
       });
       if (values.json) {
@@ -77,3 +97,33 @@ export const command: Command = {
     }
   },
 };
+
+/** A HAR capture: the whole file is one JSON document (Fiddler writes bodies too, so it may be large). */
+async function analyzeHar(file: string, json: boolean, options: ReplayOptions): Promise<number> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse((await readFile(file, 'utf8')).replace(/^\uFEFF/, ''));
+  } catch (err) {
+    process.stderr.write(`bitsgate analyze: ${printable(file)}: not a readable HAR file: ${printable((err as Error).message)}\n`);
+    return 2;
+  }
+  const har = fromHar(parsed);
+  if (!har.ok) {
+    process.stderr.write(`bitsgate analyze: ${printable(file)}: ${printable(har.reason)}\n`);
+    return 2;
+  }
+  const capture = har.value;
+  for (const m of capture.malformed) {
+    process.stderr.write(`bitsgate analyze: ${printable(file)}: entry ${m.entry}: skipped: ${printable(m.message)}\n`);
+  }
+  const result = await replay(capture.observations.map((observation) => ({ kind: 'observation' as const, observation })), options);
+  if (json) {
+    process.stdout.write(JSON.stringify(jsonReport(result)) + '\n');
+  } else {
+    const from = capture.creator.name ? `${printable(capture.creator.name, 60)} ${printable(capture.creator.version, 30)}`.trim() : 'an unnamed tool';
+    process.stdout.write(`HAR from ${from}: ${capture.entries} entries, ${capture.observations.length} BITS exchanges analyzed, ` +
+      `${capture.skipped} other entries skipped${capture.malformed.length ? `, ${capture.malformed.length} unreadable (see stderr)` : ''}\n` +
+      textReport(result, file) + '\n');
+  }
+  return 0;
+}

@@ -50,7 +50,11 @@ export type RecordingLine =
   | { kind: 'blank' }
   | { kind: 'other'; type: string };
 
-export async function replay(lines: AsyncIterable<string> | Iterable<string>, options: ReplayOptions = {}): Promise<ReplayResult> {
+/**
+ * `lines` are NDJSON lines, or lines already decoded (a HAR capture converted by src/har):
+ * both go through the same loop, so a capture and a recording are judged alike.
+ */
+export async function replay(lines: AsyncIterable<string | RecordingLine> | Iterable<string | RecordingLine>, options: ReplayOptions = {}): Promise<ReplayResult> {
   const { onMalformed, onEvent, ...trackerOptions } = options;
   const tracker = new SessionTracker(trackerOptions);
   const result: ReplayResult = { tracker, observations: 0, sessions: [], violations: [], malformed: [], warnings: [], dropped: 0 };
@@ -60,7 +64,7 @@ export async function replay(lines: AsyncIterable<string> | Iterable<string>, op
   let n = 0;
   for await (const text of lines) {
     n++;
-    const parsed = parseRecordingLine(text);
+    const parsed: Decoded<RecordingLine> = typeof text === 'string' ? parseRecordingLine(text) : { ok: true, value: text };
     if (!parsed.ok) {
       const notice = { line: n, message: parsed.reason };
       result.malformed.push(notice);

@@ -3,6 +3,7 @@ import type { ServerMessage } from '../../src/dashboard/messages.js';
 import { Connection, type LinkState } from './connection.js';
 import { byId, el, setText } from './dom.js';
 import { int, rate } from './format.js';
+import { OverviewCharts } from './overview-charts.js';
 import { SessionDetailView } from './session-detail.js';
 import { SessionsTable } from './sessions-table.js';
 import { Store } from './store.js';
@@ -37,6 +38,18 @@ function renderCounters(): void {
 store.on('reset', renderCounters);
 store.on('counters', renderCounters);
 window.setInterval(renderCounters, 1000);
+
+// Overview charts (throughput, sessions by state, violations by code), hideable.
+const overview = byId('overview');
+new OverviewCharts(byId('overview-charts'), store);
+const chartsBtn = byId<HTMLButtonElement>('toggle-charts');
+chartsBtn.addEventListener('click', () => {
+  const charts = byId('overview-charts');
+  charts.hidden = !charts.hidden;
+  chartsBtn.setAttribute('aria-expanded', String(!charts.hidden));
+  setText(chartsBtn, charts.hidden ? 'Show charts' : 'Hide charts');
+  overview.classList.toggle('collapsed', charts.hidden);
+});
 
 // Views.
 const table = new SessionsTable(byId('sessions-table'), byId('toolbar'), store, (id) => {

@@ -3,8 +3,11 @@
  * timeline (headers on demand) and a JSON export. Fetched once from /api/sessions/:id,
  * then kept live from the event stream.
  */
+import type { SeqViolation } from '../../src/dashboard/snapshot-source.js';
 import type { PacketRecord, SessionDetail, SessionSummary } from '../../src/sessions/events.js';
+import { coverageChart } from './coverage-chart.js';
 import { clear, el } from './dom.js';
+import { sequenceDiagram } from './sequence-diagram.js';
 import { bytes, clean, clock, percent } from './format.js';
 import { isCommitted, type Store } from './store.js';
 
@@ -35,6 +38,11 @@ export class SessionDetailView {
     });
     store.on('sessions', () => this.refreshSummary());
     store.on('reset', () => this.refreshSummary());
+    // A violation usually arrives right after the packet that caused it: mark it on the diagram.
+    store.on('violations', () => {
+      // Violations of other sessions arrive all the time: redraw only when ours changed.
+      if (this.detail && this.sessionViolations().length !== this.drawnViolations) this.redrawSequence();
+    });
   }
 
   get openId(): string | undefined {
@@ -69,6 +77,7 @@ export class SessionDetailView {
       this.timelineBody.append(...this.timelineRow(p));
       this.rendered = undefined;
       this.refreshSummary();
+      this.redrawSequence();
     });
   }
 
@@ -117,7 +126,7 @@ export class SessionDetailView {
     panel.append(this.head(s));
     if (notice) panel.append(el('p', { class: 'notice', text: notice }));
     panel.append(this.facts(s), this.coverage(s), this.violations(s.id));
-    if (this.detail) panel.append(this.timeline(this.detail.timeline));
+    if (this.detail) panel.append(this.sequence(), this.timeline(this.detail.timeline));
   }
 
   private head(s: SessionSummary | undefined): HTMLElement {
@@ -126,12 +135,15 @@ export class SessionDetailView {
     const exp = el('button', { class: 'btn', text: 'Export JSON', attrs: { type: 'button', id: 'export-json' } });
     exp.addEventListener('click', () => this.exportJson());
     exp.disabled = !this.detail;
+    const har = el('button', { class: 'btn', text: 'Export HAR', title: 'HAR 1.2 for Fiddler, Chrome DevTools, mitmproxy (no bodies)', attrs: { type: 'button', id: 'export-har' } });
+    har.addEventListener('click', () => void this.exportHar());
+    har.disabled = !this.detail;
     return el('div', { class: 'drawer-head' }, [
       el('div', { class: 'drawer-title' }, [
         s ? el('span', { class: isCommitted(s) || s.state !== 'closed' ? 'badge' : 'badge incomplete', text: s.state, data: { state: s.state } }) : null,
         el('h2', { text: clean(s ? s.contentName ?? s.url : this.id ?? '', 160) }),
       ]),
-      el('div', { class: 'drawer-actions' }, [exp, close]),
+      el('div', { class: 'drawer-actions' }, [exp, har, close]),
     ]);
   }
 
@@ -197,17 +209,49 @@ export class SessionDetailView {
     bar.append(acked);
     const label = p === null ? `${bytes(s.ackedBytes)} acknowledged, total unknown`
       : `${Math.floor(p)}% acknowledged: ${bytes(s.ackedBytes)} of ${bytes(s.totalLength)}`;
+    const chart = this.detail && this.detail.timeline.some((pk) => pk.kind === 'fragment')
+      ? el('div', { class: 'cov-chart-wrap' }, [coverageChart(this.detail.timeline, s.totalLength).root]) : null;
     return el('div', { class: 'coverage-wrap' }, [
       el('h3', { text: 'Coverage' }), bar,
       el('div', { class: 'cov-legend' }, [
         el('span', { class: 'legend acked', text: 'acknowledged' }), el('span', { class: 'legend sent', text: 'sent' }),
         el('span', { class: 'cov-label', text: label }),
       ]),
+      chart,
       s.replyUrl === undefined ? null : el('p', { class: 'reply' }, [
         el('span', { text: 'Reply URL: ' }), el('code', { text: clean(s.replyUrl, 500) }),
         el('span', { class: `badge ${s.replyFetched ? 'ok' : 'warn'}`, text: s.replyFetched ? 'fetched' : 'not fetched' }),
       ]),
     ]);
+  }
+
+  private sequenceFrame = 0;
+
+  /** Redraws the sequence diagram once per frame at most, however many packets arrive. */
+  private redrawSequence(): void {
+    if (this.sequenceFrame || !this.detail) return;
+    this.sequenceFrame = requestAnimationFrame(() => {
+      this.sequenceFrame = 0;
+      const old = this.root.querySelector('.seq-wrap');
+      if (old && this.detail) old.replaceWith(this.sequence());
+    });
+  }
+
+  private drawnViolations = 0;
+
+  /** This session's violations, and any other that names one of its exchanges. */
+  private sessionViolations(): SeqViolation[] {
+    const id = this.id;
+    const mine = this.store.violations.filter((v) => v.sessionId === id);
+    const exchanges = new Set(this.detail!.timeline.map((p) => p.exchange));
+    for (const v of this.store.violations) if (v.sessionId !== id && v.exchanges.some((x) => exchanges.has(x))) mine.push(v);
+    return mine;
+  }
+
+  private sequence(): HTMLElement {
+    const mine = this.sessionViolations();
+    this.drawnViolations = mine.length;
+    return sequenceDiagram(this.detail!.timeline, mine).root;
   }
 
   private timeline(packets: PacketRecord[]): HTMLElement {
@@ -249,6 +293,28 @@ export class SessionDetailView {
     return [row, detail];
   }
 
+  /** The server builds the HAR (one converter for the CLI and the dashboard); we only save it. */
+  private async exportHar(): Promise<void> {
+    if (this.id === undefined) return;
+    let text: string;
+    try {
+      const res = await fetch(`/api/sessions/${encodeURIComponent(this.id)}/har`, { credentials: 'same-origin' });
+      if (!res.ok) return;
+      text = await res.text();
+    } catch {
+      return;
+    }
+    this.download(new Blob([text], { type: 'application/json' }), 'har');
+  }
+
+  private download(blob: Blob, ext: string): void {
+    const a = el('a', { attrs: { href: URL.createObjectURL(blob), download: `bits-session-${(this.id ?? '').replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 80)}.${ext}` } });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+  }
+
   private async exportJson(): Promise<void> {
     if (this.id === undefined) return;
     let data: unknown = this.detail;
@@ -258,12 +324,7 @@ export class SessionDetailView {
     } catch {
       /* export what we have */
     }
-    const blob = new Blob([JSON.stringify(data, null, 2) + '\n'], { type: 'application/json' });
-    const a = el('a', { attrs: { href: URL.createObjectURL(blob), download: `bits-session-${this.id.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 80)}.json` } });
-    document.body.append(a);
-    a.click();
-    a.remove();
-    setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+    this.download(new Blob([JSON.stringify(data, null, 2) + '\n'], { type: 'application/json' }), 'json');
   }
 }
 

@@ -9,6 +9,7 @@ import type { BitsEvent, PacketRecord, SessionState, SessionSummary } from '../.
 
 export type Topic = 'reset' | 'sessions' | 'violations' | 'counters';
 type PacketListener = (sessionId: string | undefined, packet: PacketRecord) => void;
+type EventListener = (event: BitsEvent) => void;
 
 const MAX_VIOLATIONS = 1000;
 const RATE_WINDOW_MS = 5000;
@@ -38,6 +39,7 @@ export class Store {
   private readonly recentBytes: Array<[number, number]> = [];
   private readonly listeners = new Map<Topic, Set<() => void>>();
   private readonly packetListeners = new Set<PacketListener>();
+  private readonly eventListeners = new Set<EventListener>();
 
   on(topic: Topic, fn: () => void): void {
     let set = this.listeners.get(topic);
@@ -48,6 +50,12 @@ export class Store {
   onPacket(fn: PacketListener): () => void {
     this.packetListeners.add(fn);
     return () => this.packetListeners.delete(fn);
+  }
+
+  /** Every applied event, in order (the overview charts count them into time buckets). */
+  onEvent(fn: EventListener): () => void {
+    this.eventListeners.add(fn);
+    return () => this.eventListeners.delete(fn);
   }
 
   now(): number {
@@ -74,6 +82,7 @@ export class Store {
         continue;
       }
       this.lastSeq = e.seq;
+      for (const fn of this.eventListeners) fn(e);
       switch (e.type) {
         case 'session-created':
         case 'session-updated':

@@ -1,0 +1,73 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import { startApp } from '../../src/app.js';
+import { uploadFile } from '../../src/client/index.js';
+import { command as analyze } from '../../src/commands/analyze.js';
+import { command as exportCommand } from '../../src/commands/export.js';
+import { harProblems } from './har-schema.js';
+
+const dirs: string[] = [];
+afterAll(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+afterEach(() => vi.restoreAllMocks());
+
+async function run(cmd: typeof analyze, args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  vi.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => { out += String(c); return true; });
+  vi.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => { err += String(c); return true; });
+  const code = await cmd.run(args);
+  vi.restoreAllMocks();
+  return { code, out, err };
+}
+
+describe('HAR round trip', () => {
+  it('recording -> HAR -> analyze gives the same verdicts as analysing the recording', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'bitsgate-har-rt-'));
+    dirs.push(dir);
+    const record = join(dir, 'traffic.ndjson');
+    const app = await startApp({
+      logger: pino({ level: 'silent' }),
+      listen: { host: '127.0.0.1', port: 0 },
+      dashboard: false,
+      embedded: { root: join(dir, 'root'), replyMode: 'sha256', replyPrefix: '/reply/' },
+      record,
+    });
+    const file = join(dir, 'payload.bin');
+    await writeFile(file, Buffer.alloc(100_000, 3));
+    const base = app.gateway.url;
+    await uploadFile({ url: `${base}/uploads/ok.bin`, file, fragmentSize: 30_000 });
+    await uploadFile({ url: `${base}/reply/ok.bin`, file, fragmentSize: 30_000 });
+    for (const misbehave of ['close-early', 'skip-reply', 'gap', 'unknown-session', 'double-close'] as const) {
+      await uploadFile({ url: `${base}/${misbehave === 'skip-reply' ? 'reply' : 'uploads'}/${misbehave}.bin`, file, fragmentSize: 30_000, misbehave, maxRetries: 0 }).catch(() => undefined);
+    }
+    await app.close();
+
+    const har = join(dir, 'traffic.har');
+    expect((await run(exportCommand, [record, '--har', har])).code).toBe(0);
+    const parsed = JSON.parse(await readFile(har, 'utf8'));
+    expect(harProblems(parsed)).toEqual([]);
+    expect(parsed.log.entries.length).toBeGreaterThan(20);
+
+    const direct = await run(analyze, [record, '--json']);
+    const viaHar = await run(analyze, [har, '--json']);
+    expect(direct.code).toBe(0);
+    expect(viaHar).toEqual({ code: 0, out: direct.out, err: '' });
+    const verdicts = JSON.parse(direct.out) as { sessions: Array<{ violations: string[] }> };
+    // The traffic really contains the verdicts that matter (so equality is not trivially empty).
+    expect(verdicts.sessions.flatMap((s) => s.violations)).toEqual(expect.arrayContaining(['close-incomplete', 'close-before-reply', 'fragment-gap', 'close-after-end']));
+
+    // The same holds per session: the reply upload's HAR keeps its reply fetch.
+    const reply = JSON.parse(direct.out).sessions[1] as { id: string; violations: string[] };
+    const one = join(dir, 'reply.har');
+    expect((await run(exportCommand, [record, '--har', one, '--session', reply.id])).code).toBe(0);
+    const oneParsed = JSON.parse(await readFile(one, 'utf8'));
+    expect(oneParsed.log.entries.map((e: { request: { method: string } }) => e.request.method)).toContain('GET');
+    const alone = JSON.parse((await run(analyze, [one, '--json'])).out) as { sessions: Array<{ id: string; state: string; violations: string[] }> };
+    expect(alone.sessions).toEqual([expect.objectContaining({ id: reply.id, state: 'closed', violations: [] })]);
+  }, 30_000);
+});
