@@ -110,6 +110,7 @@ export class PacketExchanger {
       if (this.reconnected && kind !== 'ping' && !this.options.noPing) {
         const pinged = await this.pingAfterReconnect();
         if (pinged !== true) {
+          attempts++;
           await this.waitOrGiveUp(what, `Ping after reconnecting: ${pinged}`, attempts);
           continue;
         }

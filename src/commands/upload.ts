@@ -46,7 +46,8 @@ What it does on each answer (bits-protocol.md §6, as the Windows client does):
                            4xx fatal except 408, 409
   BITS-Host-Id             later packets go to that host; back to the URL's host only after
                            BITS-Host-Id-Fallback-Timeout seconds of failed connects
-  403, 501 + 0x80070005, 0x80070057, 0x80200020: fatal
+  403, 501 + 0x80070005, 0x80070057, 0x80200020: fatal; 401/407: fatal (no credentials)
+  any other status         the same table as context 0x7 (5xx, 408, 409 resent; other 4xx fatal)
 While it waits it prints the reason and the time of the next attempt (a live line on a
 terminal). Ctrl-C stops at once.
 

@@ -261,3 +261,76 @@ describe('server application errors (BITS-Error-Context 0x7): the §6 table, and
     expect(log).toEqual(['413 on a 1.86 KiB fragment: fragment size 4 KiB -> 1 KiB']);
   });
 });
+
+describe('BITS-Host-Id: follow it; fall back to the URL host only after BITS-Host-Id-Fallback-Timeout', () => {
+  /** The farm front (the URL's host): issues the session and names `node` as its holder. */
+  const front = (node: Scripted, fallback?: number) =>
+    peer(undefined, [['BITS-Host-Id', `127.0.0.1:${node.port}`], ...(fallback === undefined ? [] : [['BITS-Host-Id-Fallback-Timeout', String(fallback)] as [string, string]])]);
+
+  it('sends every packet after Create-Session to the named host', async () => {
+    const node = await peer();
+    const a = await front(node, 30);
+    const data = randomBytes(2500);
+    const { result, log } = await run(a, await localFile('h.bin', data), { fragmentSize: 1000 });
+    expect(result).toMatchObject({ closed: true, retries: 0 });
+    expect(sequence(a)).toEqual(['Ping', 'Create-Session']);
+    expect(sequence(node)).toEqual(['Fragment 0-999/2500', 'Fragment 1000-1999/2500', 'Fragment 2000-2499/2500', 'Close-Session']);
+    expect(node.requests.map((r) => `${r.method} ${r.target} ${r.get('Host')}`)).toEqual(Array(4).fill(`BITS_POST /up/f.bin 127.0.0.1:${node.port}`));
+    expect(log).toEqual([`BITS-Host-Id: sending this session's packets to 127.0.0.1:${node.port}; falls back to 127.0.0.1:${a.port} after 30 s of failed connects`]);
+    expect(Buffer.concat(node.requests.filter((r) => type(r) === 'Fragment').map((r) => r.body)).equals(data)).toBe(true);
+  });
+
+  it('without BITS-Host-Id-Fallback-Timeout it never falls back: it keeps trying the host until --retry-for runs out', async () => {
+    const node = await peer();
+    await node.down();
+    const a = await front(node);
+    const started = Date.now();
+    const { result, log } = await run(a, await localFile('h.bin', randomBytes(100)), { retryForMs: 1500, backoffMaxMs: 100 });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1500);
+    expect((result as UploadError).message).toMatch(
+      /^Fragment: Ping after reconnecting: no answer \(ECONNREFUSED, connect failed\); gave up after \d+ attempts \(no progress for 1\.\d+ s \(--retry-for 1\.5 s\)\)$/,
+    );
+    expect(sequence(a)).toEqual(['Ping', 'Create-Session']);
+    expect(log).toEqual([`BITS-Host-Id: sending this session's packets to 127.0.0.1:${node.port}; never falls back (no BITS-Host-Id-Fallback-Timeout)`]);
+  });
+
+  it('falls back to the URL host once connects to the host have failed for the timeout', async () => {
+    const node = await peer();
+    await node.down();
+    const a = await front(node, 1);
+    const { result, log } = await run(a, await localFile('h.bin', randomBytes(2000)), { fragmentSize: 1000, backoffMaxMs: 100 });
+    expect(result).toMatchObject({ closed: true, restarts: 0 });
+    expect(sequence(a)).toEqual(['Ping', 'Create-Session', 'Ping', 'Fragment 0-999/2000', 'Fragment 1000-1999/2000', 'Close-Session']);
+    const created = a.requests[1]!.at;
+    const firstFragment = a.requests[3]!.at;
+    expect(firstFragment - created).toBeGreaterThanOrEqual(1000);
+    expect(log[1]).toMatch(new RegExp(`^BITS-Host-Id 127\\.0\\.0\\.1:${node.port} unreachable for 1\\.\\d s \\(BITS-Host-Id-Fallback-Timeout 1 s\\): falling back to 127\\.0\\.0\\.1:${a.port}$`));
+    expect(node.requests).toEqual([]);
+  });
+
+  it('a successful connect resets the fallback timer: outages shorter than the timeout never fall back', async () => {
+    const node = await peer();
+    const a = await front(node, 2);
+    // Three outages of 0.8 s, one after each of the first three fragments: 2.4 s of failed
+    // connects in all, never 2 s in a row.
+    let outages = 0;
+    const pending: Promise<void>[] = [];
+    const { result, log } = await run(a, await localFile('h.bin', randomBytes(4000)), {
+      fragmentSize: 1000,
+      backoffMaxMs: 50,
+      onProgress: (p) => {
+        if (p.acked === 0 || p.acked === p.total || outages >= 3) return;
+        outages++;
+        pending.push(node.down().then(() => new Promise((r) => setTimeout(r, 800))).then(() => node.up()));
+      },
+    });
+    await Promise.all(pending);
+    expect(outages).toBe(3);
+    expect(result).toMatchObject({ closed: true, restarts: 0 });
+    expect(sequence(a)).toEqual(['Ping', 'Create-Session']);
+    expect(node.requests.filter((r) => type(r) === 'Fragment').map((r) => r.get('Content-Range'))).toEqual([
+      'bytes 0-999/4000', 'bytes 1000-1999/4000', 'bytes 2000-2999/4000', 'bytes 3000-3999/4000',
+    ]);
+    expect(log.filter((l) => l.includes('falling back'))).toEqual([]);
+  });
+});
