@@ -135,21 +135,22 @@ describe('bitsgate upload through an outage (the port closed ~10 s, then back)',
     // The default --retry-for (minutes) rides it out; --backoff-max keeps the test short.
     const child = bitsgate(['upload', `http://127.0.0.1:${relay.port}/o/outage.bin`, file, '--fragment-size', '64k', '--backoff-max', '1s']);
     const { err, exit } = collect(child);
-    expect(await exit).toBe(0);
+    const code = await exit;
+    expect(code, err()).toBe(0);
     await outage;
     expect(upAt - downAt).toBeGreaterThanOrEqual(10_000);
     expect(sha256(await fs.readFile(path.join(fx.root, 'o', 'outage.bin')))).toBe(sha256(data));
     const lines = err().trimEnd().split('\n');
     const waits = lines.filter((l) => l.includes('waiting:'));
     // At most 1 s apart over 10 s, plus the first short ones.
-    expect(waits.length).toBeGreaterThanOrEqual(10);
+    expect(waits.length, err()).toBeGreaterThanOrEqual(10);
     for (const [i, w] of waits.entries()) {
-      expect(w).toMatch(
+      expect(w, err()).toMatch(
         new RegExp(`^bitsgate upload: waiting: (Fragment|Ping): .*no answer \\((ECONNRESET|ECONNREFUSED|EPIPE)[^)]*\\).*; retry ${i + 1} at \\d\\d:\\d\\d:\\d\\dZ \\(in [\\d.]+ s\\); giving up at \\d\\d:\\d\\d:\\d\\dZ without progress$`),
       );
     }
     // The same session went on: no restart, no log line but the waits and the summary.
-    expect(lines.filter((l) => !l.includes('waiting:'))).toEqual([expect.stringMatching(/^bitsgate upload: uploaded 2\.00 MiB of 2\.00 MiB .*, \d+ retries$/)]);
+    expect(lines.filter((l) => !l.includes('waiting:')), err()).toEqual([expect.stringMatching(/^bitsgate upload: uploaded 2\.00 MiB of 2\.00 MiB .*, \d+ retries$/)]);
   }, 40_000);
 });
 
