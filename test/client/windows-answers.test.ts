@@ -52,6 +52,8 @@ async function peer(override: (req: SeenRequest, seen: Seen) => ScriptedAnswer |
   const counts = new Map<string, number>();
   let session = 0;
   const s = await startScriptedServer((req) => {
+    // Every packet must carry the literal BITS_POST; anything else fails the test's upload.
+    if (req.method !== 'BITS_POST') return ack([], 405);
     const t = type(req);
     const nth = counts.get(t) ?? 0;
     counts.set(t, nth + 1);
