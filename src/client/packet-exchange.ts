@@ -93,6 +93,11 @@ export class PacketExchanger {
     private readonly options: { noPing?: boolean; signal?: AbortSignal; ping(): PacketRequest },
   ) {}
 
+  /** Packets now go to another host (BITS-Host-Id): Ping it first, as on any new connection (M 3.1.5.1.2). */
+  newHost(): void {
+    this.reconnected = true;
+  }
+
   /** The job moved forward: close the retry window. */
   progress(): void {
     this.window.progress();

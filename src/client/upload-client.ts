@@ -213,7 +213,11 @@ class Uploader {
       throw new UploadError(`Create-Session answered ${created.res.status} without BITS-Session-Id`, created.res.status);
     }
     this.result.sessionId = sessionId;
-    if (created.ack.hostId !== undefined) this.log(this.route.follow(created.ack.hostId, created.ack.hostIdFallbackTimeoutSec));
+    if (created.ack.hostId !== undefined) {
+      const before = this.route.current.host;
+      this.log(this.route.follow(created.ack.hostId, created.ack.hostIdFallbackTimeoutSec));
+      if (this.route.current.host !== before) this.net.newHost();
+    }
     await this.sendFragments(sessionId);
     if (this.cancelDue()) {
       await this.cancel(sessionId);

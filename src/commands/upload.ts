@@ -44,8 +44,9 @@ What it does on each answer (bits-protocol.md §6, as the Windows client does):
   no answer                reconnect, Ping, resend the same packet
   context 0x7 (server app) 3xx/5xx transient except 300-305, 307, 501, 505;
                            4xx fatal except 408, 409
-  BITS-Host-Id             later packets go to that host; back to the URL's host only after
-                           BITS-Host-Id-Fallback-Timeout seconds of failed connects
+  BITS-Host-Id             Ping that host and send the session's packets there; back to
+                           the URL's host only after BITS-Host-Id-Fallback-Timeout
+                           seconds of failed connects
   403, 501 + 0x80070005, 0x80070057, 0x80200020: fatal; 401/407: fatal (no credentials)
   any other status         the same table as context 0x7 (5xx, 408, 409 resent; other 4xx fatal)
 While it waits it prints the reason and the time of the next attempt (a live line on a

@@ -269,15 +269,15 @@ describe('BITS-Host-Id: follow it; fall back to the URL host only after BITS-Hos
   const front = (node: Scripted, fallback?: number) =>
     peer(undefined, [['BITS-Host-Id', `127.0.0.1:${node.port}`], ...(fallback === undefined ? [] : [['BITS-Host-Id-Fallback-Timeout', String(fallback)] as [string, string]])]);
 
-  it('sends every packet after Create-Session to the named host', async () => {
+  it('Pings the named host, then sends every packet of the session there', async () => {
     const node = await peer();
     const a = await front(node, 30);
     const data = randomBytes(2500);
     const { result, log } = await run(a, await localFile('h.bin', data), { fragmentSize: 1000 });
     expect(result).toMatchObject({ closed: true, retries: 0 });
     expect(sequence(a)).toEqual(['Ping', 'Create-Session']);
-    expect(sequence(node)).toEqual(['Fragment 0-999/2500', 'Fragment 1000-1999/2500', 'Fragment 2000-2499/2500', 'Close-Session']);
-    expect(node.requests.map((r) => `${r.method} ${r.target} ${r.get('Host')}`)).toEqual(Array(4).fill(`BITS_POST /up/f.bin 127.0.0.1:${node.port}`));
+    expect(sequence(node)).toEqual(['Ping', 'Fragment 0-999/2500', 'Fragment 1000-1999/2500', 'Fragment 2000-2499/2500', 'Close-Session']);
+    expect(node.requests.map((r) => `${r.method} ${r.target} ${r.get('Host')}`)).toEqual(Array(5).fill(`BITS_POST /up/f.bin 127.0.0.1:${node.port}`));
     expect(log).toEqual([`BITS-Host-Id: sending this session's packets to 127.0.0.1:${node.port}; falls back to 127.0.0.1:${a.port} after 30 s of failed connects`]);
     expect(Buffer.concat(node.requests.filter((r) => type(r) === 'Fragment').map((r) => r.body)).equals(data)).toBe(true);
   });
@@ -333,6 +333,8 @@ describe('BITS-Host-Id: follow it; fall back to the URL host only after BITS-Hos
     expect(node.requests.filter((r) => type(r) === 'Fragment').map((r) => r.get('Content-Range'))).toEqual([
       'bytes 0-999/4000', 'bytes 1000-1999/4000', 'bytes 2000-2999/4000', 'bytes 3000-3999/4000',
     ]);
+    // A Ping opens each new connection to the node: the first, and one after each outage.
+    expect(node.requests.filter((r) => type(r) === 'Ping')).toHaveLength(4);
     expect(log.filter((l) => l.includes('falling back'))).toEqual([]);
   });
 });
