@@ -182,7 +182,7 @@ class Uploader {
 
   async run(): Promise<UploadResult> {
     try {
-      if (!this.options.noPing) await this.net.exchange('Ping', () => this.packet(pingHeaders()));
+      if (!this.options.noPing) await this.ping();
       if (this.options.misbehave === 'unknown-session') {
         await this.closeUnknownSession();
         return this.finish();
@@ -200,6 +200,16 @@ class Uploader {
       this.result.requests = this.net.requests;
       this.result.retries = this.net.retries;
       this.result.fragmentSize = this.fragmentSize;
+    }
+  }
+
+  /** The optional first Ping. No session exists yet, so a 0x8020001F on it loses nothing. */
+  private async ping(): Promise<void> {
+    try {
+      await this.net.exchange('Ping', () => this.packet(pingHeaders()));
+    } catch (err) {
+      if (!(err instanceof SessionLostError)) throw err;
+      this.log(`${err.message}: no session yet, going on`);
     }
   }
 

@@ -201,6 +201,14 @@ describe('0x8020001F on a Fragment: start again at Create-Session (M 3.1.5.2.1)'
     expect(assembled(s, sid(2)).equals(data)).toBe(true);
   });
 
+  it('on the first Ping there is no session to lose: it goes on to Create-Session', async () => {
+    const s = await peer((req) => (type(req) === 'Ping' ? error(500, '0x8020001F') : undefined));
+    const { result, log } = await run(s, await localFile('p.bin', Buffer.from('abc')));
+    expect(result).toMatchObject({ closed: true, restarts: 0, retries: 0 });
+    expect(sequence(s)).toEqual(['Ping', 'Create-Session', 'Fragment 0-2/3', 'Close-Session']);
+    expect(log).toEqual(['Ping answered 500 (0x8020001F BG_E_SESSION_NOT_FOUND): no session yet, going on']);
+  });
+
   it('a server that loses every session: the first restart is at once, later ones back off, then it gives up', async () => {
     const s = await peer((req) => (type(req) === 'Fragment' ? error(500, '0x8020001F') : undefined));
     const waits: number[] = [];
