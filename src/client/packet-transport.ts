@@ -20,9 +20,19 @@ export interface PacketResponse {
 /** The connection broke or timed out before a complete response: a transient failure. */
 export class ConnectionLostError extends Error {
   override name = 'ConnectionLostError';
-  constructor(readonly code: string, message: string) {
+  constructor(
+    readonly code: string,
+    message: string,
+    /** A connection to the server was open for this request (false: the connect itself failed). */
+    readonly connected: boolean,
+  ) {
     super(message);
   }
+}
+
+/** The caller aborted the request (Ctrl-C): not a failure of the server. */
+export class RequestAbortedError extends Error {
+  override name = 'RequestAbortedError';
 }
 
 export interface TransportOptions {
@@ -56,16 +66,28 @@ export class PacketTransport {
     this.extraHeaders = options.headers ?? [];
   }
 
-  send(packet: PacketRequest): Promise<PacketResponse> {
+  send(packet: PacketRequest, signal?: AbortSignal): Promise<PacketResponse> {
     this.sent++;
     return new Promise<PacketResponse>((resolve, reject) => {
       let settled = false;
+      let connected = false;
+      const settle = () => {
+        settled = true;
+        signal?.removeEventListener('abort', onAbort);
+      };
       const fail = (code: string, message: string) => {
         if (settled) return;
-        settled = true;
+        settle();
         req.destroy();
         if (packet.body && !Buffer.isBuffer(packet.body)) packet.body.destroy();
-        reject(new ConnectionLostError(code, message));
+        reject(new ConnectionLostError(code, message, connected));
+      };
+      const onAbort = () => {
+        if (settled) return;
+        settle();
+        req.destroy();
+        if (packet.body && !Buffer.isBuffer(packet.body)) packet.body.destroy();
+        reject(new RequestAbortedError('aborted'));
       };
       const flat: string[] = [];
       // Host first, as every client writes it; header order and case are kept as given.
@@ -79,6 +101,17 @@ export class PacketTransport {
         path: packet.url.pathname + packet.url.search,
         headers: flat as unknown as http.OutgoingHttpHeaders,
         setHost: false,
+      });
+      if (signal?.aborted) {
+        onAbort();
+        return;
+      }
+      signal?.addEventListener('abort', onAbort, { once: true });
+      // A kept-alive socket is connected already; a new one is once 'connect' fires. A
+      // failed connect (refused, unreachable) is what the BITS-Host-Id fallback timer counts.
+      req.on('socket', (socket) => {
+        if (!socket.connecting) connected = true;
+        else socket.once('connect', () => (connected = true));
       });
       req.setTimeout(this.idleTimeoutMs, () => fail('ETIMEDOUT', `no response activity for ${this.idleTimeoutMs} ms`));
       req.on('error', (err: NodeJS.ErrnoException) => fail(err.code ?? 'ECONNRESET', err.message));
@@ -98,7 +131,7 @@ export class PacketTransport {
         res.on('end', () => {
           if (settled) return;
           if (!res.complete) return fail('ECONNRESET', 'response ended early');
-          settled = true;
+          settle();
           if (!req.writableFinished) {
             // The server answered before reading the whole body (a 416, 413, 500...). Node's
             // client then waits forever for a 'drain' (seen on Node 20): drop the connection

@@ -1,6 +1,6 @@
 /**
- * Progress display of `bitsgate upload`: a redrawn bar on a TTY (bytes, rate, ETA), or
- * nothing until the one-line summary when stderr is a pipe or a file.
+ * Progress of `bitsgate upload`: the bar a TTY redraws (bytes, rate, ETA) and the one-line
+ * summary at the end. display.ts decides when to draw.
  */
 import type { UploadProgress, UploadResult } from './upload-client.js';
 
@@ -43,24 +43,7 @@ export function summaryLine(url: string, r: UploadResult): string {
   ];
   if (r.retries) parts.push(`${r.retries} retries`);
   if (r.resyncs) parts.push(`${r.resyncs} resyncs`);
+  if (r.restarts) parts.push(`${r.restarts} session restart${r.restarts === 1 ? '' : 's'}`);
   if (r.replyUrl) parts.push(`reply ${r.replyUrl}`);
   return parts.join(', ');
-}
-
-/** Redraws at most every 100 ms so a fast loopback upload does not flood the terminal. */
-export function ttyProgress(stream: NodeJS.WriteStream): { update(p: UploadProgress): void; done(): void } {
-  let last = 0;
-  let drawn = false;
-  return {
-    update(p) {
-      const now = Date.now();
-      if (now - last < 100 && p.acked < p.total) return;
-      last = now;
-      drawn = true;
-      stream.write(`\r${renderBar(p, now, Math.max(10, Math.min(30, (stream.columns ?? 80) - 60)))}\x1b[K`);
-    },
-    done() {
-      if (drawn) stream.write('\n');
-    },
-  };
 }

@@ -3,10 +3,12 @@
  * upload-reply jobs, Close-Session — over one kept-alive connection.
  *
  * Theory of operation: the server's `BITS-Received-Content-Range` is the only truth
- * about progress. Every Ack (and every 416) sets the next offset; after a lost connection
- * or a transient status we resend the same fragment and let the server's answer say
- * where to continue (it keeps only new bytes of an overlap). Fatal statuses stop the
- * upload with an UploadError naming the packet, the status and the decoded error code.
+ * about progress. Every Ack (and every 416) sets the next offset. What each answer means
+ * comes from the one classifier (src/protocol/answer.ts); packet-exchange.ts carries out
+ * retries, lost Acks and waits; this file runs the job: a 413 shrinks the fragments, a
+ * lost session (0x8020001F) starts again at Create-Session from byte 0 (M 3.1.5.2.1), a
+ * BITS-Host-Id moves the session's packets to the named node (session-route.ts). The job
+ * gives up only after --retry-for without progress (retry-policy.ts), or on a fatal answer.
  *
  * `misbehave` commits one protocol error on purpose (see misbehave.ts), for demos and
  * for testing the gateway's detectors.
@@ -22,10 +24,27 @@ import {
   fragmentHeaders,
   pingHeaders,
 } from '../protocol/encode.js';
-import { BITS_METHOD, UPLOAD_PROTOCOL_GUID, decodeAck, type BitsAck } from '../protocol/index.js';
+import { BITS_METHOD, UPLOAD_PROTOCOL_GUID } from '../protocol/index.js';
 import type { MisbehaveMode } from './misbehave.js';
-import { ConnectionLostError, PacketTransport, type PacketRequest, type PacketResponse } from './packet-transport.js';
-import { classifyStatus, exponentialBackoff, type Backoff } from './retry-policy.js';
+import {
+  codeText,
+  PacketExchanger,
+  SessionLostError,
+  UploadError,
+  type Exchange,
+  type RetryWait,
+} from './packet-exchange.js';
+import { PacketTransport, type PacketRequest } from './packet-transport.js';
+import {
+  DEFAULT_BACKOFF_BASE_MS,
+  DEFAULT_BACKOFF_MAX_MS,
+  DEFAULT_RETRY_FOR_MS,
+  exponentialBackoff,
+  RetryWindow,
+} from './retry-policy.js';
+import { SessionRoute } from './session-route.js';
+
+export { UploadError, UploadInterruptedError, type RetryWait } from './packet-exchange.js';
 
 export interface UploadProgress {
   /** Bytes the server has acknowledged. */
@@ -39,7 +58,7 @@ export interface UploadOptions {
   url: string | URL;
   /** Local file to upload. */
   file: string;
-  /** Bytes per Fragment. Default 1 MiB. */
+  /** Bytes per Fragment (a 413 lowers it). Default 1 MiB. */
   fragmentSize?: number;
   /** `Content-Name` of the first fragment. Default: the local file's base name. */
   contentName?: string;
@@ -51,16 +70,24 @@ export interface UploadOptions {
    * server holds at least this many bytes but not all of them. For demos and tests.
    */
   cancelAfter?: number;
-  /** Retries per packet for transient failures. Default 5. */
+  /** Give up after this long without progress (bytes acknowledged, or the job ending). Default 10 min. */
+  retryForMs?: number;
+  /** Also give up after this many failures in a row without progress. Default: no limit (time decides). */
   maxRetries?: number;
-  /** First backoff delay; doubles per retry up to backoffMaxMs. Default 250 ms / 8 s. */
+  /** First backoff delay; doubles per failure up to backoffMaxMs. Default 250 ms / 60 s. */
   backoffBaseMs?: number;
   backoffMaxMs?: number;
   /** Inactivity limit per request. Default 60 s. */
   idleTimeoutMs?: number;
-  /** Skip the optional Ping. */
+  /** Skip the optional Ping (at the start and after a reconnect). */
   noPing?: boolean;
+  /** Abort at once (Ctrl-C): the upload rejects with UploadInterruptedError, nothing more is sent. */
+  signal?: AbortSignal;
   onProgress?(progress: UploadProgress): void;
+  /** What the client did and why ("413: fragment size 4 MiB -> 1 MiB"). */
+  onLog?(line: string): void;
+  /** The client is about to wait before resending a packet. */
+  onWait?(wait: RetryWait): void;
 }
 
 export interface UploadResult {
@@ -73,37 +100,36 @@ export interface UploadResult {
   reply?: Buffer;
   /** Close-Session answered 2xx. */
   closed: boolean;
-  /** Cancel-Session (cancelAfter) answered 2xx. */
+  /** Cancel-Session (cancelAfter) answered 2xx, or the session was already gone. */
   cancelled?: boolean;
   requests: number;
+  /** Resends after a failure (each one waited its backoff). */
   retries: number;
   /** 416 answers that moved our offset. */
   resyncs: number;
+  /** Sessions started again from byte 0 after 0x8020001F. */
+  restarts: number;
+  /** The fragment size at the end (lower than asked after a 413). */
+  fragmentSize: number;
   elapsedMs: number;
   /** What the deliberate protocol error was and how the server answered it. */
   misbehaved?: { mode: MisbehaveMode; detail: string; status?: number };
 }
 
-export class UploadError extends Error {
-  override name = 'UploadError';
-  constructor(
-    message: string,
-    readonly status?: number,
-    readonly errorCode?: string,
-  ) {
-    super(message);
-  }
-}
-
 const DEFAULT_FRAGMENT_SIZE = 1024 * 1024;
 /** 416 answers tolerated in a row without progress before we call the server broken. */
 const MAX_STALLS = 20;
+/** A 413 never takes fragments below this: a server refusing 1 KiB is refusing the upload. */
+export const MIN_FRAGMENT_SIZE = 1024;
 
 export async function uploadFile(options: UploadOptions): Promise<UploadResult> {
   const url = typeof options.url === 'string' ? new URL(options.url) : options.url;
   if (url.protocol !== 'http:') throw new UploadError(`only http:// URLs are supported, got ${url.protocol}`);
   const fragmentSize = options.fragmentSize ?? DEFAULT_FRAGMENT_SIZE;
   if (!(Number.isSafeInteger(fragmentSize) && fragmentSize > 0)) throw new UploadError('fragment size must be a positive integer');
+  for (const [name, v] of [['retryForMs', options.retryForMs], ['backoffBaseMs', options.backoffBaseMs], ['backoffMaxMs', options.backoffMaxMs]] as const) {
+    if (v !== undefined && !(Number.isFinite(v) && v >= 0)) throw new UploadError(`${name} must be a non-negative number of milliseconds`);
+  }
   const stat = await fs.stat(options.file);
   if (!stat.isFile()) throw new UploadError(`${options.file} is not a regular file`);
   const total = stat.size;
@@ -117,61 +143,123 @@ export async function uploadFile(options: UploadOptions): Promise<UploadResult> 
   try {
     return await up.run();
   } finally {
-    up.transport.close();
+    up.close();
   }
 }
 
 class Uploader {
-  readonly transport: PacketTransport;
-  private readonly backoff: Backoff;
-  private readonly maxRetries: number;
+  private readonly net: PacketExchanger;
+  private readonly route: SessionRoute;
   private readonly startedAt = Date.now();
   private readonly result: UploadResult;
-  /** Where session packets go: the URL, or the same path on the server's BITS-Host-Id. */
-  private target: URL;
-  /** Set while packets go to a BITS-Host-Id: when to give up on it and use the URL again. */
-  private hostId?: { fallbackMs: number; firstFailure?: number };
+  private fragmentSize: number;
+  /** Session restarts since the last progress: the first is immediate, later ones back off. */
+  private restartsInARow = 0;
 
   constructor(
     private readonly url: URL,
     private readonly options: UploadOptions,
     private readonly total: number,
-    private readonly fragmentSize: number,
+    fragmentSize: number,
   ) {
-    this.transport = new PacketTransport({ idleTimeoutMs: options.idleTimeoutMs });
-    this.backoff = exponentialBackoff(options.backoffBaseMs ?? 250, options.backoffMaxMs ?? 8000);
-    this.maxRetries = options.maxRetries ?? 5;
-    this.result = { total, acked: 0, closed: false, requests: 0, retries: 0, resyncs: 0, elapsedMs: 0 };
-    this.target = url;
+    this.fragmentSize = fragmentSize;
+    this.route = new SessionRoute(url);
+    const backoff = exponentialBackoff(options.backoffBaseMs ?? DEFAULT_BACKOFF_BASE_MS, options.backoffMaxMs ?? DEFAULT_BACKOFF_MAX_MS);
+    const window = new RetryWindow(options.retryForMs ?? DEFAULT_RETRY_FOR_MS, backoff, options.maxRetries);
+    this.net = new PacketExchanger(
+      new PacketTransport({ idleTimeoutMs: options.idleTimeoutMs }),
+      this.route,
+      window,
+      { log: (line) => options.onLog?.(line), wait: (w) => options.onWait?.(w) },
+      { noPing: options.noPing, signal: options.signal, ping: () => this.packet(pingHeaders()) },
+    );
+    this.result = { total, acked: 0, closed: false, requests: 0, retries: 0, resyncs: 0, restarts: 0, fragmentSize, elapsedMs: 0 };
+  }
+
+  close(): void {
+    this.net.transport.close();
   }
 
   async run(): Promise<UploadResult> {
-    const mode = this.options.misbehave;
-    if (!this.options.noPing) await this.send('Ping', () => this.packet(pingHeaders()));
-    if (mode === 'unknown-session') {
-      await this.closeUnknownSession();
-      return this.finish();
+    try {
+      if (!this.options.noPing) await this.ping();
+      if (this.options.misbehave === 'unknown-session') {
+        await this.closeUnknownSession();
+        return this.finish();
+      }
+      for (;;) {
+        try {
+          await this.session();
+          return this.finish();
+        } catch (err) {
+          if (!(err instanceof SessionLostError)) throw err;
+          await this.restart(err);
+        }
+      }
+    } finally {
+      this.result.requests = this.net.requests;
+      this.result.retries = this.net.retries;
+      this.result.fragmentSize = this.fragmentSize;
     }
-    const created = await this.send('Create-Session', () => this.packet(createSessionHeaders([UPLOAD_PROTOCOL_GUID])));
+  }
+
+  /** The optional first Ping. No session exists yet, so a 0x8020001F on it loses nothing. */
+  private async ping(): Promise<void> {
+    try {
+      await this.net.exchange('Ping', () => this.packet(pingHeaders()));
+    } catch (err) {
+      if (!(err instanceof SessionLostError)) throw err;
+      this.log(`${err.message}: no session yet, going on`);
+    }
+  }
+
+  /** One session, Create-Session to Close-Session (or Cancel-Session). */
+  private async session(): Promise<void> {
+    const mode = this.options.misbehave;
+    this.route.reset();
+    const created = await this.net.exchange('Create-Session', () => this.packet(createSessionHeaders([UPLOAD_PROTOCOL_GUID])));
     const sessionId = created.ack.sessionId;
     if (sessionId === undefined) {
       throw new UploadError(`Create-Session answered ${created.res.status} without BITS-Session-Id`, created.res.status);
     }
     this.result.sessionId = sessionId;
-    if (created.ack.hostId !== undefined) this.followHostId(created.ack.hostId, created.ack.hostIdFallbackTimeoutSec);
+    if (created.ack.hostId !== undefined) {
+      const before = this.route.current.host;
+      this.log(this.route.follow(created.ack.hostId, created.ack.hostIdFallbackTimeoutSec));
+      if (this.route.current.host !== before) this.net.newHost();
+    }
     await this.sendFragments(sessionId);
     if (this.cancelDue()) {
-      const { res } = await this.send('Cancel-Session', () => this.packet(cancelSessionHeaders(sessionId)));
-      this.result.cancelled = res.status >= 200 && res.status < 300;
-      return this.finish();
+      await this.cancel(sessionId);
+      return;
     }
     await this.fetchReply();
-    await this.close(sessionId);
+    await this.net.exchange('Close-Session', () => this.packet(closeSessionHeaders(sessionId)));
+    this.result.closed = true;
+    this.net.progress();
     if (mode === 'double-close') {
-      const again = await this.sendOnce('Close-Session', () => this.packet(closeSessionHeaders(sessionId)));
+      const again = await this.net.once('Close-Session', () => this.packet(closeSessionHeaders(sessionId)));
       this.result.misbehaved = { mode, detail: `closed the session twice; second Close answered ${describe(again)}`, status: again.res.status };
     }
-    return this.finish();
+  }
+
+  /**
+   * 0x8020001F: the server lost the session (restarted, expired it, or a farm node that
+   * lacks it answered). Windows starts again at Create-Session and sends every byte again.
+   */
+  private async restart(lost: SessionLostError): Promise<void> {
+    this.result.restarts++;
+    this.restartsInARow++;
+    const held = this.result.acked;
+    this.result.acked = 0;
+    this.result.sessionId = undefined;
+    this.result.replyUrl = undefined;
+    this.result.reply = undefined;
+    this.log(`session lost (0x8020001F): restarting from byte 0 (${lost.packet} answered ${lost.status}; ${held} of ${this.total} bytes had been acknowledged)`);
+    this.options.onProgress?.({ acked: 0, total: this.total, startedAt: this.startedAt });
+    if (this.restartsInARow === 1) return;
+    // A server that loses every new session would otherwise be hammered in a tight loop.
+    await this.net.waitOrGiveUp(lost.packet, `session lost (0x8020001F) ${this.restartsInARow} times in a row`, `${this.restartsInARow} sessions`, lost.status, '0x8020001F BG_E_SESSION_NOT_FOUND');
   }
 
   private async sendFragments(sessionId: string): Promise<void> {
@@ -195,30 +283,64 @@ class Uploader {
         this.result.misbehaved = { mode, detail: `sent bytes from ${start} while the server held ${offset}` };
       }
       const end = Math.min(start + size, this.total) - 1;
+      // Content-Name belongs to the first fragment of each session, a restarted one too.
       const contentName = sentFirst ? undefined : headerSafe(this.options.contentName ?? path.basename(this.options.file));
-      sentFirst = true;
-      const { res, ack } = await this.send(
+      const { res, ack, answer } = await this.net.exchange(
         'Fragment',
         () => this.packet(fragmentHeaders({ sessionId, start, end, total: this.total, contentName }), createReadStream(this.options.file, { start, end })),
-        [416],
       );
+      if (answer.class === 'shrink') {
+        this.shrink(end - start + 1, res.status, ack);
+        continue;
+      }
+      sentFirst = true;
       const next = ack.receivedOffset;
-      if (res.status === 416) {
+      if (answer.class === 'resync') {
         if (next === undefined) throw new UploadError('Fragment answered 416 without BITS-Received-Content-Range', 416);
         this.result.resyncs++;
+        this.log(`416: the server holds ${next} bytes; resuming there (we had sent from ${start})`);
         if (mode === 'gap' && this.result.misbehaved) this.result.misbehaved.status = 416;
       }
-      const advanced = next ?? (res.status === 416 ? offset : end + 1);
+      const advanced = next ?? (answer.class === 'resync' ? offset : end + 1);
       if (advanced > this.total) {
         throw new UploadError(`server acknowledged ${advanced} bytes of a ${this.total}-byte file`, res.status);
       }
       stalls = advanced > offset ? 0 : stalls + 1;
       if (stalls > MAX_STALLS) throw new UploadError(`no progress after ${MAX_STALLS} fragments at offset ${offset}`, res.status);
+      if (advanced > offset) {
+        this.net.progress();
+        this.restartsInARow = 0;
+      }
       offset = advanced;
       this.result.acked = offset;
       if (offset === this.total && ack.replyUrl !== undefined) this.result.replyUrl = ack.replyUrl;
       this.options.onProgress?.({ acked: offset, total: this.total, startedAt: this.startedAt });
     }
+  }
+
+  /** 413 on a Fragment (M 3.1.5.2.4): send smaller fragments, down to MIN_FRAGMENT_SIZE. */
+  private shrink(sent: number, status: number, ack: Exchange['ack']): void {
+    const code = codeText(ack);
+    if (sent <= MIN_FRAGMENT_SIZE) {
+      const why = ack.errorCode?.name === 'BG_E_TOO_LARGE' ? "the file exceeds the server's upload limit" : `a ${sent}-byte fragment is refused; smaller ones will not help`;
+      throw new UploadError(`Fragment answered ${status}${code ? ` (${code})` : ''}: ${why}`, status, code);
+    }
+    const next = Math.max(MIN_FRAGMENT_SIZE, Math.floor(sent / 4));
+    const from = sent === this.fragmentSize ? '' : ` on a ${sizeText(sent)} fragment`;
+    this.log(`413${from}: fragment size ${sizeText(this.fragmentSize)} -> ${sizeText(next)}`);
+    this.fragmentSize = next;
+  }
+
+  private async cancel(sessionId: string): Promise<void> {
+    try {
+      await this.net.exchange('Cancel-Session', () => this.packet(cancelSessionHeaders(sessionId)));
+    } catch (err) {
+      // 0x8020001F on Cancel: the session is already gone, which is what Cancel asked for.
+      if (!(err instanceof UploadError && err.errorCode?.startsWith('0x8020001F'))) throw err;
+      this.log('Cancel-Session answered 0x8020001F: the session was already gone');
+    }
+    this.result.cancelled = true;
+    this.net.progress();
   }
 
   private cancelDue(): boolean {
@@ -240,19 +362,15 @@ class Uploader {
       throw new UploadError(`server sent an invalid BITS-Reply-URL ${JSON.stringify(replyUrl.slice(0, 200))}`);
     }
     if (target.protocol !== 'http:') throw new UploadError(`BITS-Reply-URL is not http:// (${target.protocol})`);
-    const { res } = await this.send('reply GET', () => ({ method: 'GET', url: target, headers: [] }));
+    const { res } = await this.net.exchange('reply GET', () => ({ method: 'GET', url: target, headers: [] }));
     if (this.options.replyOut !== undefined) await fs.writeFile(this.options.replyOut, res.body);
     else this.result.reply = res.body;
-  }
-
-  private async close(sessionId: string): Promise<void> {
-    const { res } = await this.send('Close-Session', () => this.packet(closeSessionHeaders(sessionId)));
-    this.result.closed = res.status >= 200 && res.status < 300;
+    this.net.progress();
   }
 
   private async closeUnknownSession(): Promise<void> {
     const bogus = `{${randomUUID()}}`;
-    const r = await this.sendOnce('Close-Session', () => this.packet(closeSessionHeaders(bogus)));
+    const r = await this.net.once('Close-Session', () => this.packet(closeSessionHeaders(bogus)));
     this.result.misbehaved = {
       mode: 'unknown-session',
       detail: `closed never-issued session ${bogus}; server answered ${describe(r)}`,
@@ -261,80 +379,11 @@ class Uploader {
   }
 
   private packet(headers: PacketRequest['headers'], body?: PacketRequest['body']): PacketRequest {
-    return { method: BITS_METHOD, url: this.target, headers, body };
+    return { method: BITS_METHOD, url: this.route.current, headers, body };
   }
 
-  /**
-   * A web farm names the node holding the session (bits-protocol.md §7): later packets go
-   * to the same path on that host (`host` or `host:port`). If it stays unreachable for the
-   * fallback timeout — or longer than our retries last — we return to the original URL.
-   */
-  private followHostId(hostId: string, fallbackSec: number | undefined): void {
-    const m = /^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::(\d{1,5}))?$/.exec(hostId);
-    if (!m) return; // not a host name: ignore rather than send packets somewhere odd
-    const next = new URL(this.url.href);
-    next.hostname = m[1]!;
-    if (m[2] !== undefined) next.port = m[2];
-    this.target = next;
-    this.hostId = { fallbackMs: (fallbackSec ?? 86_400) * 1000 };
-  }
-
-  /** After a connection failure: true when we switched from the host id back to the URL. */
-  private maybeFallBack(retriesExhausted: boolean): boolean {
-    const h = this.hostId;
-    if (!h) return false;
-    const now = Date.now();
-    h.firstFailure ??= now;
-    if (!retriesExhausted && now - h.firstFailure < h.fallbackMs) return false;
-    this.hostId = undefined;
-    this.target = this.url;
-    return true;
-  }
-
-  /** One attempt, whatever the answer (for the deliberate errors). */
-  private async sendOnce(what: string, build: () => PacketRequest): Promise<{ res: PacketResponse; ack: BitsAck }> {
-    this.result.requests++;
-    try {
-      const res = await this.transport.send(build());
-      return { res, ack: decodeAck(res.status, res.headers) };
-    } catch (err) {
-      throw new UploadError(`${what}: connection lost (${(err as Error).message})`);
-    }
-  }
-
-  /**
-   * Send until a 2xx (or a status in `handled`), retrying transient failures with backoff.
-   * `build` is called per attempt: a fragment's file stream cannot be replayed.
-   */
-  private async send(what: string, build: () => PacketRequest, handled: number[] = []): Promise<{ res: PacketResponse; ack: BitsAck }> {
-    for (let attempt = 0; ; attempt++) {
-      let failure: string;
-      let lastStatus: number | undefined;
-      let lastCode: string | undefined;
-      this.result.requests++;
-      try {
-        const res = await this.transport.send(build());
-        const ack = decodeAck(res.status, res.headers);
-        if (handled.includes(res.status)) return { res, ack };
-        const verdict = classifyStatus(res.status, ack.errorCode?.value);
-        if (verdict === 'ok') return { res, ack };
-        lastStatus = res.status;
-        lastCode = ack.errorCode ? `${ack.errorCode.hex}${ack.errorCode.name ? ' ' + ack.errorCode.name : ''}` : undefined;
-        failure = `${what} answered ${res.status}${lastCode ? ` (${lastCode})` : ''}`;
-        if (verdict === 'fatal') throw new UploadError(`${failure}: ${fatalHint(res.status, ack)}`, res.status, lastCode);
-      } catch (err) {
-        if (!(err instanceof ConnectionLostError)) throw err;
-        failure = `${what}: connection lost (${err.code})`;
-        // Start the retry on a fresh connection.
-        this.transport.close();
-        if (this.maybeFallBack(attempt >= this.maxRetries)) attempt = -1;
-      }
-      if (attempt >= this.maxRetries) {
-        throw new UploadError(`${failure}; gave up after ${attempt + 1} attempts`, lastStatus, lastCode);
-      }
-      this.result.retries++;
-      await sleep(this.backoff.delay(attempt + 1));
-    }
+  private log(line: string): void {
+    this.options.onLog?.(line);
   }
 
   private finish(): UploadResult {
@@ -343,20 +392,21 @@ class Uploader {
   }
 }
 
-function describe(r: { res: PacketResponse; ack: BitsAck }): string {
-  const code = r.ack.errorCode;
-  return `${r.res.status}${code ? ` ${code.hex}${code.name ? ' ' + code.name : ''}` : ''}`;
+function describe(r: Exchange): string {
+  const code = codeText(r.ack);
+  return `${r.res.status}${code ? ` ${code}` : ''}`;
 }
 
-function fatalHint(status: number, ack: BitsAck): string {
-  const name = ack.errorCode?.name;
-  if (name === 'BG_E_SESSION_NOT_FOUND') return 'the server no longer knows the session (expired or never created)';
-  if (name === 'BG_E_TOO_LARGE' || status === 413) return "the file exceeds the server's upload limit";
-  if (status === 403) return 'the server refuses uploads to this path';
-  if (status === 501) return 'uploads are not enabled for this URL on the server';
-  if (status === 404) return 'the URL is not upload-enabled on the server (or a proxy refused BITS_POST)';
-  if (status === 400) return 'the server rejected the packet as malformed';
-  return 'not retryable';
+/** `4 MiB`, `768 KiB`, `1.5 MiB`, `1000 B`: exact where it can be. */
+export function sizeText(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${Number.isInteger(v) ? v : Number(v.toFixed(2))} ${units[i]}`;
 }
 
 /**
@@ -371,8 +421,4 @@ export function headerSafe(name: string): string {
       return '%EF%BF%BD'; // a lone surrogate: U+FFFD
     }
   });
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -6,7 +6,10 @@
  *
  * Readings chosen where the reference is silent or in conflict (also in the README):
  * - §6's transient/fatal table is documented for server-application errors (context 0x7)
- *   only. For a bare HTTP status on Ping, Create-Session or Fragment with no code that §6
+ *   only. With context 0x7 it alone decides (on any packet but Close/Cancel): the status is
+ *   the application's, so a 413 or 416 from it is the application failing, not a fragment
+ *   size or offset signal, and E_INVALIDARG/BG_E_TOO_LARGE name nothing about the upload.
+ *   For a bare HTTP status on Ping, Create-Session or Fragment with no code that §6
  *   names, we apply the same table: it is the only documented split, and it agrees with the
  *   named cases (413 shrink, 416 resync, 403 fatal).
  * - Close/Cancel follow their own documented rule: 5xx resend unless 0x8020001F; 1xx–4xx never.
@@ -58,7 +61,6 @@ const FATAL_CODES: ReadonlySet<number> = new Set([ERROR_CODES.E_INVALIDARG, ERRO
 export function classifyAnswer(packet: AnsweredPacket, status: number | undefined, errorCode?: number, errorContext?: number): Answer {
   if (status === undefined) return { class: 'no-answer', why: 'no answer (connection lost)' };
   if (status >= 200 && status < 300) return { class: 'ok', why: `${status}` };
-  if (status === 401 || status === 407) return { class: 'auth', why: `${status}: authentication round` };
   const code = errorCode === undefined ? undefined : errorCode >>> 0;
 
   if (code === SESSION_NOT_FOUND) {
@@ -66,7 +68,10 @@ export function classifyAnswer(packet: AnsweredPacket, status: number | undefine
       ? { class: 'fatal', why: 'Cancel answered 0x8020001F: the session is already gone' }
       : { class: 'session-lost', why: 'session lost (0x8020001F): restart at Create-Session' };
   }
-  if (packet === 'close-session' || packet === 'cancel-session') {
+  const closing = packet === 'close-session' || packet === 'cancel-session';
+  if (errorContext === CONTEXT_REMOTE_APPLICATION && !closing) return statusTable(status, 'server application error');
+  if (status === 401 || status === 407) return { class: 'auth', why: `${status}: authentication round` };
+  if (closing) {
     if (status >= 500 && status < 600) return { class: 'retry', why: `${status} on ${packet}: resend` };
     return { class: 'fatal', why: `${status} on ${packet}: never resent` };
   }
@@ -77,7 +82,7 @@ export function classifyAnswer(packet: AnsweredPacket, status: number | undefine
   if (code !== undefined && FATAL_CODES.has(code)) return { class: 'fatal', why: `${status} with a code the client hands to the application` };
   if (status === 403) return { class: 'fatal', why: '403: not allowed' };
   if (status === 501 && code === ERROR_CODES.E_ACCESSDENIED) return { class: 'fatal', why: '501 + 0x80070005: uploads disabled' };
-  return statusTable(status, errorContext === CONTEXT_REMOTE_APPLICATION ? 'server application error' : 'HTTP status');
+  return statusTable(status, 'HTTP status');
 }
 
 /** §6 "Handling Server Application Errors": the only documented transient/fatal split. */

@@ -78,3 +78,41 @@ describe('bitsgate upload', () => {
     expect(r.err).toContain('misbehaved on purpose (double-close): closed the session twice; second Close answered 500 0x8020001F BG_E_SESSION_NOT_FOUND');
   });
 });
+
+describe('bitsgate upload: --retry-for and --backoff-max', () => {
+  it.each([
+    [['--retry-for', 'soon'], '--retry-for: expected a duration such as 30s, 500ms, 5m or 14d, got "soon"'],
+    [['--retry-for', '1h30m'], '--retry-for: expected a duration such as 30s, 500ms, 5m or 14d, got "1h30m"'],
+    [['--retry-for=-5m'], '--retry-for: expected a duration such as 30s, 500ms, 5m or 14d, got "-5m"'],
+    [['--retry-for', '31d'], '--retry-for: at most 30d, got "31d"'],
+    [['--backoff-max', '5ms'], '--backoff-max: expected a duration from 100ms to 1h, got "5ms"'],
+    [['--backoff-max', '2h'], '--backoff-max: expected a duration from 100ms to 1h, got "2h"'],
+    [['--retries', 'many'], '--retries: expected a whole number from 0 to 1000000, got "many"'],
+  ])('refuses %j with exit 2 and says what it expected', async (args, message) => {
+    const r = await run(['upload', `http://127.0.0.1:${fx.port}/x`, file, ...args]);
+    expect(r.code).toBe(2);
+    expect(r.err).toBe(`bitsgate upload: ${message}\nRun 'bitsgate upload --help' for usage.\n`);
+  });
+
+  it('gives up after --retry-for without progress, having said before each wait why and when it retries', async () => {
+    const closed = await (await import('./test-peers.js')).startScriptedServer(() => ({ status: 200, headers: [] }));
+    const port = closed.port;
+    await closed.close();
+    const r = await run(['upload', `http://127.0.0.1:${port}/x`, file, '--retry-for', '1s', '--backoff-max', '200ms']);
+    expect(r.code).toBe(1);
+    const lines = r.err.trimEnd().split('\n');
+    expect(lines.at(-1)).toMatch(/^bitsgate upload: failed: Ping: no answer \(ECONNREFUSED, connect failed\); gave up after \d+ attempts \(no progress for 1(\.\d+)? s \(--retry-for 1 s\)\)$/);
+    expect(lines.length).toBeGreaterThanOrEqual(4);
+    for (const l of lines.slice(0, -1)) {
+      expect(l).toMatch(/^bitsgate upload: waiting: Ping: no answer \(ECONNREFUSED, connect failed\); retry \d+ at \d\d:\d\d:\d\dZ \(in [\d.]+ s\); giving up at \d\d:\d\d:\d\dZ without progress$/);
+    }
+  });
+
+  it('--help documents the options and what the client does on each answer', async () => {
+    const r = await run(['upload', '--help']);
+    expect(r.code).toBe(0);
+    for (const s of ['--retry-for DURATION', '--backoff-max DURATION', 'default 10m', '413 on a Fragment', '0x8020001F', '5xx on Close/Cancel', 'reconnect, Ping, resend the same packet', 'context 0x7', 'BITS-Host-Id-Fallback-Timeout', '130 interrupted (Ctrl-C)']) {
+      expect(r.out).toContain(s);
+    }
+  });
+});

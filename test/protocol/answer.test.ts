@@ -38,6 +38,15 @@ describe('classifyAnswer (bits-protocol.md §6)', () => {
     ['fragment', 308, undefined, 7, 'retry'],
     ['fragment', 500, 0x80004005, 7, 'retry'],
     ['fragment', 501, 0x80004005, 7, 'fatal'],
+    // Context 0x7: the application's status, judged by the application table alone.
+    ['fragment', 413, 0x80004005, 7, 'fatal'],
+    ['fragment', 416, 0, 7, 'fatal'],
+    ['fragment', 401, undefined, 7, 'fatal'],
+    ['fragment', 500, 0x80070057, 7, 'retry'],
+    ['fragment', 503, 0x80200020, 7, 'retry'],
+    ['fragment', 500, NOT_FOUND, 7, 'session-lost'],
+    ['close-session', 404, 0x80004005, 7, 'fatal'],
+    ['close-session', 503, 0x80004005, 7, 'retry'],
   ] as const)('%s answered %s (code %s, context %s) is %s', (packet, status, code, context, want) => {
     expect(classifyAnswer(packet, status, code, context).class).toBe(want);
   });
