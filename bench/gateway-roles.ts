@@ -35,7 +35,9 @@ function ready(msg: RoleReady): void {
     process.send!(reply);
   });
   // The load generator going away must take us with it (no stray processes).
+  // exit() rather than the default signal death, so --cpu-prof writes its profile.
   process.on('disconnect', () => process.exit(0));
+  process.on('SIGTERM', () => process.exit(0));
 }
 
 /** Fast upstream: parses heads, skips Content-Length bodies without copying, answers an Ack. */
