@@ -1,7 +1,6 @@
 import type pino from 'pino';
 import type { Observation, ObservationSink } from '../observation.js';
-import { headerValue } from '../protocol/headers.js';
-import { parsePacketType } from '../protocol/packet-type.js';
+import { decodeExchange, headerValue, parsePacketType } from '../protocol/index.js';
 import { cleanHeaders, cleanText } from './logger.js';
 
 /**
@@ -58,10 +57,15 @@ export function requestLogLine(obs: Observation): RequestLogLine {
     resBytes: obs.responseBodyBytes,
     ms: Math.max(0, obs.endedAt - obs.startedAt),
   };
-  const rawType = headerValue(obs.requestHeaders, 'BITS-Packet-Type');
-  if (rawType !== undefined) line.packet = parsePacketType(rawType) ?? cleanText(rawType, 32);
-  const session = headerValue(obs.requestHeaders, 'BITS-Session-Id') ??
-    (obs.responseHeaders ? headerValue(obs.responseHeaders, 'BITS-Session-Id') : undefined);
+  // The exchange's one decoding (shared with the tracker and the metrics); only a request
+  // that is no BITS packet at all (the reply GET) is searched for a session id by name.
+  const { request, ack } = decodeExchange(obs);
+  if (request !== null && request.rawType !== '') {
+    line.packet = request.type !== 'unknown' ? request.type : parsePacketType(request.rawType) ?? cleanText(request.rawType, 32);
+  }
+  const session = request !== null
+    ? request.sessionId ?? ack?.sessionId
+    : headerValue(obs.requestHeaders, 'BITS-Session-Id') ?? (obs.responseHeaders ? headerValue(obs.responseHeaders, 'BITS-Session-Id') : undefined);
   if (session !== undefined) line.session = cleanText(session, 100);
   if (obs.status !== undefined) line.status = obs.status;
   if (obs.upstreamConnectionId !== undefined) line.upstreamConn = obs.upstreamConnectionId;
