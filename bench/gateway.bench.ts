@@ -347,10 +347,14 @@ async function main(): Promise<void> {
       sample();
       const firstHalf = samples.slice(0, Math.ceil(samples.length / 2));
       const secondHalf = samples.slice(Math.ceil(samples.length / 2));
+      // RSS saws up and down with garbage collection: a leak shows as a rising floor (the
+      // lowest sample of each half), not as a higher peak between two collections.
+      const min = (xs: number[]) => Math.min(...xs);
       const max = (xs: number[]) => Math.max(...xs);
+      const flat = min(secondHalf) <= min(firstHalf) + 15;
       console.log(`(d) ${soakSeconds} s Ping run as shipped, dashboard client connected: ${r.perSecond.toFixed(0)} Ping/s, ` +
         `${(r.cpuUser + r.cpuSystem).toFixed(1)} µs CPU per Ping; RSS every 5 s (MB): ${samples.map((s) => s.toFixed(0)).join(' ')}; ` +
-        `max first half ${max(firstHalf).toFixed(0)}, second half ${max(secondHalf).toFixed(0)} -> ${max(secondHalf) <= max(firstHalf) + 10 ? 'flat' : 'GROWING'}; ` +
+        `floor (peak) first half ${min(firstHalf).toFixed(0)} (${max(firstHalf).toFixed(0)}), second half ${min(secondHalf).toFixed(0)} (${max(secondHalf).toFixed(0)}) -> ${flat ? 'flat' : 'GROWING'}; ` +
         `log ${((shipped.stdoutBytes - logBefore) / 2 ** 20).toFixed(1)} MiB, dashboard ${dash!.messages()} messages`);
     }
     dash?.ws.terminate();
