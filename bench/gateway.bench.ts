@@ -345,16 +345,17 @@ async function main(): Promise<void> {
       // what must stay flat is what comes after.
       const r = await pingRate(shipped.port, 32, soakSeconds, shipped, sample, 5000, 10_000);
       sample();
-      const firstHalf = samples.slice(0, Math.ceil(samples.length / 2));
-      const secondHalf = samples.slice(Math.ceil(samples.length / 2));
-      // RSS saws up and down with garbage collection: a leak shows as a rising floor (the
-      // lowest sample of each half), not as a higher peak between two collections.
+      // RSS saws up and down with garbage collection, and the heap settles during the first
+      // cycles: a leak shows as a rising floor (lowest sample) from the middle third to the
+      // last, not as a higher peak between two collections.
+      const third = Math.ceil(samples.length / 3);
+      const middle = samples.slice(third, 2 * third);
+      const last = samples.slice(2 * third);
       const min = (xs: number[]) => Math.min(...xs);
-      const max = (xs: number[]) => Math.max(...xs);
-      const flat = min(secondHalf) <= min(firstHalf) + 15;
+      const flat = min(last) <= min(middle) + 15;
       console.log(`(d) ${soakSeconds} s Ping run as shipped, dashboard client connected: ${r.perSecond.toFixed(0)} Ping/s, ` +
         `${(r.cpuUser + r.cpuSystem).toFixed(1)} µs CPU per Ping; RSS every 5 s (MB): ${samples.map((s) => s.toFixed(0)).join(' ')}; ` +
-        `floor (peak) first half ${min(firstHalf).toFixed(0)} (${max(firstHalf).toFixed(0)}), second half ${min(secondHalf).toFixed(0)} (${max(secondHalf).toFixed(0)}) -> ${flat ? 'flat' : 'GROWING'}; ` +
+        `floor of the middle third ${min(middle).toFixed(0)}, of the last third ${min(last).toFixed(0)}, peak ${Math.max(...samples).toFixed(0)} -> ${flat ? 'flat' : 'GROWING'}; ` +
         `log ${((shipped.stdoutBytes - logBefore) / 2 ** 20).toFixed(1)} MiB, dashboard ${dash!.messages()} messages`);
     }
     dash?.ws.terminate();
