@@ -6,6 +6,7 @@
  * consume it. Nothing else crosses from the I/O edge into the protocol core, so a
  * recorded file replays through the core with the same result as live traffic.
  */
+import type { BitsAck, BitsRequest } from './protocol/index.js';
 
 /** Header fields in wire order with their original names; duplicates kept. */
 export type HeaderList = ReadonlyArray<readonly [name: string, value: string]>;
@@ -46,6 +47,19 @@ export interface Observation extends ExchangeStart {
   upstreamConnectionId?: number;
   /** Set when the exchange failed: a short machine-readable reason, e.g. `upstream-timeout`. */
   error?: string;
+  /**
+   * Derived, never recorded: the request packet and Ack as the one decoder (src/protocol)
+   * read them, filled in by the first reader through `decodeExchange(obs)` so the tracker,
+   * metrics and request log decode each exchange once. Absent until then (and in recordings).
+   */
+  decoded?: DecodedExchange;
+}
+
+/** The BITS view of an exchange: `request` null when it is not a BITS packet (e.g. the reply GET). */
+export interface DecodedExchange {
+  request: BitsRequest | null;
+  /** The response's BITS fields; only for a BITS request that got a response. */
+  ack: BitsAck | undefined;
 }
 
 /** Anything that consumes observations: the tracker, the recorder, the request log. */

@@ -73,7 +73,11 @@ Options:
                             (default ${TRACKER_DEFAULTS.sessionTimeoutMs / 86_400_000}d, as IIS BITSSessionTimeout)
   --record FILE             append every exchange to FILE as NDJSON (bodies never recorded);
                             replay it with 'bitsgate analyze FILE'
-  --log-level LEVEL         ${LOG_LEVELS.join(', ')} (default info)
+  --log-level LEVEL         ${LOG_LEVELS.join(', ')} (default info). At info: violations,
+                            session lifecycle, every failed exchange, and one sampled
+                            line per second for exchanges that went through ('sampled',
+                            'skipped' fields). At debug: a line for every exchange, with
+                            its (redacted) headers
   --pretty                  human-readable log lines (default when stdout is a terminal)
   -h, --help                this text
 

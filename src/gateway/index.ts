@@ -88,7 +88,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     server,
     close: () =>
       new Promise<void>((resolve) => {
-        server.close(() => resolve());
+        // Observations still queued for the sinks are delivered before close() resolves.
+        server.close(() => {
+          sink.flush();
+          resolve();
+        });
         for (const socket of sockets) socket.destroy();
         forwarder.closeAll();
       }),

@@ -19,7 +19,7 @@
 import { LRUCache } from 'lru-cache';
 import { HeaderPicker } from '../protocol/header-picker.js';
 import {
-  type BitsAck, type BitsRequest, decodeAck, decodeRequest, ERROR_CODES, formatErrorCode, headerValue, parsePacketType,
+  type BitsAck, type BitsRequest, decodeExchange, ERROR_CODES, formatErrorCode, headerValue, parsePacketType,
 } from '../protocol/index.js';
 import type { ExchangeStart, Observation } from '../observation.js';
 import { VIOLATION_CATALOG } from './catalog.js';
@@ -186,13 +186,13 @@ export class SessionTracker {
     this.observationCount++;
     this.bytes += obs.requestBodyBytes + obs.responseBodyBytes;
 
-    const req = decodeRequest(obs.method, obs.requestHeaders, obs.requestBodyBytes);
+    // Decoded once per exchange, shared with the metrics and the request log (obs.decoded).
+    const { request: req, ack } = decodeExchange(obs);
     if (!req) {
       this.observeHttp(obs, out);
       return out;
     }
     const status = obs.status;
-    const ack = status !== undefined ? decodeAck(status, obs.responseHeaders ?? []) : undefined;
     // An NTLM/Negotiate challenge is a normal round, not the BITS server's answer.
     const authRound = status === 401 || status === 407;
     const fromServer = status !== undefined && obs.responder !== 'gateway' && !authRound;

@@ -3,13 +3,21 @@
  * Names follow field-notes §5: `bitsgate_*`, base units, `_total` on counters, and only
  * bounded labels (packet type, status class, state, violation code): never a session id,
  * URL or client address.
+ *
+ * Cost (field-notes-2 §6): a prom-client `inc(labels)` re-validates and re-hashes its labels
+ * on every call (~200 ns, cached children included). So events and observations are counted
+ * in plain fields here, and each counter copies them into prom-client in its `collect()`,
+ * which runs only when `/metrics` is scraped. The one histogram is observed per observation,
+ * which arrives in the gateway's per-turn sink batch, never inside a response's 'finish'.
+ * Packet types come from the exchange's one decoding (`decodeExchange`), not from headers.
  */
 import { createRequire } from 'node:module';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { EventBus } from '../event-bus.js';
 import type { Observation, ObservationSink } from '../observation.js';
-import { BITS_METHOD, headerValue, parsePacketType } from '../protocol/index.js';
+import { BITS_METHOD, decodeExchange, headerValue, parsePacketType } from '../protocol/index.js';
 import type { BitsEvent, SessionState } from '../sessions/events.js';
+import { packetKind } from '../sessions/packet-record.js';
 
 export interface MetricsOptions {
   registry?: Registry;
@@ -28,8 +36,32 @@ export function packetLabel(obs: Pick<Observation, 'method' | 'requestHeaders'>)
   return type === undefined || type === 'ack' ? 'unknown' : type;
 }
 
+/** Status class labels by hundreds digit; index 0 stands for "no (valid) status". */
+const STATUS_CLASSES = ['none', '1xx', '2xx', '3xx', '4xx', '5xx'] as const;
+
+function statusClassIndex(status: number | undefined): number {
+  return status !== undefined && status >= 100 && status <= 599 ? Math.floor(status / 100) : 0;
+}
+
 export function statusClass(status: number | undefined): string {
-  return status !== undefined && status >= 100 && status <= 599 ? `${Math.floor(status / 100)}xx` : 'none';
+  return STATUS_CLASSES[statusClassIndex(status)]!;
+}
+
+/** Counts by one bounded label, then by status class: plain numbers, no allocation per count. */
+class ByStatusClass {
+  private readonly counts = new Map<string, Float64Array>();
+
+  add(label: string, status: number | undefined, n = 1): void {
+    let row = this.counts.get(label);
+    if (row === undefined) this.counts.set(label, (row = new Float64Array(STATUS_CLASSES.length)));
+    row[statusClassIndex(status)]! += n;
+  }
+
+  forEach(fn: (label: string, statusClass: string, value: number) => void): void {
+    for (const [label, row] of this.counts) {
+      for (let i = 0; i < row.length; i++) if (row[i]! > 0) fn(label, STATUS_CLASSES[i]!, row[i]!);
+    }
+  }
 }
 
 function packageVersion(): string {
@@ -47,12 +79,15 @@ export class BitsgateMetrics implements ObservationSink {
   readonly registry: Registry;
   private readonly states = new Map<string, SessionState>();
   private dashboardClients: () => number = () => 0;
-  private readonly sessionsTotal: Counter<'outcome'>;
-  private readonly sessionsCreated: Counter;
-  private readonly violations: Counter<'code' | 'severity'>;
-  private readonly packets: Counter<'type' | 'status_class'>;
-  private readonly bytes: Counter<'direction'>;
-  private readonly exchanges: Counter<'responder' | 'status_class'>;
+  // The counts; prom-client reads them in collect() (see the header comment).
+  private sessionsCreatedCount = 0;
+  private readonly outcomes = new Map<string, number>();
+  /** code -> severity -> count */
+  private readonly violationCounts = new Map<string, Map<string, number>>();
+  private readonly packetCounts = new ByStatusClass();
+  private readonly exchangeCounts = new ByStatusClass();
+  private requestBytes = 0;
+  private responseBytes = 0;
   private readonly duration: Histogram<'packet'>;
 
   constructor(opts: MetricsOptions = {}) {
@@ -71,28 +106,57 @@ export class BitsgateMetrics implements ObservationSink {
         for (const [state, n] of Object.entries(counts)) this.set({ state }, n ?? 0);
       },
     });
-    this.sessionsCreated = new Counter({
+    // Counters below: reset, then the running totals, at every scrape. Totals only grow, so
+    // what Prometheus sees is a normal monotonic counter.
+    new Counter({
       name: 'bitsgate_sessions_created_total', help: 'Upload sessions seen starting', registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(self.sessionsCreatedCount);
+      },
     });
-    this.sessionsTotal = new Counter({
+    new Counter({
       name: 'bitsgate_sessions_total', help: 'Upload sessions ended, by final state',
       labelNames: ['outcome'], registers: [registry],
+      collect() {
+        this.reset();
+        for (const [outcome, n] of self.outcomes) this.inc({ outcome }, n);
+      },
     });
-    this.violations = new Counter({
+    new Counter({
       name: 'bitsgate_violations_total', help: 'Protocol violations detected, by rule',
       labelNames: ['code', 'severity'], registers: [registry],
+      collect() {
+        this.reset();
+        for (const [code, bySeverity] of self.violationCounts) {
+          for (const [severity, n] of bySeverity) this.inc({ code, severity }, n);
+        }
+      },
     });
-    this.packets = new Counter({
+    new Counter({
       name: 'bitsgate_packets_total', help: 'BITS packets decoded, by type and response status class',
       labelNames: ['type', 'status_class'], registers: [registry],
+      collect() {
+        this.reset();
+        self.packetCounts.forEach((type, status_class, n) => this.inc({ type, status_class }, n));
+      },
     });
-    this.bytes = new Counter({
+    new Counter({
       name: 'bitsgate_bytes_total', help: 'Body bytes relayed, by direction',
       labelNames: ['direction'], registers: [registry],
+      collect() {
+        this.reset();
+        this.inc({ direction: 'request' }, self.requestBytes);
+        this.inc({ direction: 'response' }, self.responseBytes);
+      },
     });
-    this.exchanges = new Counter({
+    new Counter({
       name: 'bitsgate_exchanges_total', help: 'HTTP exchanges relayed, by responder and status class',
       labelNames: ['responder', 'status_class'], registers: [registry],
+      collect() {
+        this.reset();
+        self.exchangeCounts.forEach((responder, status_class, n) => this.inc({ responder, status_class }, n));
+      },
     });
     this.duration = new Histogram({
       name: 'bitsgate_request_duration_seconds',
@@ -111,7 +175,6 @@ export class BitsgateMetrics implements ObservationSink {
       name: 'bitsgate_build_info', help: 'bitsgate version', labelNames: ['version'], registers: [registry],
     });
     info.set({ version: opts.version ?? packageVersion() }, 1);
-    for (const [direction] of [['request'], ['response']] as const) this.bytes.inc({ direction }, 0);
   }
 
   /** Subscribes to the bus; returns the unsubscribe function. */
@@ -127,7 +190,7 @@ export class BitsgateMetrics implements ObservationSink {
   onEvent(event: BitsEvent): void {
     switch (event.type) {
       case 'session-created':
-        this.sessionsCreated.inc();
+        this.sessionsCreatedCount++;
         this.states.set(event.session.id, event.session.state);
         if (this.states.size > MAX_TRACKED_SESSIONS) this.states.delete(this.states.keys().next().value!);
         break;
@@ -135,27 +198,32 @@ export class BitsgateMetrics implements ObservationSink {
         this.states.set(event.session.id, event.session.state);
         break;
       case 'session-ended':
-        this.sessionsTotal.inc({ outcome: event.session.state });
+        this.outcomes.set(event.session.state, (this.outcomes.get(event.session.state) ?? 0) + 1);
         this.states.set(event.session.id, event.session.state);
         break;
       case 'session-evicted':
-        this.sessionsTotal.inc({ outcome: 'evicted' });
+        this.outcomes.set('evicted', (this.outcomes.get('evicted') ?? 0) + 1);
         this.states.delete(event.session.id);
         break;
       case 'packet':
-        this.packets.inc({ type: event.packet.kind, status_class: statusClass(event.packet.status) });
+        this.packetCounts.add(event.packet.kind, event.packet.status);
         break;
-      case 'violation':
-        this.violations.inc({ code: event.violation.code, severity: event.violation.severity });
+      case 'violation': {
+        const { code, severity } = event.violation;
+        let bySeverity = this.violationCounts.get(code);
+        if (bySeverity === undefined) this.violationCounts.set(code, (bySeverity = new Map()));
+        bySeverity.set(severity, (bySeverity.get(severity) ?? 0) + 1);
         break;
+      }
     }
   }
 
   onObservation(obs: Observation): void {
-    this.bytes.inc({ direction: 'request' }, obs.requestBodyBytes);
-    this.bytes.inc({ direction: 'response' }, obs.responseBodyBytes);
-    this.exchanges.inc({ responder: obs.responder ?? 'none', status_class: statusClass(obs.status) });
-    this.duration.observe({ packet: packetLabel(obs) }, Math.max(0, obs.endedAt - obs.startedAt) / 1000);
+    this.requestBytes += obs.requestBodyBytes;
+    this.responseBytes += obs.responseBodyBytes;
+    this.exchangeCounts.add(obs.responder ?? 'none', obs.status);
+    const packet = packetKind(decodeExchange(obs).request);
+    this.duration.observe({ packet }, Math.max(0, obs.endedAt - obs.startedAt) / 1000);
   }
 
   private countStates(): Record<string, number> {

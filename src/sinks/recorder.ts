@@ -64,7 +64,9 @@ export class Recorder implements ObservationSink {
       this.dropped++;
       return;
     }
-    this.stream.write(JSON.stringify({ type: 'observation', ...obs }) + '\n');
+    // `decoded` is derived (analyze decodes again): the recording format stays the wire facts.
+    const { decoded: _derived, ...facts } = obs;
+    this.stream.write(JSON.stringify({ type: 'observation', ...facts }) + '\n');
   }
 
   private writeDropped(): void {

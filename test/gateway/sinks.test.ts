@@ -93,6 +93,31 @@ describe('request log', () => {
     });
   });
 
+  it('at info, samples exchanges that went through: one line per interval, with how many it skipped', () => {
+    const { logger, lines } = memoryLogger();
+    const log = new RequestLog(logger);
+    for (let i = 0; i < 5; i++) log.onObservation(obs({ id: i, endedAt: 1_000 + i * 100 }));
+    log.onObservation(obs({ id: 9, endedAt: 2_000 }));
+    expect(lines.map((l) => [l.ex, l.sampled, l.skipped])).toEqual([[0, true, 0], [9, true, 4]]);
+  });
+
+  it('at info, logs every failed exchange whatever the sampling', () => {
+    const { logger, lines } = memoryLogger();
+    const log = new RequestLog(logger);
+    log.onObservation(obs({ id: 1 }));
+    log.onObservation(obs({ id: 2, error: 'upstream-timeout', status: 504, responder: 'gateway' }));
+    log.onObservation(obs({ id: 3, error: 'client-aborted', status: undefined }));
+    log.onObservation(obs({ id: 4 }));
+    expect(lines.map((l) => [l.ex, l.msg])).toEqual([[1, 'exchange'], [2, 'exchange failed'], [3, 'exchange failed']]);
+  });
+
+  it('at debug, logs every exchange, unsampled', () => {
+    const { logger, lines } = memoryLogger('debug');
+    const log = new RequestLog(logger);
+    for (let i = 0; i < 3; i++) log.onObservation(obs({ id: i }));
+    expect(lines.map((l) => [l.ex, l.level, l.sampled])).toEqual([[0, 20, undefined], [1, 20, undefined], [2, 20, undefined]]);
+  });
+
   it('logs upstream faults at error and client faults at warn', () => {
     const { logger, lines } = memoryLogger();
     const log = new RequestLog(logger);
@@ -130,6 +155,7 @@ describe('sink fan-out', () => {
     ], (err, phase) => errors.push(`${phase}:${(err as Error).message}`));
     fan.onExchangeStart(obs());
     fan.onObservation(obs());
+    fan.flush(); // delivery is queued off the response path (sink-queue.test.ts)
     expect(got).toEqual([7]);
     expect(errors).toEqual(['start:boom2', 'observation:boom']);
   });

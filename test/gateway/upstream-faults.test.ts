@@ -58,6 +58,34 @@ describe('upstream faults', () => {
     expect((await other.responsesAfter(1))[0]!.status).toBe(502);
   });
 
+  it('a gateway answer is one write: the first segment a client reads holds the whole 502, body included', async () => {
+    const probe = net.createServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+    const port = (probe.address() as net.AddressInfo).port;
+    await new Promise<void>((r) => probe.close(() => r()));
+    fx.gateway = await startGateway({ upstream: new URL(`http://127.0.0.1:${port}`), listen: { host: '127.0.0.1', port: 0 }, sinks: [new CollectingSink()] });
+    // Every write the gateway makes on the client connection, as handed to the socket.
+    const writes: string[] = [];
+    fx.gateway.server.on('connection', (s: net.Socket) => {
+      const write = s.write.bind(s) as (...args: unknown[]) => boolean;
+      (s as unknown as { write: (...args: unknown[]) => boolean }).write = (data: unknown, ...rest: unknown[]) => {
+        writes.push(Buffer.isBuffer(data) ? data.toString('latin1') : String(data));
+        return write(data, ...rest);
+      };
+    });
+    const socket = net.connect(fx.gateway.address.port, '127.0.0.1');
+    const first = new Promise<string>((resolve) => socket.once('data', (d) => resolve(d.toString('latin1'))));
+    socket.write(PING);
+    const expected = 'HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain; charset=utf-8\r\n';
+    const seg = await first;
+    socket.destroy();
+    expect(seg.startsWith(expected)).toBe(true);
+    const [head, body] = seg.split('\r\n\r\n') as [string, string];
+    expect(body.length).toBeGreaterThan(0);
+    expect(body.length).toBe(Number(/Content-Length: (\d+)/.exec(head)![1]));
+    expect(writes).toEqual([seg]);
+  });
+
   it('connection reset -> 502, client connection closed after it', async () => {
     const sink = await setup((socket) => socket.resetAndDestroy());
     const c = await client();

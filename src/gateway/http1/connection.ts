@@ -178,7 +178,7 @@ export class Http1Connection {
     if (framing.kind === 'none') {
       this.phase = 'wait';
       req.complete = true;
-      req.push(null);
+      req.endWhenRead();
     } else if (framing.kind === 'length') {
       this.phase = 'body';
       this.bodyRemaining = framing.length;

@@ -3,12 +3,19 @@
  *
  * Bytes go in as they arrive (split anywhere); out comes `need-more`, the parsed head
  * plus how many bytes of the last chunk it used, or a rejection with status and a stable
- * reason code. Each head byte is looked at once: line ends must be CRLF (bare CR or LF and
- * NUL are rejected wherever they appear), complete lines are decoded as latin1 (byte
- * exact) and only a line split across reads is copied. Framing rules (CL/TE) are checked
- * afterwards by request-framing.ts, on the whole head.
+ * reason code. Each head byte is looked at once, in one loop: line ends must be CRLF (bare CR
+ * or LF and NUL are rejected wherever they appear), and a small state machine classifies the
+ * bytes of each field line as it goes (name, OWS, value), remembering only offsets; at the
+ * line's CRLF the name and the trimmed value are cut from the buffer as latin1 strings (byte
+ * exact). No string per line, no regular expression per field: the request line, once per
+ * request, is the only line decoded as a whole. Only a line split across reads is copied.
+ * Framing rules (CL/TE) are checked afterwards by request-framing.ts, on the whole head.
+ *
+ * Field errors keep the reason codes (and precedence) of `parseFieldLine` in syntax.ts, which
+ * still parses trailer lines: a field error is reported at its line's CRLF, so a bare LF, NUL
+ * or size overflow later on the same line wins, as it did when lines were parsed whole.
  */
-import { CR, LF, TOKEN, parseFieldLine } from './syntax.js';
+import { CR, HTAB, LF, SP, TOKEN } from './syntax.js';
 
 export interface RequestHead {
   method: string;
@@ -38,6 +45,18 @@ const ABSOLUTE_FORM = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//;
 
 type LineResult = { kind: 'continue' } | { kind: 'done' } | { kind: 'error'; status: number; reason: string };
 
+const COLON = 0x3a;
+/** tchar (RFC 9110 §5.6.2) by byte. */
+const TCHAR = new Uint8Array(256);
+for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") TCHAR[c.charCodeAt(0)] = 1;
+/** Bytes a field value may not hold (CR, LF and NUL are refused earlier, anywhere in the head). */
+const VALUE_FORBIDDEN = new Uint8Array(256);
+for (let b = 0; b < 0x20; b++) if (b !== HTAB) VALUE_FORBIDDEN[b] = 1;
+VALUE_FORBIDDEN[0x7f] = 1;
+
+/** Where the field-line state machine is within the current line. */
+const NAME = 0, BAD_NAME = 1, OWS = 2, VALUE = 3;
+
 export class RequestHeadParser {
   private readonly maxHeadBytes: number;
   private total = 0;
@@ -48,6 +67,14 @@ export class RequestHeadParser {
   private url: string | undefined;
   private version: '1.0' | '1.1' = '1.1';
   private fields: [string, string][] = [];
+  // The current field line, as offsets from its first byte (see the header comment).
+  private lineLen = 0;
+  private state = NAME;
+  private nameLen = 0;
+  private valueStart = 0;
+  private valueEnd = 0;
+  private lastByte = 0;
+  private fieldError: string | undefined;
 
   constructor(maxHeadBytes: number) {
     this.maxHeadBytes = maxHeadBytes;
@@ -68,9 +95,10 @@ export class RequestHeadParser {
         if (b !== LF) return this.fail(400, 'bare-cr');
         this.sawCR = false;
         const end = Math.max(lineFrom, i - 1);
-        const line = this.takeLine(chunk, lineFrom, end);
+        const r = this.method === undefined
+          ? this.onFirstLines(this.takeLine(chunk, lineFrom, end))
+          : this.onFieldLineEnd(chunk, lineFrom, end);
         lineFrom = i + 1;
-        const r = this.onLine(line);
         if (r.kind === 'error') return this.fail(r.status, r.reason);
         if (r.kind === 'done') return { kind: 'done', head: this.head(), consumed: i + 1 };
         continue;
@@ -78,11 +106,86 @@ export class RequestHeadParser {
       if (b === CR) this.sawCR = true;
       else if (b === LF) return this.fail(400, 'bare-lf');
       else if (b === 0) return this.fail(400, 'nul-in-head');
+      else if (this.method !== undefined) this.fieldByte(b);
     }
     const keepTo = this.sawCR ? chunk.length - 1 : chunk.length;
     // Copy: a partial line is rare (head split across reads) and must not pin the socket's chunk.
     if (keepTo > lineFrom) this.partial.push(Buffer.from(chunk.subarray(lineFrom, keepTo)));
     return { kind: 'need-more' };
+  }
+
+  /** One byte (not CR, LF or NUL) of a field line: advances the name / OWS / value machine. */
+  private fieldByte(b: number): void {
+    const k = this.lineLen++;
+    const prev = this.lastByte;
+    this.lastByte = b;
+    if (this.fieldError !== undefined) return;
+    switch (this.state) {
+      case NAME:
+        if (TCHAR[b] === 1) return;
+        if (b === COLON && k > 0) {
+          this.nameLen = k;
+          this.valueStart = this.valueEnd = k + 1;
+          this.state = OWS;
+        } else if (k === 0 && (b === SP || b === HTAB)) {
+          this.fieldError = 'obs-fold';
+        } else if (b === COLON) {
+          this.fieldError = 'bad-header-name'; // an empty name
+        } else {
+          this.state = BAD_NAME;
+        }
+        return;
+      case BAD_NAME:
+        // The first colon ends the (invalid) name; a name ending in whitespace gets its own code.
+        if (b === COLON) this.fieldError = prev === SP || prev === HTAB ? 'space-before-colon' : 'bad-header-name';
+        return;
+      case OWS:
+        if (b === SP || b === HTAB) {
+          this.valueStart = this.valueEnd = k + 1;
+          return;
+        }
+        this.state = VALUE;
+        this.valueByte(b, k);
+        return;
+      case VALUE:
+        this.valueByte(b, k);
+        return;
+    }
+  }
+
+  private valueByte(b: number, k: number): void {
+    if (b === SP || b === HTAB) return; // trailing OWS unless more value follows
+    if (VALUE_FORBIDDEN[b] === 1) this.fieldError = 'bad-header-value';
+    this.valueEnd = k + 1;
+  }
+
+  /** The CRLF of a field line whose bytes were `chunk[from..to)` (after any partial pieces). */
+  private onFieldLineEnd(chunk: Buffer, from: number, to: number): LineResult {
+    const length = this.lineLen;
+    const state = this.state;
+    const error = this.fieldError;
+    this.lineLen = 0;
+    this.state = NAME;
+    this.fieldError = undefined;
+    this.lastByte = 0;
+    if (length === 0) {
+      this.partial = [];
+      return { kind: 'done' };
+    }
+    if (error !== undefined) return { kind: 'error', status: 400, reason: error };
+    if (state === NAME || state === BAD_NAME) return { kind: 'error', status: 400, reason: 'bad-header-line' };
+    let line = chunk;
+    let base = from;
+    if (this.partial.length > 0) {
+      this.partial.push(chunk.subarray(from, to));
+      line = Buffer.concat(this.partial);
+      this.partial = [];
+      base = 0;
+    }
+    const name = line.toString('latin1', base, base + this.nameLen);
+    const value = state === OWS ? '' : line.toString('latin1', base + this.valueStart, base + this.valueEnd);
+    this.fields.push([name, value]);
+    return { kind: 'continue' };
   }
 
   reset(): void {
@@ -94,6 +197,10 @@ export class RequestHeadParser {
     this.url = undefined;
     this.version = '1.1';
     this.fields = [];
+    this.lineLen = 0;
+    this.state = NAME;
+    this.lastByte = 0;
+    this.fieldError = undefined;
   }
 
   private takeLine(chunk: Buffer, from: number, to: number): string {
@@ -104,20 +211,14 @@ export class RequestHeadParser {
     return line;
   }
 
-  private onLine(line: string): LineResult {
-    if (this.method === undefined) {
-      if (line.length === 0) {
-        return ++this.emptyLines > MAX_LEADING_EMPTY_LINES
-          ? { kind: 'error', status: 400, reason: 'too-many-empty-lines' }
-          : { kind: 'continue' };
-      }
-      return this.onRequestLine(line);
+  /** Lines before the fields: leading empty lines, then the request line. */
+  private onFirstLines(line: string): LineResult {
+    if (line.length === 0) {
+      return ++this.emptyLines > MAX_LEADING_EMPTY_LINES
+        ? { kind: 'error', status: 400, reason: 'too-many-empty-lines' }
+        : { kind: 'continue' };
     }
-    if (line.length === 0) return { kind: 'done' };
-    const field = parseFieldLine(line);
-    if (!field.ok) return { kind: 'error', status: 400, reason: field.reason };
-    this.fields.push(field.value);
-    return { kind: 'continue' };
+    return this.onRequestLine(line);
   }
 
   private onRequestLine(line: string): LineResult {

@@ -60,6 +60,7 @@ export class Http1RequestImpl extends Readable implements Http1Request {
   /** Set when the connection died or the body was malformed before the body completed. */
   aborted = false;
   private readonly binding: RequestBinding;
+  private endPending = false;
   // Built on first use: the forwarder reads headerList only, and these two objects were a
   // measurable share of a Ping's cost.
   private headersCache: Record<string, string | string[]> | undefined;
@@ -98,7 +99,21 @@ export class Http1RequestImpl extends Readable implements Http1Request {
     return this.socket;
   }
 
+  /**
+   * A request without a body: its end is pushed when a consumer first reads, not at once.
+   * push(null) on a fresh stream schedules an emitReadable tick, a measurable share of a
+   * Ping's cost, and the gateway never reads a bodiless request's stream at all.
+   */
+  endWhenRead(): void {
+    this.endPending = true;
+  }
+
   override _read(): void {
+    if (this.endPending) {
+      this.endPending = false;
+      this.push(null);
+      return;
+    }
     this.binding.onRead();
   }
 }

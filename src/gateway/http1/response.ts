@@ -29,6 +29,8 @@ export interface ResponseBinding {
 }
 
 const EMPTY = Buffer.alloc(0);
+/** Bodies up to this size are copied next to their head and written once (see end()). */
+const ONE_WRITE_MAX_BODY = 16 * 1024;
 
 export class Http1ResponseImpl extends EventEmitter implements Http1Response {
   readonly req: Http1RequestImpl;
@@ -97,7 +99,26 @@ export class Http1ResponseImpl extends EventEmitter implements Http1Response {
   end(chunk?: Buffer): void {
     if (this.finished || this.detached) return;
     if (!this.headersSent) this.writeHead(200, []);
-    if (chunk && chunk.length > 0) this.writeBody(chunk);
+    if (chunk && chunk.length > 0) {
+      // A small response whose head is still held (a gateway 502/504, a server's short
+      // answer): head and body leave as ONE buffer, so a client reading one segment gets
+      // the whole response, not a head with an empty body.
+      if (this.pendingHead !== '' && this.framing === 'length' && chunk.length <= this.remaining &&
+        chunk.length <= ONE_WRITE_MAX_BODY) {
+        this.remaining -= chunk.length;
+        const head = this.pendingHead;
+        const whole = Buffer.allocUnsafe(head.length + chunk.length);
+        whole.write(head, 0, 'latin1');
+        chunk.copy(whole, head.length);
+        this.pendingHead = '';
+        this.finished = true;
+        if (this.remaining > 0) this.closeAfterThis = true;
+        this.binding.socket.write(whole, this.afterLastWrite);
+        this.binding.onEnd(this.closeAfterThis);
+        return;
+      }
+      this.writeBody(chunk);
+    }
     this.finished = true;
     const socket = this.binding.socket;
     const last = this.framing === 'chunked' ? this.pendingHead + LAST_CHUNK : this.pendingHead;

@@ -8,6 +8,7 @@ import { ChunkedDecoder } from '../../../src/gateway/http1/chunked-decoder.js';
 import { DEFAULT_LIMITS } from '../../../src/gateway/http1/limits.js';
 import { decideRequestFraming } from '../../../src/gateway/http1/request-framing.js';
 import { RequestHeadParser } from '../../../src/gateway/http1/request-head.js';
+import { parseFieldLine } from '../../../src/gateway/http1/syntax.js';
 import type { Http1Request } from '../../../src/gateway/http1/index.js';
 import { Client, readAll, startServer, type TestServer } from './helpers.js';
 
@@ -150,6 +151,38 @@ describe('properties (sans-I/O)', () => {
           expect(used).toBe(m[0].length);
         } else {
           expect(step.kind).not.toBe('done');
+        }
+      }),
+      { numRuns: 3000 },
+    );
+  });
+});
+
+describe('properties: the head parser reads field lines as parseFieldLine does', () => {
+  // parseFieldLine (syntax.ts) parses a whole line with regular expressions and still reads
+  // trailers; the head parser classifies the same bytes in its one pass. Same fields, same codes.
+  const lineUnit = fc.oneof(
+    { weight: 4, arbitrary: fc.constantFrom(...TCHARS.split('')) },
+    { weight: 2, arbitrary: fc.constantFrom(':', ' ', '\t', ' :', ': ', '"', '(', '\x7f', '\x01', '\x1f', '\x80', '\xff', 'é') },
+  );
+  const fieldLine = fc.array(lineUnit, { minLength: 1, maxLength: 30 }).map((parts) => parts.join(''));
+
+  it('accepts and rejects the same lines, with the same fields and reason codes, however split', () => {
+    fc.assert(
+      fc.property(fieldLine, fc.array(fc.nat(), { maxLength: 4 }), (line, cuts) => {
+        const head = Buffer.from(`GET / HTTP/1.1\r\n${line}\r\nHost: a\r\n\r\n`, 'latin1');
+        const parser = new RequestHeadParser(DEFAULT_LIMITS.maxHeadBytes);
+        let step: ReturnType<RequestHeadParser['push']> = { kind: 'need-more' };
+        for (const piece of splitAt(head, cuts)) {
+          step = parser.push(piece);
+          if (step.kind !== 'need-more') break;
+        }
+        const ref = parseFieldLine(Buffer.from(line, 'latin1').toString('latin1'));
+        if (ref.ok) {
+          expect(step.kind).toBe('done');
+          if (step.kind === 'done') expect(step.head.fields).toEqual([ref.value, ['Host', 'a']]);
+        } else {
+          expect(step).toMatchObject({ kind: 'error', status: 400, reason: ref.reason });
         }
       }),
       { numRuns: 3000 },

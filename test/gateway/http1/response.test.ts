@@ -25,6 +25,29 @@ describe('HTTP/1.1 listener: responses', () => {
     expect(c.ended).toBe(false);
   });
 
+  it('writes a small response (head and body) as one buffer: the first data chunk holds all of it', async () => {
+    const writes: string[] = [];
+    fx.srv = await startServer((req, res) => {
+      res.writeHead(404, [['Content-Type', 'text/plain'], ['Content-Length', '10']]);
+      res.end(Buffer.from('not here\r\n'));
+    }, {
+      // Loopback often coalesces two writes into one read: count the writes themselves too.
+      onConnection: ({ socket }) => {
+        const write = socket.write.bind(socket) as (...args: unknown[]) => boolean;
+        (socket as unknown as { write: (...args: unknown[]) => boolean }).write = (data: unknown, ...rest: unknown[]) => {
+          writes.push(Buffer.isBuffer(data) ? data.toString('latin1') : String(data));
+          return write(data, ...rest);
+        };
+      },
+    });
+    const c = await open();
+    const first = new Promise<string>((resolve) => c.socket.once('data', (d: Buffer) => resolve(d.toString('latin1'))));
+    c.write('GET /x HTTP/1.1\r\nHost: a\r\n\r\n');
+    const whole = 'HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: 10\r\n\r\nnot here\r\n';
+    expect(await first).toBe(whole);
+    expect(writes).toEqual([whole]);
+  });
+
   it('delimits a response of unknown length by closing to a 1.0 client', async () => {
     fx.srv = await startServer((req, res) => {
       res.writeHead(200, []);
