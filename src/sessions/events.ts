@@ -113,6 +113,13 @@ export interface PacketRecord {
    * fields above remain. `requestHeaders` is then empty.
    */
   headersDropped?: boolean;
+  /**
+   * True when the header lists are a capped copy: each value cut to 1 KiB, at most 8 KiB of
+   * headers per exchange (src/sessions/retention.ts). The decoded fields come from the full headers.
+   */
+  headersTruncated?: boolean;
+  /** True when `url` is cut to its first 2 048 characters. */
+  urlTruncated?: boolean;
 }
 
 export interface SessionSummary {

@@ -1,13 +1,17 @@
 import { type BitsAck, type BitsRequest, formatErrorCode } from '../protocol/index.js';
 import type { Observation } from '../observation.js';
 import type { PacketKind, PacketRecord } from './events.js';
+import { capRecord } from './retention.js';
 
 export function packetKind(req: BitsRequest | null): PacketKind {
   if (!req) return 'http';
   return req.type === 'ack' ? 'unknown' : req.type;
 }
 
-/** The timeline entry of one exchange. Header lists are shared with the observation, not copied. */
+/**
+ * The timeline entry of one exchange (also the packet event's). Header lists are shared with
+ * the observation, not copied, unless they exceed the retention caps (src/sessions/retention.ts).
+ */
 export function packetRecord(obs: Observation, req: BitsRequest | null, ack: BitsAck | undefined): PacketRecord {
   const rec: PacketRecord = {
     exchange: obs.id,
@@ -27,5 +31,5 @@ export function packetRecord(obs: Observation, req: BitsRequest | null, ack: Bit
   if (ack?.errorCode) rec.errorCode = formatErrorCode(ack.errorCode);
   if (obs.error !== undefined) rec.error = obs.error;
   if (obs.responseHeaders !== undefined) rec.responseHeaders = obs.responseHeaders;
-  return rec;
+  return capRecord(rec);
 }

@@ -35,6 +35,10 @@ export interface Session extends Omit<SessionSummary, 'outstanding'> {
   /** Close-Session exchanges seen so far (bounded, newest last). */
   closes?: CloseSpan[];
   timeline: PacketRecord[];
+  /** Estimated bytes of the timeline entries (src/sessions/retention.ts), kept by Timelines. */
+  timelineBytes: number;
+  /** What the tracker last accounted for this session against its byte budget. */
+  accountedBytes: number;
 }
 
 export const MAX_VIOLATIONS_PER_SESSION = 100;
@@ -70,6 +74,8 @@ export function newSession(init: {
     adopted: init.adopted,
     violations: NONE,
     timeline: NONE,
+    timelineBytes: 0,
+    accountedBytes: 0,
     busyExchange: -1,
     busyKind: 'unknown',
     busySince: 0,

@@ -1,11 +1,18 @@
 /**
- * Per-session packet timelines, bounded twice: entries per session (timelineLimit) and raw
- * header lists across all sessions (maxRetainedHeaders). Header lists are most of a
+ * Per-session packet timelines, bounded three ways: entries per session (timelineLimit), and
+ * the raw header lists of entries other than Create-Session, across all sessions, by count
+ * (maxRetainedHeaders) and by bytes (maxRetainedHeaderBytes). Header lists are most of a
  * timeline's memory and, kept long, most of the tracker's GC cost; older entries keep their
  * decoded fields (kind, status, range, acked offset, error code), and the packet event
  * already carried the headers to the sinks when the exchange happened.
+ *
+ * Bytes (src/sessions/retention.ts): each session's `timelineBytes` counts its entries and the
+ * headers of its Create-Session entry (kept for the session's life); the header lists held
+ * by the shared ring are counted here (`retainedBytes`), whichever session they belong to,
+ * until the ring releases them.
  */
 import type { PacketRecord } from './events.js';
+import { recordBaseBytes, retainedHeaderBytes } from './retention.js';
 import type { Session } from './session.js';
 
 const NO_HEADERS: PacketRecord['requestHeaders'] = Object.freeze([]);
@@ -13,11 +20,22 @@ const NO_HEADERS: PacketRecord['requestHeaders'] = Object.freeze([]);
 const SMALL_TIMELINE = 6;
 
 export class Timelines {
-  /** Ring of the entries that still hold header lists, oldest at `next`. */
-  private readonly ring: PacketRecord[] = [];
-  private next = 0;
+  /** Circular queue of the entries that still hold header lists, oldest at `start`. */
+  private readonly ring: (PacketRecord | undefined)[] = [];
+  private start = 0;
+  private count = 0;
+  private ringBytes = 0;
 
-  constructor(private readonly limit: number, private readonly maxRetainedHeaders: number) {}
+  constructor(
+    private readonly limit: number,
+    private readonly maxRetainedHeaders: number,
+    private readonly maxRetainedHeaderBytes: number,
+  ) {}
+
+  /** Header bytes held by the shared ring of recent entries. */
+  get retainedBytes(): number {
+    return this.ringBytes;
+  }
 
   /** Appends the record of an exchange to the session's timeline. */
   append(session: Session, full: PacketRecord): void {
@@ -25,6 +43,7 @@ export class Timelines {
     const rec = this.maxRetainedHeaders === 0 ? strippedCopy(full) : full;
     // A session's Create-Session says the most (protocols, host id): it always keeps its headers.
     if (rec === full && rec.kind !== 'create-session') this.retain(rec);
+    session.timelineBytes += ownBytes(rec);
     const tl = session.timeline;
     // Most sessions are short: exact-size copies while small, because push() would reserve 16
     // spare slots per session (~130 B x 100 000 sessions).
@@ -36,20 +55,51 @@ export class Timelines {
       return;
     }
     tl.push(rec);
-    if (tl.length > this.limit) tl.splice(0, tl.length - this.limit);
+    if (tl.length > this.limit) {
+      const gone = tl.splice(0, tl.length - this.limit);
+      for (const r of gone) session.timelineBytes -= ownBytes(r);
+    }
   }
 
-  /** Keeps `rec`'s header lists, releasing those of the oldest entry beyond maxRetainedHeaders. */
+  /** Keeps `rec`'s header lists, releasing those of the oldest entries beyond the count and byte caps. */
   private retain(rec: PacketRecord): void {
     const ring = this.ring;
-    if (ring.length < this.maxRetainedHeaders) {
-      ring.push(rec);
-      return;
-    }
-    dropHeaders(ring[this.next]!);
-    ring[this.next] = rec;
-    this.next = (this.next + 1) % ring.length;
+    if (this.count === this.maxRetainedHeaders) this.releaseOldest();
+    const at = (this.start + this.count) % this.maxRetainedHeaders;
+    if (at === ring.length) ring.push(rec);
+    else ring[at] = rec;
+    this.count++;
+    this.ringBytes += retainedHeaderBytes(rec);
+    while (this.ringBytes > this.maxRetainedHeaderBytes && this.count > 1) this.releaseOldest();
   }
+
+  /**
+   * A session leaves the tracker: its entries still in the ring give up their headers now
+   * (nothing can show them any more), and the ring keeps counting the bare entries it still
+   * references until it releases them.
+   */
+  release(session: Session): void {
+    for (const rec of session.timeline) {
+      if (rec.kind === 'create-session' || rec.headersDropped) continue;
+      this.ringBytes += recordBaseBytes(rec) - retainedHeaderBytes(rec);
+      dropHeaders(rec);
+    }
+  }
+
+  private releaseOldest(): void {
+    const rec = this.ring[this.start]!;
+    // A bare entry here belongs to a session that left the tracker (see release).
+    this.ringBytes -= rec.headersDropped ? recordBaseBytes(rec) : retainedHeaderBytes(rec);
+    dropHeaders(rec);
+    this.ring[this.start] = undefined;
+    this.start = (this.start + 1) % this.maxRetainedHeaders;
+    this.count--;
+  }
+}
+
+/** What an entry costs its session: the entry, plus the headers of a Create-Session (never in the ring). */
+function ownBytes(rec: PacketRecord): number {
+  return recordBaseBytes(rec) + (rec.kind === 'create-session' ? retainedHeaderBytes(rec) : 0);
 }
 
 function dropHeaders(rec: PacketRecord): void {
@@ -70,5 +120,6 @@ function strippedCopy(rec: PacketRecord): PacketRecord {
   if (rec.ackedOffset !== undefined) copy.ackedOffset = rec.ackedOffset;
   if (rec.errorCode !== undefined) copy.errorCode = rec.errorCode;
   if (rec.error !== undefined) copy.error = rec.error;
+  if (rec.urlTruncated) copy.urlTruncated = true;
   return copy;
 }

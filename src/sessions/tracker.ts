@@ -38,6 +38,7 @@ import {
   newSession, removeInflight, type Session,
   toDetail, toSummary,
 } from './session.js';
+import { capMessage, sessionBytes } from './retention.js';
 import { Timelines } from './timeline.js';
 import { hostOfUrl, normaliseHost, pathAndQuery, pathOf } from './url.js';
 
@@ -58,6 +59,13 @@ export interface SessionTrackerOptions {
    * exchanges exceeds 200 MB, and keeping them long costs ~30% throughput in GC. 0 keeps none.
    */
   maxRetainedHeaders?: number;
+  /**
+   * Byte budget of everything the tracker holds for its sessions (estimated as in
+   * src/sessions/retention.ts: session fields, timelines, retained headers). Beyond it the
+   * least recently active sessions are evicted, as beyond maxSessions. A client can make
+   * every request head 64 KiB, so a bound in sessions alone is no bound on memory.
+   */
+  maxSessionMemory?: number;
 }
 
 export const TRACKER_DEFAULTS: Required<SessionTrackerOptions> = {
@@ -66,7 +74,13 @@ export const TRACKER_DEFAULTS: Required<SessionTrackerOptions> = {
   timelineLimit: 200,
   maxRecentViolations: 1000,
   maxRetainedHeaders: 10_000,
+  maxSessionMemory: 256 * 1024 * 1024,
 };
+
+/** The header lists of recent exchanges (the Timelines ring) may use this share of maxSessionMemory, at most 16 MiB. */
+export function retainedHeaderBudget(maxSessionMemory: number): number {
+  return Math.min(16 * 1024 * 1024, Math.floor(maxSessionMemory / 8));
+}
 
 export interface TrackerStats {
   /** Sessions held now, by state; `evicted` counts every eviction so far. */
@@ -114,18 +128,20 @@ export class SessionTracker {
   private out: BitsEvent[] = [];
   private now = 0;
   private readonly timelines: Timelines;
+  /** Sum of every held session's accountedBytes (the Timelines ring adds its own, see retainedBytes). */
+  private sessionBytesTotal = 0;
   private readonly found: Violation[] = [];
   private readonly mark: ChangeMark = fillMark({} as ChangeMark, undefined);
   private readonly ctx: ExchangeContext;
 
   constructor(options: SessionTrackerOptions = {}) {
     this.opts = { ...TRACKER_DEFAULTS, ...stripUndefined(options) };
-    for (const k of ['maxSessions', 'timelineLimit', 'maxRecentViolations', 'maxRetainedHeaders'] as const) {
+    for (const k of ['maxSessions', 'timelineLimit', 'maxRecentViolations', 'maxRetainedHeaders', 'maxSessionMemory'] as const) {
       const min = k === 'maxRetainedHeaders' ? 0 : 1;
       if (!Number.isSafeInteger(this.opts[k]) || this.opts[k] < min) throw new RangeError(`${k} must be an integer >= ${min}`);
     }
     if (!(this.opts.sessionTimeoutMs > 0)) throw new RangeError('sessionTimeoutMs must be positive');
-    this.timelines = new Timelines(this.opts.timelineLimit, this.opts.maxRetainedHeaders);
+    this.timelines = new Timelines(this.opts.timelineLimit, this.opts.maxRetainedHeaders, retainedHeaderBudget(this.opts.maxSessionMemory));
     this.ctx = {
       obs: undefined as unknown as Observation, req: undefined as unknown as BitsRequest, ack: undefined, session: undefined,
       sessionId: undefined, host: undefined, sessionTimeoutMs: this.opts.sessionTimeoutMs, busyWith: NO_EXCHANGES,
@@ -141,6 +157,15 @@ export class SessionTracker {
 
   get seq(): number {
     return this.lastSeq;
+  }
+
+  /** Estimated bytes the tracker holds for its sessions; kept <= maxSessionMemory after every call. */
+  get retainedBytes(): number {
+    return this.sessionBytesTotal + this.timelines.retainedBytes;
+  }
+
+  get maxSessionMemory(): number {
+    return this.opts.maxSessionMemory;
   }
 
   /** A request head was seen: marks it outstanding so a racing Close-Session is flagged now. */
@@ -268,6 +293,7 @@ export class SessionTracker {
     this.push(out, session ? { seq: 0, type: 'packet', time, sessionId: session.id, packet: record } : { seq: 0, type: 'packet', time, packet: record });
     this.emitViolations(out, undefined, found, time);
     if (session) this.emitChange(out, session, created ? undefined : before, mark, created, time);
+    if (session) this.account(session);
     return out;
   }
 
@@ -408,6 +434,7 @@ export class SessionTracker {
     this.push(out, { seq: 0, type: 'packet', time, sessionId: session.id, packet: rec });
     this.emitViolations(out, undefined, late, time);
     this.emitChange(out, session, session.state, mark, false, time);
+    this.account(session);
   }
 
   private replyHostMatches(replyUrl: string, obs: Observation): boolean {
@@ -448,7 +475,24 @@ export class SessionTracker {
     session.state = state;
   }
 
+  /**
+   * Re-measures `session` (just observed, so the most recently active) and evicts the least
+   * recently active sessions while the total is over budget. The size lives in the session,
+   * not in lru-cache: a session grows after it is set, and lru-cache only sizes an entry when
+   * it is set with a different value.
+   */
+  private account(session: Session): void {
+    const bytes = sessionBytes(session);
+    this.sessionBytesTotal += bytes - session.accountedBytes;
+    session.accountedBytes = bytes;
+    const budget = this.opts.maxSessionMemory;
+    while (this.sessionBytesTotal + this.timelines.retainedBytes > budget && this.cache.size > 1) this.cache.pop();
+  }
+
   private onDispose(session: Session, reason: LRUCache.DisposeReason): void {
+    this.sessionBytesTotal -= session.accountedBytes;
+    session.accountedBytes = 0;
+    this.timelines.release(session);
     this.stateCounts[session.state]--;
     this.dropReply(session);
     if (reason !== 'evict') return;
@@ -473,7 +517,7 @@ export class SessionTracker {
     const v: Violation = {
       code,
       severity: finding.severity ?? info.severity,
-      message: finding.message,
+      message: capMessage(finding.message),
       explain: info.explain,
       exchanges: extra && extra.length ? [exchange, ...extra.filter((e) => e !== exchange)] : [exchange],
       time,
