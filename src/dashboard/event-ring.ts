@@ -1,20 +1,26 @@
 import type { BitsEvent } from '../sessions/events.js';
 
 /**
- * The last `capacity` events, so a reconnecting browser can resume with `?since=SEQ`
- * instead of downloading a full snapshot. Fixed array, no allocation per event.
+ * The last events, so a reconnecting browser can resume with `?since=SEQ` instead of
+ * downloading a full snapshot: at most `capacity` events and at most `maxBytes` of them
+ * (sizes from event-size.ts; the newest event is always kept). Fixed arrays, no
+ * allocation per event.
  */
 export class EventRing {
   private readonly items: (BitsEvent | undefined)[];
+  private readonly sizes: Float64Array;
   private start = 0;
   private count = 0;
+  private held = 0;
   /** Every event with seq > coveredAfter is still held (the ring can replay from there). */
   private coveredAfter: number;
   private last: number;
 
-  constructor(readonly capacity: number, initialSeq = 0) {
+  constructor(readonly capacity: number, initialSeq = 0, readonly maxBytes = Number.POSITIVE_INFINITY) {
     if (!(capacity >= 1)) throw new RangeError('EventRing capacity must be >= 1');
+    if (!(maxBytes >= 1)) throw new RangeError('EventRing maxBytes must be >= 1');
     this.items = new Array(capacity);
+    this.sizes = new Float64Array(capacity);
     this.coveredAfter = initialSeq;
     this.last = initialSeq;
   }
@@ -23,19 +29,22 @@ export class EventRing {
     return this.count;
   }
 
+  /** Estimated bytes of the events held. */
+  get bytes(): number {
+    return this.held;
+  }
+
   /** Seq of the newest event pushed (or the initial seq). */
   get lastSeq(): number {
     return this.last;
   }
 
-  push(event: BitsEvent): void {
-    if (this.count === this.capacity) {
-      this.coveredAfter = this.items[this.start]!.seq;
-      this.items[this.start] = undefined;
-      this.start = (this.start + 1) % this.capacity;
-      this.count--;
-    }
-    this.items[(this.start + this.count) % this.capacity] = event;
+  push(event: BitsEvent, bytes = 0): void {
+    while (this.count > 0 && (this.count === this.capacity || this.held + bytes > this.maxBytes)) this.dropOldest();
+    const at = (this.start + this.count) % this.capacity;
+    this.items[at] = event;
+    this.sizes[at] = bytes;
+    this.held += bytes;
     this.count++;
     if (event.seq > this.last) this.last = event.seq;
   }
@@ -52,5 +61,13 @@ export class EventRing {
       if (e.seq > since) out.push(e);
     }
     return out;
+  }
+
+  private dropOldest(): void {
+    this.coveredAfter = this.items[this.start]!.seq;
+    this.items[this.start] = undefined;
+    this.held -= this.sizes[this.start]!;
+    this.start = (this.start + 1) % this.capacity;
+    this.count--;
   }
 }

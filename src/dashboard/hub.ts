@@ -7,9 +7,11 @@
  * turn of the event loop in batches, one JSON string per event shared by all clients.
  * A client is written to only while its transport's `bufferedAmount` is below the
  * high-water mark; the completion callback of a write resumes it. A client whose queue
- * passes `maxQueuedEvents` has its queue dropped and gets `resync` + a fresh snapshot
- * once it drains, so a stalled browser costs at most: one queue of references, the
- * high-water mark of socket buffer, and one snapshot. Heartbeats ping every client and
+ * passes `maxQueuedEvents` (or `maxQueuedBytes`) has its queue dropped and gets `resync` +
+ * a fresh snapshot once it drains, so a stalled browser costs at most: one queue of
+ * references, the high-water mark of socket buffer, and one snapshot. The ring, the queues
+ * and the snapshot are bounded in bytes as well as in count (sizes from event-size.ts): an
+ * event may carry a 60 KB Host header, so 10 000 of them are no small number. Heartbeats ping every client and
  * terminate the ones that did not answer the previous ping.
  *
  * The hub knows nothing of HTTP or ws: a transport is anything with send/ping/terminate,
@@ -20,6 +22,7 @@ import type { EventBus } from '../event-bus.js';
 import type { BitsEvent } from '../sessions/events.js';
 import { ClientQueue } from './client-queue.js';
 import { EventRing } from './event-ring.js';
+import { eventBytes, summaryBytes } from './event-size.js';
 import type { HeartbeatMessage, ResyncMessage, SnapshotMessage, SnapshotReason } from './messages.js';
 import { DASHBOARD_PROTOCOL } from './messages.js';
 import type { SnapshotSource } from './snapshot-source.js';
@@ -36,8 +39,12 @@ export interface ClientTransport {
 export interface HubOptions {
   /** Events kept for `?since=` resume. */
   ringCapacity?: number;
+  /** Estimated bytes of events kept for `?since=` resume. */
+  ringMaxBytes?: number;
   /** Events one client may have waiting before it is told to resync. */
   maxQueuedEvents?: number;
+  /** Estimated bytes of events one client may have waiting before it is told to resync. */
+  maxQueuedBytes?: number;
   /** Stop writing to a client while this many bytes wait in its socket buffer. */
   highWaterBytes?: number;
   /** Events per `events` message. */
@@ -46,16 +53,21 @@ export interface HubOptions {
   heartbeatMs?: number;
   /** Sessions in one snapshot (most recently active first): bounds the snapshot's size. */
   snapshotSessionLimit?: number;
+  /** Estimated bytes of the sessions in one snapshot (most recently active first). */
+  snapshotMaxBytes?: number;
   now?: () => number;
 }
 
 export const HUB_DEFAULTS = {
   ringCapacity: 10_000,
+  ringMaxBytes: 32 * 1024 * 1024,
   maxQueuedEvents: 5_000,
+  maxQueuedBytes: 8 * 1024 * 1024,
   highWaterBytes: 1024 * 1024,
   maxBatchEvents: 500,
   heartbeatMs: 15_000,
   snapshotSessionLimit: 50_000,
+  snapshotMaxBytes: 32 * 1024 * 1024,
 } as const;
 
 export interface HubCounters {
@@ -69,6 +81,8 @@ export interface HubCounters {
 /** One connected browser (or other consumer) as the hub sees it. */
 export class HubClient {
   readonly queue = new ClientQueue();
+  /** Estimated bytes queued: an upper bound (coalesced events are not subtracted until the queue empties). */
+  queuedBytes = 0;
   /** Seq of the last event (or snapshot) this client has been sent. */
   lastSent = 0;
   pendingSnapshot: SnapshotReason | null = null;
@@ -102,14 +116,17 @@ export class DashboardHub {
   ) {
     this.opts = {
       ringCapacity: options.ringCapacity ?? HUB_DEFAULTS.ringCapacity,
+      ringMaxBytes: options.ringMaxBytes ?? HUB_DEFAULTS.ringMaxBytes,
       maxQueuedEvents: options.maxQueuedEvents ?? HUB_DEFAULTS.maxQueuedEvents,
+      maxQueuedBytes: options.maxQueuedBytes ?? HUB_DEFAULTS.maxQueuedBytes,
       highWaterBytes: options.highWaterBytes ?? HUB_DEFAULTS.highWaterBytes,
       maxBatchEvents: options.maxBatchEvents ?? HUB_DEFAULTS.maxBatchEvents,
       heartbeatMs: options.heartbeatMs ?? HUB_DEFAULTS.heartbeatMs,
       snapshotSessionLimit: options.snapshotSessionLimit ?? HUB_DEFAULTS.snapshotSessionLimit,
+      snapshotMaxBytes: options.snapshotMaxBytes ?? HUB_DEFAULTS.snapshotMaxBytes,
     };
     this.now = options.now ?? Date.now;
-    this.ring = new EventRing(this.opts.ringCapacity, source.seq);
+    this.ring = new EventRing(this.opts.ringCapacity, source.seq, this.opts.ringMaxBytes);
     this.unsubscribe = bus.subscribe((event) => this.onEvent(event));
     if (this.opts.heartbeatMs > 0) {
       this.heartbeat = setInterval(() => this.tick(), this.opts.heartbeatMs);
@@ -153,7 +170,7 @@ export class DashboardHub {
       client.pendingSnapshot = since === undefined ? 'connect' : 'since-unavailable';
     } else {
       client.lastSent = since!;
-      for (const e of missed) this.enqueue(client, e);
+      for (const e of missed) this.enqueue(client, e, eventBytes(e));
     }
     this.markDirty(client);
     return client;
@@ -164,6 +181,7 @@ export class DashboardHub {
     client.closed = true;
     this.counters.coalescedFromClosed += client.queue.coalesced;
     client.queue.clear();
+    client.queuedBytes = 0;
     this.clients.delete(client);
     this.dirty.delete(client);
   }
@@ -206,7 +224,12 @@ export class DashboardHub {
   /** Builds the snapshot message a client gets on connect or resync. */
   snapshot(reason: SnapshotReason): SnapshotMessage {
     const all = this.source.sessions();
-    const limit = this.opts.snapshotSessionLimit;
+    let limit = Math.min(all.length, this.opts.snapshotSessionLimit);
+    let bytes = 0;
+    for (let i = 0; i < limit; i++) {
+      bytes += summaryBytes(all[i]!);
+      if (bytes > this.opts.snapshotMaxBytes) limit = i;
+    }
     return {
       type: 'snapshot',
       protocol: DASHBOARD_PROTOCOL,
@@ -222,19 +245,22 @@ export class DashboardHub {
   }
 
   private onEvent(event: BitsEvent): void {
-    this.ring.push(event);
+    const bytes = eventBytes(event);
+    this.ring.push(event, bytes);
     for (const c of this.clients) {
       // A pending snapshot is taken when it is sent, so it will already contain this event.
       if (c.pendingSnapshot) continue;
-      this.enqueue(c, event);
+      this.enqueue(c, event, bytes);
       this.markDirty(c);
     }
   }
 
-  private enqueue(c: HubClient, event: BitsEvent): void {
+  private enqueue(c: HubClient, event: BitsEvent, bytes: number): void {
     c.queue.push(event);
-    if (c.queue.length > this.opts.maxQueuedEvents) {
+    c.queuedBytes += bytes;
+    if (c.queue.length > this.opts.maxQueuedEvents || c.queuedBytes > this.opts.maxQueuedBytes) {
       c.queue.clear();
+      c.queuedBytes = 0;
       c.pendingSnapshot = 'resync';
       c.pendingResyncNotice = true;
       this.counters.resyncs++;
@@ -270,6 +296,8 @@ export class DashboardHub {
         continue;
       }
       const events = c.queue.take(maxBatchEvents);
+      if (c.queue.length === 0) c.queuedBytes = 0;
+      else for (const e of events) c.queuedBytes -= eventBytes(e);
       if (events.length === 0) break;
       const parts: string[] = [];
       for (const e of events) {
