@@ -4,7 +4,7 @@ import { GATEWAY_DEFAULTS } from '../gateway/index.js';
 import { TRACKER_DEFAULTS } from '../sessions/tracker.js';
 import { createLogger, isLogLevel, LOG_LEVELS, type LogLevel } from '../sinks/logger.js';
 import {
-  type ListenAddress, parseDuration, parseHttpUrl, parseInteger, parseListen, UsageError,
+  type ListenAddress, parseBytes, parseDuration, parseHttpUrl, parseInteger, parseListen, UsageError,
 } from '../util/option-values.js';
 import type { Command } from './command.js';
 
@@ -28,11 +28,29 @@ export interface GatewayCommandOptions {
   dashboardToken: string | undefined;
   dashboardAllowedHosts: string[];
   maxSessions: number;
+  /** Byte budget of the session tracker (SessionTrackerOptions.maxSessionMemory). */
+  maxSessionMemory: number;
   sessionTimeoutMs: number;
   record: string | undefined;
   logLevel: LogLevel;
   /** undefined: pretty only when stdout is a terminal. */
   pretty: boolean | undefined;
+}
+
+/** Below this the tracker could hold only a few sessions with large heads. */
+export const MIN_SESSION_MEMORY = 16 * 1024 * 1024;
+const MAX_SESSION_MEMORY = 1024 ** 4;
+
+function formatMiB(bytes: number): string {
+  return `${bytes / 1024 / 1024}MiB`;
+}
+
+function parseSessionMemory(raw: string): number {
+  const n = parseBytes('--max-session-memory', raw);
+  if (n < MIN_SESSION_MEMORY || n > MAX_SESSION_MEMORY) {
+    throw new UsageError(`--max-session-memory: expected ${formatMiB(MIN_SESSION_MEMORY)} to 1TiB, got ${JSON.stringify(raw)}`);
+  }
+  return n;
 }
 
 const HELP = `bitsgate gateway: inspecting reverse proxy for BITS uploads (the default command)
@@ -69,6 +87,10 @@ Options:
                             replacing any the client sent)
   --max-sessions N          sessions kept in memory, least recently active evicted beyond
                             (default ${TRACKER_DEFAULTS.maxSessions})
+  --max-session-memory SIZE memory the session tracker may hold (sessions, timelines, retained
+                            headers), least recently active sessions evicted beyond; at least
+                            ${formatMiB(MIN_SESSION_MEMORY)} (default ${formatMiB(TRACKER_DEFAULTS.maxSessionMemory)}; the whole process needs about
+                            twice this plus ~100 MiB)
   --session-timeout DUR     idle time after which a session counts as expired
                             (default ${TRACKER_DEFAULTS.sessionTimeoutMs / 86_400_000}d, as IIS BITSSessionTimeout)
   --record FILE             append every exchange to FILE as NDJSON (bodies never recorded);
@@ -81,7 +103,7 @@ Options:
   --pretty                  human-readable log lines (default when stdout is a terminal)
   -h, --help                this text
 
-Durations: 30 (seconds), 500ms, 30s, 5m, 2h, 14d.`;
+Durations: 30 (seconds), 500ms, 30s, 5m, 2h, 14d. Sizes: 268435456, 512k, 256MiB, 1g.`;
 
 export function parseGatewayArgs(args: string[]): GatewayCommandOptions {
   const { values, positionals } = parseArgs({
@@ -101,6 +123,7 @@ export function parseGatewayArgs(args: string[]): GatewayCommandOptions {
       'body-timeout': { type: 'string' },
       'no-forwarded-headers': { type: 'boolean' },
       'max-sessions': { type: 'string' },
+      'max-session-memory': { type: 'string' },
       'session-timeout': { type: 'string' },
       record: { type: 'string' },
       'log-level': { type: 'string' },
@@ -149,6 +172,9 @@ export function parseGatewayArgs(args: string[]): GatewayCommandOptions {
     maxSessions: values['max-sessions'] !== undefined
       ? parseInteger('--max-sessions', values['max-sessions'], 1, 10_000_000)
       : TRACKER_DEFAULTS.maxSessions,
+    maxSessionMemory: values['max-session-memory'] !== undefined
+      ? parseSessionMemory(values['max-session-memory'])
+      : TRACKER_DEFAULTS.maxSessionMemory,
     sessionTimeoutMs: duration('session-timeout', TRACKER_DEFAULTS.sessionTimeoutMs),
     record: values.record,
     logLevel,
@@ -175,7 +201,7 @@ export function startFromOptions(opts: GatewayCommandOptions, logger: ReturnType
     dashboardToken: opts.dashboardToken,
     dashboardAllowedHosts: opts.dashboardAllowedHosts,
     record: opts.record,
-    tracker: { maxSessions: opts.maxSessions, sessionTimeoutMs: opts.sessionTimeoutMs },
+    tracker: { maxSessions: opts.maxSessions, maxSessionMemory: opts.maxSessionMemory, sessionTimeoutMs: opts.sessionTimeoutMs },
   });
 }
 
