@@ -57,6 +57,7 @@ export interface SessionTrackerOptions {
    * older entries keep the decoded fields only, and their packet events carried the headers.
    * Headers are most of a timeline's cost: keeping them all for 100 000 sessions x 2
    * exchanges exceeds 200 MB, and keeping them long costs ~30% throughput in GC. 0 keeps none.
+   * Their bytes are capped too: retainedHeaderBudget(maxSessionMemory).
    */
   maxRetainedHeaders?: number;
   /**
