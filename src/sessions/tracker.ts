@@ -5,7 +5,8 @@
  * matched to its session by BITS-Session-Id (the Create-Session Ack issues it), checked
  * against the rule lists in ./rules with the session as it was BEFORE the exchange, and then
  * applied: bytes acknowledged, state transitions, timeline. Every call returns the events it
- * caused, in order: evictions, session-created, packet, violations, session-updated/ended.
+ * caused, in order: evictions (by count), session-created, packet, violations,
+ * session-updated/ended, evictions (by bytes: the session just touched is measured last).
  *
  * Pure: no clock (time comes from observations and expire(now)), no I/O. begin() is optional:
  * the gateway calls it when a request head arrives, so a Close-Session racing an unanswered
@@ -160,7 +161,7 @@ export class SessionTracker {
     return this.lastSeq;
   }
 
-  /** Estimated bytes the tracker holds for its sessions; kept <= maxSessionMemory after every call. */
+  /** Estimated bytes the tracker holds for its sessions; <= maxSessionMemory after every observe() (one session over it alone stays). */
   get retainedBytes(): number {
     return this.sessionBytesTotal + this.timelines.retainedBytes;
   }
