@@ -104,11 +104,9 @@ export function capRecord(rec: PacketRecord): PacketRecord {
     rec.urlTruncated = true;
   }
   const res = rec.responseHeaders;
-  const resBytes = res === undefined ? 0 : headerListBytes(res);
-  const reqBytes = headerListBytes(rec.requestHeaders);
-  if (reqBytes + resBytes <= MAX_RETAINED_HEADER_BYTES && fitsValues(rec.requestHeaders) && (res === undefined || fitsValues(res))) {
-    return rec;
-  }
+  const reqBytes = bytesIfValuesFit(rec.requestHeaders);
+  const resBytes = res === undefined ? 0 : bytesIfValuesFit(res);
+  if (reqBytes >= 0 && resBytes >= 0 && reqBytes + resBytes <= MAX_RETAINED_HEADER_BYTES) return rec;
   let left = MAX_RETAINED_HEADER_BYTES;
   if (res !== undefined) {
     const capped = capList(res, Math.min(left, MAX_RETAINED_RESPONSE_BYTES));
@@ -120,9 +118,17 @@ export function capRecord(rec: PacketRecord): PacketRecord {
   return rec;
 }
 
-function fitsValues(list: HeaderList): boolean {
-  for (let i = 0; i < list.length; i++) if (list[i]![1].length > MAX_RETAINED_HEADER_VALUE || list[i]![0].length > MAX_RETAINED_HEADER_VALUE) return false;
-  return true;
+/** headerListBytes in the same pass, or -1 when a name or value is longer than MAX_RETAINED_HEADER_VALUE. */
+function bytesIfValuesFit(list: HeaderList): number {
+  let n = LIST_OVERHEAD;
+  for (let i = 0; i < list.length; i++) {
+    const f = list[i]!;
+    const a = f[0].length;
+    const b = f[1].length;
+    if (a > MAX_RETAINED_HEADER_VALUE || b > MAX_RETAINED_HEADER_VALUE) return -1;
+    n += FIELD_OVERHEAD + a + b;
+  }
+  return n;
 }
 
 /** Fields in wire order, each value cut, skipping any that no longer fits `budget` bytes. */

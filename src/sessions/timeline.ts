@@ -22,6 +22,8 @@ const SMALL_TIMELINE = 6;
 export class Timelines {
   /** Circular queue of the entries that still hold header lists, oldest at `start`. */
   private readonly ring: (PacketRecord | undefined)[] = [];
+  /** Header bytes of each ring entry, measured once when it entered. */
+  private readonly ringSizes: number[] = [];
   private start = 0;
   private count = 0;
   private ringBytes = 0;
@@ -42,8 +44,13 @@ export class Timelines {
     // With maxRetainedHeaders 0 the timeline keeps a copy without headers; the event still has them.
     const rec = this.maxRetainedHeaders === 0 ? strippedCopy(full) : full;
     // A session's Create-Session says the most (protocols, host id): it always keeps its headers.
-    if (rec === full && rec.kind !== 'create-session') this.retain(rec);
-    session.timelineBytes += ownBytes(rec);
+    let bytes = recordBaseBytes(rec);
+    if (rec === full) {
+      const headers = retainedHeaderBytes(rec);
+      if (rec.kind === 'create-session') bytes += headers;
+      else this.retain(rec, headers);
+    }
+    session.timelineBytes += bytes;
     const tl = session.timeline;
     // Most sessions are short: exact-size copies while small, because push() would reserve 16
     // spare slots per session (~130 B x 100 000 sessions).
@@ -62,14 +69,19 @@ export class Timelines {
   }
 
   /** Keeps `rec`'s header lists, releasing those of the oldest entries beyond the count and byte caps. */
-  private retain(rec: PacketRecord): void {
+  private retain(rec: PacketRecord, headerBytes: number): void {
     const ring = this.ring;
     if (this.count === this.maxRetainedHeaders) this.releaseOldest();
     const at = (this.start + this.count) % this.maxRetainedHeaders;
-    if (at === ring.length) ring.push(rec);
-    else ring[at] = rec;
+    if (at === ring.length) {
+      ring.push(rec);
+      this.ringSizes.push(headerBytes);
+    } else {
+      ring[at] = rec;
+      this.ringSizes[at] = headerBytes;
+    }
     this.count++;
-    this.ringBytes += retainedHeaderBytes(rec);
+    this.ringBytes += headerBytes;
     while (this.ringBytes > this.maxRetainedHeaderBytes && this.count > 1) this.releaseOldest();
   }
 
@@ -89,7 +101,7 @@ export class Timelines {
   private releaseOldest(): void {
     const rec = this.ring[this.start]!;
     // A bare entry here belongs to a session that left the tracker (see release).
-    this.ringBytes -= rec.headersDropped ? recordBaseBytes(rec) : retainedHeaderBytes(rec);
+    this.ringBytes -= rec.headersDropped ? recordBaseBytes(rec) : this.ringSizes[this.start]!;
     dropHeaders(rec);
     this.ring[this.start] = undefined;
     this.start = (this.start + 1) % this.maxRetainedHeaders;
