@@ -6,7 +6,9 @@
  * Fields may be added; none may be renamed or removed without updating every sink.
  */
 
-export type Severity = 'info' | 'warning' | 'error';
+import type { ProblemCode, Severity } from '../protocol/decoded.js';
+
+export type { Severity };
 
 export type SessionState =
   | 'creating'
@@ -57,6 +59,10 @@ export const VIOLATION_CODES = [
 ] as const;
 
 export type ViolationCode = (typeof VIOLATION_CODES)[number];
+
+/** Compile-time check: every problem the decoder reports is a violation code. */
+type AssertSubset<T extends ViolationCode> = T;
+export type DecoderProblemCodes = AssertSubset<ProblemCode>;
 
 export interface Violation {
   code: ViolationCode;
