@@ -10,10 +10,11 @@ import type { ProblemCode, Severity } from '../protocol/decoded.js';
 
 export type { Severity };
 
+/** The lifecycle and its transitions: src/sessions/lifecycle.ts. */
 export type SessionState =
-  | 'creating'
   | 'open'
   | 'uploaded'
+  | 'closing'
   | 'closed'
   | 'cancelled'
   | 'failed'
@@ -36,7 +37,9 @@ export const VIOLATION_CODES = [
   'close-unknown-session',
   'close-after-end',
   'close-while-busy',
-  'close-url-mismatch',
+  'close-no-data',
+  'close-other-url',
+  'close-wrong-host',
   'close-rejected',
   'close-after-expiry',
   // Fragments.

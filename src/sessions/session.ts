@@ -20,9 +20,19 @@ export interface CloseSpan {
  * world sees copies (SessionSummary / SessionDetail) so events stay immutable snapshots.
  */
 export interface Session extends Omit<SessionSummary, 'outstanding'> {
-  /** Path of `url`, compared by the close-url-mismatch rule. */
+  /** Path of `url`, compared by the close-other-url rule. */
   path: string;
   hostIdFallbackTimeoutSec?: number;
+  /** Epoch ms of the last 2xx Create/Fragment Ack: idle time for close-after-expiry and expiry (§5). */
+  lastProgress: number;
+  /** Epoch ms of the last answer from the BITS-Host-Id host: the client's fallback timer cannot start before it (§3). */
+  hostIdLastAnswered: number;
+  /** The client connection that carried the latest answered Close-Session of a closed session. */
+  closeConnection?: number;
+  /** That connection closed right after the Close Ack, carrying nothing else: the Ack may have been lost. */
+  closeConnectionDropped?: boolean;
+  /** While `closing`: the answer of the first unconfirmed Close (e.g. `503`), for close-rejected's message. */
+  closeRetriedAfter?: string;
   /**
    * Requests announced by begin() and not yet observed. A BITS client has one at a time, so
    * the first lives in three plain fields (no allocation per request on the gateway's hot
@@ -51,10 +61,11 @@ export function newSession(init: {
   client: string;
   time: number;
   adopted: boolean;
+  state: SessionState;
 }): Session {
   const s: Session = {
     id: init.id,
-    state: 'open',
+    state: init.state,
     url: init.url,
     path: init.path,
     client: init.client,
@@ -67,6 +78,8 @@ export function newSession(init: {
     errorCodes: NONE,
     firstSeen: init.time,
     lastSeen: init.time,
+    lastProgress: init.time,
+    hostIdLastAnswered: init.time,
     adopted: init.adopted,
     violations: NONE,
     timeline: NONE,

@@ -14,7 +14,7 @@ type EventListener = (event: BitsEvent) => void;
 const MAX_VIOLATIONS = 1000;
 const RATE_WINDOW_MS = 5000;
 
-export const ACTIVE_STATES: ReadonlySet<SessionState> = new Set(['creating', 'open', 'uploaded']);
+export const ACTIVE_STATES: ReadonlySet<SessionState> = new Set(['open', 'uploaded', 'closing']);
 export const FAILED_STATES: ReadonlySet<SessionState> = new Set(['failed', 'cancelled', 'expired']);
 
 /** A closed session whose bytes all arrived: the server committed the file. */
