@@ -37,7 +37,8 @@ export type LifecycleState = Exclude<SessionState, 'evicted'> | 'unknown';
 export type LifecyclePacket = 'create-session' | 'fragment' | 'close-session' | 'cancel-session';
 
 /**
- * Where the session goes:
+ * Create-Session rows have state `unknown` only: a session is keyed by the id its Ack issues,
+ * so every Create starts a new one. Where the session goes:
  * - a SessionState;
  * - `same`: unchanged;
  * - `progress`: open or uploaded, by acknowledged bytes vs total (a 2xx or a 416 names R);
@@ -69,19 +70,19 @@ const ANY_ANSWER: readonly AnswerClass[] = ['ok', 'resync', 'shrink', 'retry', '
 /** The answers a Close/Cancel can get (413/416 there are plain statuses: classified retry or fatal). */
 const CLOSE_ANSWERS: readonly AnswerClass[] = ['ok', 'retry', 'session-lost', 'fatal', 'no-answer'];
 const CANCEL_ANSWERS: readonly AnswerClass[] = ['ok', 'retry', 'fatal', 'no-answer'];
-const CREATE_ANSWERS: readonly AnswerClass[] = ['ok', 'retry', 'session-lost', 'fatal', 'no-answer'];
 const ALL_STATES: readonly LifecycleState[] = ['unknown', 'open', 'uploaded', 'closing', 'closed', 'cancelled', 'failed', 'expired'];
 
 export const LIFECYCLE: readonly Row[] = [
   // ---- authentication rounds: not the BITS server's answer -------------------------------
-  { states: ALL_STATES, packet: 'create-session', answers: ['auth'], next: 'none', findings: [], rules: 'none', why: '§6 401/407: the client resends with credentials' },
+  { states: ['unknown'], packet: 'create-session', answers: ['auth'], next: 'none', findings: [], rules: 'none', why: '§6 401/407: the client resends with credentials' },
   { states: ALL_STATES, packet: 'fragment', answers: ['auth'], next: 'same', findings: [], rules: 'none', why: '§6 401/407: the client resends with credentials' },
   { states: ALL_STATES, packet: 'close-session', answers: ['auth'], next: 'same', findings: [], rules: 'none', why: '§6 401/407: the client resends with credentials' },
   { states: ALL_STATES, packet: 'cancel-session', answers: ['auth'], next: 'same', findings: [], rules: 'none', why: '§6 401/407: the client resends with credentials' },
 
   // ---- Create-Session (keyed by the id its Ack issues: always a new session) ------------
   { states: ['unknown'], packet: 'create-session', answers: ['ok'], next: 'open', findings: [], rules: 'create', why: '§5 creating -> open: Ack 2xx with id' },
-  { states: ['unknown'], packet: 'create-session', answers: CREATE_ANSWERS.filter((a) => a !== 'ok'), next: 'failed', findings: [], rules: 'create', why: '§5 creating -> failed: any other answer (a session exists only if the Ack named an id)' },
+  { states: ['unknown'], packet: 'create-session', answers: ['retry', 'session-lost', 'fatal'], next: 'failed', findings: [], rules: 'create', why: '§5 creating -> failed: any other answer (a session exists only if the Ack named an id)' },
+  { states: ['unknown'], packet: 'create-session', answers: ['no-answer'], next: 'none', findings: [], rules: 'none', why: 'no Ack, no id: nothing to track (the client resends Create-Session)' },
 
   // ---- Fragment ---------------------------------------------------------------------------
   { states: ['unknown'], packet: 'fragment', answers: ['ok', 'resync'], next: 'progress', findings: ['fragment-unknown-session'], rules: 'fragment', why: 'the server knows the session (it acknowledged a range): adopt it, info (gateway started mid-session)' },
