@@ -30,7 +30,7 @@
  *   (the gateway started mid-session): it is adopted, reported at info.
  */
 import type { AnswerClass } from '../protocol/index.js';
-import type { SessionState, ViolationCode } from './events.js';
+import { type SessionState, TERMINAL_STATES, type ViolationCode } from './events.js';
 
 /** `unknown`: no session with this id is known here (never created through this gateway, or gone). */
 export type LifecycleState = Exclude<SessionState, 'evicted'> | 'unknown';
@@ -154,5 +154,5 @@ export function coveredKeys(): ReadonlySet<string> {
 
 /** A session still held by the server as far as we know: packets of it are judged on content. */
 export function isLive(state: LifecycleState | SessionState): boolean {
-  return state === 'open' || state === 'uploaded' || state === 'closing';
+  return state !== 'unknown' && !TERMINAL_STATES.has(state);
 }
