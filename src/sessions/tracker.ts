@@ -133,6 +133,7 @@ export class SessionTracker {
    */
   private readonly closeAwaited = new Map<number, Session>();
   private readonly gatewayHosts = new Set<string>();
+  private lastGatewayHost: string | undefined;
 
   constructor(options: SessionTrackerOptions = {}) {
     this.opts = { ...TRACKER_DEFAULTS, ...stripUndefined(options) };
@@ -501,7 +502,11 @@ export class SessionTracker {
     });
     this.stateCounts[state]++;
     this.cache.set(id, session);
-    if (host !== undefined && this.gatewayHosts.size < MAX_GATEWAY_HOSTS) this.gatewayHosts.add(hostnameOnly(host));
+    // Most Create-Sessions name the same Host: normalise only a new one.
+    if (host !== undefined && host !== this.lastGatewayHost && this.gatewayHosts.size < MAX_GATEWAY_HOSTS) {
+      this.lastGatewayHost = host;
+      this.gatewayHosts.add(hostnameOnly(host));
+    }
     return session;
   }
 
