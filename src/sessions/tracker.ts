@@ -275,18 +275,16 @@ export class SessionTracker {
     // A session is created by a Create-Session Ack that names an id, or adopted when the table
     // says the server evidently holds an id unknown here.
     let created = false;
-    if (step && !authRound && sessionId !== undefined && !session && step.next !== 'none' && step.next !== 'same') {
-      const adopted = req.type !== 'create-session';
-      if (!adopted && !fromServer) {
-        // no Ack from the server: no id was issued
-      } else {
-        session = this.createSession(sessionId, obs, req.host, adopted, step.next === 'progress' ? 'open' : step.next);
-        created = true;
-        if (!adopted) {
-          if (ack!.protocol !== undefined) session.protocol = ack!.protocol;
-          if (ack!.hostId !== undefined) session.hostId = ack!.hostId;
-          if (ack!.hostIdFallbackTimeoutSec !== undefined) session.hostIdFallbackTimeoutSec = ack!.hostIdFallbackTimeoutSec;
-        }
+    const adopting = req.type !== 'create-session';
+    // A Create-Session's id comes from the server's Ack; a gateway-made answer issued none.
+    const issued = adopting || fromServer;
+    if (step && issued && !authRound && sessionId !== undefined && !session && step.next !== 'none' && step.next !== 'same') {
+      session = this.createSession(sessionId, obs, req.host, adopting, step.next === 'progress' ? 'open' : step.next);
+      created = true;
+      if (!adopting) {
+        if (ack!.protocol !== undefined) session.protocol = ack!.protocol;
+        if (ack!.hostId !== undefined) session.hostId = ack!.hostId;
+        if (ack!.hostIdFallbackTimeoutSec !== undefined) session.hostIdFallbackTimeoutSec = ack!.hostIdFallbackTimeoutSec;
       }
     }
 
