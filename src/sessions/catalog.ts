@@ -33,7 +33,7 @@ export const VIOLATION_CATALOG: Readonly<Record<ViolationCode, ViolationInfo>> =
   'close-after-end': {
     severity: 'error',
     title: 'Close-Session on a session that already ended',
-    explain: 'The session was already closed or cancelled with a 2xx Ack. A Close resent on a new connection after the connection carrying the Close Ack dropped is a legal retry (the Ack was lost; info); a second Close on the same connection, or while that connection stays in use, is a client bug: it should stop sending packets for an ended session.',
+    explain: 'The session was already closed or cancelled with a 2xx Ack. A Close resent on another connection, when the connection that carried the Close Ack carried nothing after it (it closed, or the path broke silently), is a legal retry (the Ack was lost; info); a second Close on the same connection, or after that connection went on with other requests, is a client bug: it should stop sending packets for an ended session.',
   },
   'close-while-busy': {
     severity: 'error',

@@ -22,8 +22,9 @@
  *   session ends unconfirmed (a final answer, or expiry while closing). A retry answered 2xx
  *   settles it with no error; the 5xx itself stays reported as server-error (warning).
  * - A Close on a closed session is a legal retry (info) when it comes on another connection and
- *   the connection that carried the 2xx Close Ack closed right after it (the Ack was lost);
- *   otherwise close-after-end is an error (see closeAfterEndSeverity in rules/close-rules.ts).
+ *   the connection that carried the 2xx Close Ack carried nothing after it (it closed, or the
+ *   path broke silently): the Ack was lost. Otherwise close-after-end is an error (see
+ *   isRetryAfterLostAck in rules/lifecycle-findings.ts).
  * - Cancel answered fatal (4xx, or 0x8020001F: already gone) ends the job: the client never
  *   resends a Cancel on 1xx-4xx and abandons it.
  * - A packet the server accepts (ok/resync) for an id unknown here proves the session exists

@@ -31,6 +31,8 @@ export interface Session extends Omit<SessionSummary, 'outstanding'> {
   closeConnection?: number;
   /** That connection closed right after the Close Ack, carrying nothing else: the Ack may have been lost. */
   closeConnectionDropped?: boolean;
+  /** That connection carried another request after the Close Ack: the client had the Ack. */
+  closeConnectionReused?: boolean;
   /** While `closing`: the answer of the first unconfirmed Close (e.g. `503`), for close-rejected's message. */
   closeRetriedAfter?: string;
   /**

@@ -128,8 +128,8 @@ export class SessionTracker {
   private readonly ctx: ExchangeContext;
   /**
    * Client connections whose last exchange was a session's answered Close-Session, by
-   * connection id. A later exchange on the connection removes it (the client got the Ack and
-   * went on); its close marks the session's Close Ack as possibly lost (lifecycle.ts).
+   * connection id. A later exchange on the connection marks the Ack as received (the client
+   * went on); the connection's close marks it as possibly lost (lifecycle.ts).
    */
   private readonly closeAwaited = new Map<number, Session>();
   private readonly gatewayHosts = new Set<string>();
@@ -203,7 +203,7 @@ export class SessionTracker {
     this.now = obs.endedAt;
     this.observationCount++;
     this.bytes += obs.requestBodyBytes + obs.responseBodyBytes;
-    if (this.closeAwaited.size > 0) this.closeAwaited.delete(obs.connectionId);
+    if (this.closeAwaited.size > 0) this.noteConnectionReused(obs.connectionId);
 
     // Decoded once per exchange, shared with the metrics and the request log (obs.decoded).
     const decoded = decodeExchange(obs);
@@ -425,10 +425,19 @@ export class SessionTracker {
         // The Ack was delivered on this connection: if it closes next, the Ack may have been lost.
         session.closeConnection = obs.connectionId;
         session.closeConnectionDropped = false;
+        session.closeConnectionReused = false;
         this.awaitClose(obs.connectionId, session);
       }
     }
     if (session.state === 'closed' || session.state === 'cancelled') this.dropReply(session);
+  }
+
+  /** Another request on a connection that carried a Close Ack: that client had its Ack. */
+  private noteConnectionReused(connectionId: number): void {
+    const session = this.closeAwaited.get(connectionId);
+    if (!session) return;
+    this.closeAwaited.delete(connectionId);
+    if (session.closeConnection === connectionId) session.closeConnectionReused = true;
   }
 
   private awaitClose(connectionId: number, session: Session): void {

@@ -168,6 +168,8 @@ describe('legitimate sessions: right end state, nothing above info', () => {
       expect([again!.status, headerOf(again!, 'BITS-Error-Code')]).toEqual(variant === 'up' ? [500, '0x8020001F'] : [200, undefined]);
       await expectClean(sid, 'closed');
       expect(verdictsOf(live, sid).map((v) => [v.code, v.severity])).toEqual([['close-after-end', 'info']]);
+      // The gateway saw the connection that carried the Ack close (a connection-closed record).
+      expect(verdictsOf(live, sid)[0]!.message).toMatch(/^Close-Session resent on connection \d+ after connection \d+ closed right after its 2xx Close Ack \(the Ack was lost; server answered /);
       c.destroy();
     });
   }

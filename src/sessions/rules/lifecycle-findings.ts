@@ -25,13 +25,16 @@ function serverDeniesIt(ctx: ExchangeContext): boolean {
 }
 
 /**
- * A Close-Session on a closed session is a legal retry when its Ack was lost: it comes on
- * another connection than the one that carried the 2xx Close Ack, and that connection closed
- * right after the Ack (nothing else was sent on it). Anything else is a real double close.
+ * A Close-Session on a closed session is a legal retry when its Ack was lost (§5): it comes on
+ * another connection than the one that carried the 2xx Close Ack, and that connection carried
+ * nothing after the Ack. Usually the gateway has seen that connection close; when the network
+ * path broke silently it may still look open (no FIN arrives), and it is idle. A second Close
+ * on the same connection, or after that connection went on with other requests (so the client
+ * had its Ack), is a real double close.
  */
 export function isRetryAfterLostAck(ctx: ExchangeContext): boolean {
   const s = ctx.session;
-  return s !== undefined && s.closeConnection !== undefined && s.closeConnection !== ctx.obs.connectionId && s.closeConnectionDropped === true;
+  return s !== undefined && s.closeConnection !== undefined && s.closeConnection !== ctx.obs.connectionId && s.closeConnectionReused !== true;
 }
 
 export const LIFECYCLE_FINDINGS: Readonly<Partial<Record<ViolationCode, (ctx: ExchangeContext) => Finding>>> = {
@@ -71,13 +74,15 @@ export const LIFECYCLE_FINDINGS: Readonly<Partial<Record<ViolationCode, (ctx: Ex
   'close-after-end': (ctx) => {
     const s = ctx.session;
     if (ctx.state === 'closed' && isRetryAfterLostAck(ctx)) {
+      const how = s!.closeConnectionDropped ? 'closed right after its 2xx Close Ack' : 'carried nothing after its 2xx Close Ack';
       return {
-        message: `Close-Session resent on connection ${ctx.obs.connectionId} after connection ${s!.closeConnection} closed right after its 2xx Close Ack` +
+        message: `Close-Session resent on connection ${ctx.obs.connectionId} after connection ${s!.closeConnection} ${how}` +
           ` (the Ack was lost; server answered ${answerText(ctx)}): a legal retry`,
         severity: 'info',
       };
     }
-    const same = s?.closeConnection === ctx.obs.connectionId ? ' on the same connection' : '';
+    const same = s?.closeConnection === ctx.obs.connectionId ? ' on the same connection'
+      : s?.closeConnectionReused ? ` after connection ${s.closeConnection} went on past its 2xx Close Ack` : '';
     return { message: `Close-Session on a session already ${ctx.state}${same} (server answered ${answerText(ctx)})`, severity: 'error' };
   },
 };
