@@ -67,6 +67,14 @@ export const LIFECYCLE_FINDINGS: Readonly<Partial<Record<ViolationCode, (ctx: Ex
   },
   'close-rejected': (ctx) => {
     const first = ctx.session?.closeRetriedAfter;
+    if (first?.startsWith('no answer') && ctx.answer === 'session-lost') {
+      // §5: a Close resent after its connection died before the Ack is legal, and a server that
+      // committed and released the session answers exactly this: the commit is unverifiable.
+      return {
+        message: `Close-Session answered ${answerText(ctx)} after an earlier Close got no answer: the server had released the session, so the first Close may have committed it; unverifiable`,
+        severity: 'warning',
+      };
+    }
     return {
       message: `Close-Session answered ${answerText(ctx)}${first ? ` after an earlier ${first}` : ''}: the commit was never confirmed`,
     };
