@@ -154,7 +154,7 @@ export interface SessionSummary {
   adopted: boolean;
   /** The request of this session in flight now, if any. */
   outstanding?: { exchange: number; kind: PacketKind; since: number };
-  /** Codes of the violations recorded against the session, in order. */
+  /** Codes of the warnings and errors recorded against the session, in order (info findings are events only). */
   violations: ViolationCode[];
 }
 

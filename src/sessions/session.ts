@@ -1,4 +1,4 @@
-import type { PacketKind, PacketRecord, SessionDetail, SessionState, SessionSummary, ViolationCode } from './events.js';
+import type { PacketKind, PacketRecord, SessionDetail, SessionState, SessionSummary, Severity, ViolationCode } from './events.js';
 
 export interface Inflight {
   exchange: number;
@@ -93,9 +93,11 @@ export function newSession(init: {
   return s;
 }
 
-export function addViolationCode(s: Session, code: ViolationCode): void {
-  if (s.violations === NONE) s.violations = [code];
-  else if (s.violations.length < MAX_VIOLATIONS_PER_SESSION) s.violations.push(code);
+/** Records a warning or error against the session; info findings are emitted, not held as violations. */
+export function addViolationCode(s: Session, v: { code: ViolationCode; severity: Severity }): void {
+  if (v.severity === 'info') return;
+  if (s.violations === NONE) s.violations = [v.code];
+  else if (s.violations.length < MAX_VIOLATIONS_PER_SESSION) s.violations.push(v.code);
 }
 
 export function addErrorCode(s: Session, code: string): void {

@@ -74,6 +74,11 @@ export const TRACKER_DEFAULTS: Required<SessionTrackerOptions> = {
 export interface TrackerStats {
   /** Sessions held now, by state; `evicted` counts every eviction so far. */
   sessionsByState: Record<SessionState, number>;
+  /**
+   * Violations above info (warnings and errors), by code: what the dashboard counts as problems.
+   * Info findings (a lost Ack retried, an adopted session, retransmitted bytes) are still emitted
+   * and listed, never counted as violations.
+   */
   violationsByCode: Record<string, number>;
   observations: number;
   /** Request plus response body bytes of every observed exchange. */
@@ -295,7 +300,7 @@ export class SessionTracker {
       if (req.type !== 'close-session') this.reportLateOverlaps(session, obs, found);
       if (obs.endedAt > session.lastSeen) session.lastSeen = obs.endedAt;
       this.timelines.append(session, record);
-      for (const v of found) addViolationCode(session, v.code);
+      for (const v of found) addViolationCode(session, v);
     }
 
     if (created) this.push(out, { seq: 0, type: 'session-created', time, session: toSummary(session!) });
@@ -333,7 +338,7 @@ export class SessionTracker {
         const v = this.violation('close-rejected', {
           message: `Close-Session answered ${session.closeRetriedAfter ?? 'with an error'} and no resent Close was confirmed before the session expired: the commit was never confirmed`,
         }, session.id, session.timeline.length ? session.timeline[session.timeline.length - 1]!.exchange : 0, now);
-        addViolationCode(session, v.code);
+        addViolationCode(session, v);
         this.emitViolations(out, undefined, [v], now);
       }
       this.setState(session, 'expired');
@@ -474,7 +479,7 @@ export class SessionTracker {
     this.timelines.append(session, rec);
     const late: Violation[] = [];
     this.reportLateOverlaps(session, obs, late);
-    for (const v of late) addViolationCode(session, v.code);
+    for (const v of late) addViolationCode(session, v);
     this.push(out, { seq: 0, type: 'packet', time, sessionId: session.id, packet: rec });
     this.emitViolations(out, undefined, late, time);
     this.emitChange(out, session, session.state, mark, false, time);
@@ -561,8 +566,8 @@ export class SessionTracker {
   /** Emits violation events (and, for begin(), records them on the session). */
   private emitViolations(out: BitsEvent[], session: Session | undefined, list: Violation[], time: number): void {
     for (const v of list) {
-      if (session) addViolationCode(session, v.code);
-      this.violationCounts[v.code] = (this.violationCounts[v.code] ?? 0) + 1;
+      if (session) addViolationCode(session, v);
+      if (v.severity !== 'info') this.violationCounts[v.code] = (this.violationCounts[v.code] ?? 0) + 1;
       const seq = this.push(out, { seq: 0, type: 'violation', time, violation: v });
       this.recent.push({ ...v, seq });
       if (this.recent.length > 2 * this.opts.maxRecentViolations) this.recent = this.recent.slice(-this.opts.maxRecentViolations);

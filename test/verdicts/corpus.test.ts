@@ -146,6 +146,8 @@ describe('legitimate sessions: right end state, nothing above info', () => {
     await settled(sid, state);
     judged.push(sid);
     expect(aboveInfo(verdictsOf(live, sid))).toEqual([]);
+    // Nothing held against the session either: the dashboard shows no violation badge.
+    expect(app.tracker.session(sid)?.violations).toEqual([]);
   }
 
   it('a plain upload: Ping, Create, two fragments, Close', async () => {

@@ -101,7 +101,8 @@ export class Store {
         case 'violation':
           this.violations.unshift({ ...e.violation, seq: e.seq });
           if (this.violations.length > MAX_VIOLATIONS) this.violations.length = MAX_VIOLATIONS;
-          this.violationsByCode[e.violation.code] = (this.violationsByCode[e.violation.code] ?? 0) + 1;
+          // Same rule as the tracker's stats: info findings are listed, not counted as violations.
+          if (e.violation.severity !== 'info') this.violationsByCode[e.violation.code] = (this.violationsByCode[e.violation.code] ?? 0) + 1;
           touched.add('violations');
           break;
       }
