@@ -1,11 +1,12 @@
 import type { EventBus } from './event-bus.js';
-import type { ExchangeStart, Observation, ObservationSink } from './observation.js';
+import type { ConnectionClosed, ExchangeStart, Observation, ObservationSink } from './observation.js';
 import type { BitsEvent } from './sessions/events.js';
 
 /** What the inspector needs of the session tracker (src/sessions). */
 export interface ObservationTracker {
   begin(start: ExchangeStart): BitsEvent[];
   observe(obs: Observation): BitsEvent[];
+  connectionClosed(closed: ConnectionClosed): BitsEvent[];
   expire(now: number): BitsEvent[];
 }
 
@@ -28,6 +29,11 @@ export class Inspector implements ObservationSink {
 
   onObservation(obs: Observation): void {
     this.bus.publish(this.tracker.observe(obs));
+  }
+
+  onConnectionClosed(closed: ConnectionClosed): void {
+    const events = this.tracker.connectionClosed(closed);
+    if (events.length > 0) this.bus.publish(events);
   }
 
   /** Checks for idle sessions every `intervalMs` (sessions expire after the tracker's timeout). */

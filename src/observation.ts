@@ -48,6 +48,11 @@ export interface Observation extends ExchangeStart {
   /** Set when the exchange failed: a short machine-readable reason, e.g. `upstream-timeout`. */
   error?: string;
   /**
+   * The listener refused the request as malformed HTTP (400/431/408 from the gateway): it was
+   * never forwarded, so it is reported as a refused request and never judged as a BITS packet.
+   */
+  refused?: boolean;
+  /**
    * Derived, never recorded: the request packet and Ack as the one decoder (src/protocol)
    * read them, filled in by the first reader through `decodeExchange(obs)` so the tracker,
    * metrics and request log decode each exchange once. Absent until then (and in recordings).
@@ -62,8 +67,25 @@ export interface DecodedExchange {
   ack: BitsAck | undefined;
 }
 
+/**
+ * Sent once when a client connection has closed (either side), after the observations of
+ * every exchange it carried. The tracker needs it to tell a Close-Session resent after a lost
+ * Ack (the connection dropped right after the answer) from a real second Close.
+ */
+export interface ConnectionClosed {
+  connectionId: number;
+  /** Epoch ms. */
+  at: number;
+}
+
+/** Whether the listener refused `obs` before forwarding it. Older recordings lack `refused`: the listener's rejects are the only observations with no HTTP version. */
+export function isRefusedRequest(obs: Observation): boolean {
+  return obs.refused === true || (obs.responder === 'gateway' && obs.httpVersion === '' && obs.requestHeaders.length === 0);
+}
+
 /** Anything that consumes observations: the tracker, the recorder, the request log. */
 export interface ObservationSink {
   onExchangeStart?(start: ExchangeStart): void;
   onObservation(obs: Observation): void;
+  onConnectionClosed?(closed: ConnectionClosed): void;
 }

@@ -121,6 +121,8 @@ export class Forwarder {
     state.closed = true;
     this.connections.delete(conn.id);
     if (state.active) this.abortExchange(state, state.active, 'client-aborted');
+    // After the last exchange's observation: the tracker tells a lost Close Ack from a double Close by it.
+    this.options.sink.onConnectionClosed?.({ connectionId: conn.id, at: this.now() });
     // Releases the pinned upstream socket: it must never serve another client.
     state.agent.destroy();
   }
@@ -155,6 +157,7 @@ export class Forwarder {
       endedAt: info.at,
       responder: 'gateway',
       error: info.reason,
+      refused: true,
     };
     if (info.status !== null) {
       obs.status = info.status;

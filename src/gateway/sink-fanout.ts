@@ -1,6 +1,6 @@
-import type { ExchangeStart, Observation, ObservationSink } from '../observation.js';
+import type { ConnectionClosed, ExchangeStart, Observation, ObservationSink } from '../observation.js';
 
-export type SinkErrorHandler = (err: unknown, phase: 'start' | 'observation', sink: ObservationSink) => void;
+export type SinkErrorHandler = (err: unknown, phase: 'start' | 'observation' | 'connection', sink: ObservationSink) => void;
 
 const START = 0;
 const OBSERVATION = 1;
@@ -100,7 +100,18 @@ export class SinkFanout implements ObservationSink {
     }
   }
 
-  private report(err: unknown, phase: 'start' | 'observation', sink: ObservationSink): void {
+  onConnectionClosed(closed: ConnectionClosed): void {
+    for (const sink of this.sinks) {
+      if (!sink.onConnectionClosed) continue;
+      try {
+        sink.onConnectionClosed(closed);
+      } catch (err) {
+        this.report(err, 'connection', sink);
+      }
+    }
+  }
+
+  private report(err: unknown, phase: 'start' | 'observation' | 'connection', sink: ObservationSink): void {
     try {
       this.onError(err, phase, sink);
     } catch {

@@ -3,11 +3,11 @@
  * gateway, our server and client, the session tracker and `analyze`. Never throws on input.
  */
 export { BITS_METHOD, UPLOAD_PROTOCOL_GUID, MAX_SESSION_ID_LENGTH } from './constants.js';
-export { type Decoded, type Problem, type ProblemCode } from './decoded.js';
+export { type Decoded, type Problem, type ProblemCode, type Severity, PROBLEM_CODES } from './decoded.js';
 export { headerValue, headerValues } from './headers.js';
 export { type PacketType, parsePacketType, PACKET_TYPE_NAMES } from './packet-type.js';
 export { type ByteRange, parseContentRange, parseReceivedContentRange, parseDecimal } from './content-range.js';
-export { parseSessionId, parseSupportedProtocols } from './session-id.js';
+export { parseSessionId, parseSupportedProtocols, sameSessionId } from './session-id.js';
 export {
   type ErrorCode,
   type ErrorCodeName,

@@ -44,3 +44,15 @@ export function parseSupportedProtocols(value: string): string[] {
   for (const item of value.split(/[\s,]+/)) if (item) out.push(item);
   return out;
 }
+
+const GUID_SHAPE = /^\{?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\}?$/i;
+
+/**
+ * Whether two session ids name the same session. GUIDs compare case-insensitively: Windows
+ * issues upper-case braced GUIDs and some servers echo them lower-cased (bits-protocol.md §8),
+ * and a GUID's hex digits mean the same in either case. Any other token compares exactly.
+ */
+export function sameSessionId(a: string, b: string): boolean {
+  if (a === b) return true;
+  return a.length === b.length && GUID_SHAPE.test(a) && GUID_SHAPE.test(b) && a.toLowerCase() === b.toLowerCase();
+}

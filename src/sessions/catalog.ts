@@ -28,32 +28,42 @@ export const VIOLATION_CATALOG: Readonly<Record<ViolationCode, ViolationInfo>> =
   'close-unknown-session': {
     severity: 'warning',
     title: 'Close-Session for an unknown session',
-    explain: 'No Create-Session Ack seen here issued this id, so another server (or none) holds it; IIS answers BG_E_SESSION_NOT_FOUND. Check that every packet of the session passes through the same server and gateway.',
+    explain: 'No Create-Session Ack seen here issued this id. When the server committed it (2xx) the gateway started mid-session and the session is adopted (info); when the server does not know it either (BG_E_SESSION_NOT_FOUND) another server holds it or it never existed: check that every packet of the session passes through the same server and gateway.',
   },
   'close-after-end': {
     severity: 'error',
     title: 'Close-Session on a session that already ended',
-    explain: 'The session was already closed or cancelled, so there is nothing to close. The only legal repeat is retrying a Close whose Ack was a 5xx; the client should stop sending packets for an ended session.',
+    explain: 'The session was already closed or cancelled with a 2xx Ack. A Close resent on another connection, when the connection that carried the Close Ack carried nothing after it (it closed, or the path broke silently), is a legal retry (the Ack was lost; info); a second Close on the same connection, or after that connection went on with other requests, is a client bug: it should stop sending packets for an ended session.',
   },
   'close-while-busy': {
     severity: 'error',
     title: 'Close-Session while another request was in flight',
     explain: 'The request in flight races the commit or deletion on the server: its bytes may be lost or the commit may see a half-written file. The client must wait for every Ack before closing.',
   },
-  'close-url-mismatch': {
+  'close-no-data': {
     severity: 'warning',
-    title: 'Close-Session sent to another URL or host',
-    explain: 'A different path (or a host other than the issued BITS-Host-Id) may reach a server that does not know the session. The client must send every packet of a session to the Create-Session URL, on the BITS-Host-Id host when one was issued.',
+    title: 'Close-Session with no data uploaded',
+    explain: 'No Fragment of this session was acknowledged, so the server commits nothing (or an empty file). A zero-byte upload is possible and undocumented (some clients send no Fragment for it); otherwise the client closed before sending its data.',
+  },
+  'close-other-url': {
+    severity: 'warning',
+    title: 'Close-Session sent to another URL',
+    explain: 'Heuristic: the docs never state it, but a different path may reach a server (or vdir) that does not know the session. The client should send every packet of a session to the Create-Session URL.',
+  },
+  'close-wrong-host': {
+    severity: 'error',
+    title: 'Close-Session sent past the issued BITS-Host-Id',
+    explain: 'The Create-Session Ack named the farm node holding the session (BITS-Host-Id); a Close sent elsewhere within BITS-Host-Id-Fallback-Timeout (or at any time when no timeout was issued: the client never falls back) reaches a node that lacks the session, and the partial file stays on the first node until BITSSessionTimeout.',
   },
   'close-rejected': {
     severity: 'error',
-    title: 'Close-Session rejected by the server',
-    explain: 'The server did not confirm the commit, so the file may not be at its destination. A 5xx is retried by the client (unless BG_E_SESSION_NOT_FOUND); a 4xx is final: check the server log for the named error.',
+    title: 'Close-Session never confirmed',
+    explain: 'The server did not confirm the commit, so the file may not be at its destination. Raised when the session ends unconfirmed: a final answer (4xx, or BG_E_SESSION_NOT_FOUND), or expiry after a 5xx nobody retried. A 5xx the client resends and the server then commits is not a rejection (the 5xx stays reported as server-error). Check the server log for the named error.',
   },
   'close-after-expiry': {
     severity: 'warning',
     title: 'Close-Session after the session timeout',
-    explain: 'The server deletes sessions idle longer than its timeout (IIS BITSSessionTimeout, 14 days by default), so the upload is already gone. The client must restart the job; raise the timeout if uploads legitimately pause this long.',
+    explain: 'Measured from the last 2xx Ack of progress. The server deletes sessions idle longer than its timeout (IIS BITSSessionTimeout, 14 days by default), so the upload is already gone. The client must restart the job; raise the timeout if uploads legitimately pause this long.',
   },
   'fragment-gap': {
     severity: 'error',
@@ -78,12 +88,12 @@ export const VIOLATION_CATALOG: Readonly<Record<ViolationCode, ViolationInfo>> =
   'fragment-after-end': {
     severity: 'error',
     title: 'Fragment on a session that already ended',
-    explain: 'The session was closed, cancelled, failed or expired, so the server no longer holds it and answers BG_E_SESSION_NOT_FOUND. The client must create a new session.',
+    explain: 'The session was closed, cancelled, failed or expired, so the server no longer holds it and answers BG_E_SESSION_NOT_FOUND; the client must create a new session. Error after a 2xx Close or Cancel; warning after a failure or expiry; info when the server accepts it all the same (the session lives on).',
   },
   'fragment-unknown-session': {
     severity: 'warning',
     title: 'Fragment for an unknown session',
-    explain: 'No Create-Session Ack seen here issued this id. If the gateway started mid-upload the session is adopted (info); otherwise another server created it and this one will answer BG_E_SESSION_NOT_FOUND.',
+    explain: 'No Create-Session Ack seen here issued this id. When the server acknowledges it the gateway started mid-upload and the session is adopted (info); when the server does not know it either, another server created it and this one answers BG_E_SESSION_NOT_FOUND (warning).',
   },
   'packet-missing-header': {
     severity: 'error',
@@ -123,11 +133,11 @@ export const VIOLATION_CATALOG: Readonly<Record<ViolationCode, ViolationInfo>> =
   'server-error': {
     severity: 'warning',
     title: 'Server reported an error',
-    explain: 'The Ack carried an error status or BITS-Error-Code. 4xx are fatal for the job except 408/409, 5xx are retried except 501/505; the named code says why.',
+    explain: 'The Ack carried an error status or BITS-Error-Code. Severity follows what the client does (src/protocol/answer.ts): it gives up -> error; it resends or restarts -> warning; 413 (send smaller fragments) -> info. The named code says why.',
   },
   'host-id-ignored': {
     severity: 'warning',
     title: 'Packet bypassed the issued BITS-Host-Id',
-    explain: 'The Create-Session Ack named the farm node that holds the session; packets sent elsewhere may reach a node that does not know it (BG_E_SESSION_NOT_FOUND). The client should use the host id until its fallback timeout.',
+    explain: 'The Create-Session Ack named the farm node that holds the session; packets sent elsewhere may reach a node that does not know it (BG_E_SESSION_NOT_FOUND). The client should use the host id until BITS-Host-Id-Fallback-Timeout has passed without an answer from it, and forever when no timeout was issued.',
   },
 };

@@ -6,12 +6,15 @@
  * Fields may be added; none may be renamed or removed without updating every sink.
  */
 
-export type Severity = 'info' | 'warning' | 'error';
+import type { ProblemCode, Severity } from '../protocol/decoded.js';
 
+export type { Severity };
+
+/** The lifecycle and its transitions: src/sessions/lifecycle.ts. */
 export type SessionState =
-  | 'creating'
   | 'open'
   | 'uploaded'
+  | 'closing'
   | 'closed'
   | 'cancelled'
   | 'failed'
@@ -34,7 +37,9 @@ export const VIOLATION_CODES = [
   'close-unknown-session',
   'close-after-end',
   'close-while-busy',
-  'close-url-mismatch',
+  'close-no-data',
+  'close-other-url',
+  'close-wrong-host',
   'close-rejected',
   'close-after-expiry',
   // Fragments.
@@ -57,6 +62,10 @@ export const VIOLATION_CODES = [
 ] as const;
 
 export type ViolationCode = (typeof VIOLATION_CODES)[number];
+
+/** Compile-time check: every problem the decoder reports is a violation code. */
+type AssertSubset<T extends ViolationCode> = T;
+export type DecoderProblemCodes = AssertSubset<ProblemCode>;
 
 export interface Violation {
   code: ViolationCode;
@@ -152,7 +161,7 @@ export interface SessionSummary {
   adopted: boolean;
   /** The request of this session in flight now, if any. */
   outstanding?: { exchange: number; kind: PacketKind; since: number };
-  /** Codes of the violations recorded against the session, in order. */
+  /** Codes of the warnings and errors recorded against the session, in order (info findings are events only). */
   violations: ViolationCode[];
 }
 

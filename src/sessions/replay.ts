@@ -5,10 +5,11 @@
  *
  * Format: optional `{"type":"meta","format":"bitsgate-observations","version":1}`, then one
  * `{"type":"observation", ...Observation}` per line; lines without "type" that look like an
- * observation are accepted too. `{"type":"dropped","count":N}` marks observations the
+ * observation are accepted too. `{"type":"connection-closed","connectionId":N,"at":MS}` says a
+ * client connection ended (the tracker needs it for Close retries). `{"type":"dropped","count":N}` marks observations the
  * recorder had to drop: the replay says so, because the result is then incomplete.
  */
-import type { HeaderList, Observation } from '../observation.js';
+import type { ConnectionClosed, HeaderList, Observation } from '../observation.js';
 import type { Decoded } from '../protocol/index.js';
 import type { BitsEvent, SessionSummary, Violation } from './events.js';
 import { SessionTracker, type SessionTrackerOptions } from './tracker.js';
@@ -45,6 +46,7 @@ export interface ReplayOptions extends SessionTrackerOptions {
 /** What one line holds. */
 export type RecordingLine =
   | { kind: 'observation'; observation: Observation }
+  | { kind: 'connection-closed'; closed: ConnectionClosed }
   | { kind: 'meta'; format: unknown; version: unknown }
   | { kind: 'dropped'; count: number }
   | { kind: 'blank' }
@@ -83,6 +85,9 @@ export async function replay(lines: AsyncIterable<string | RecordingLine> | Iter
         }
         break;
       }
+      case 'connection-closed':
+        for (const event of tracker.connectionClosed(line.closed)) onEvent?.(event);
+        break;
       case 'meta':
         if (line.format !== RECORDING_FORMAT) {
           result.warnings.push({ line: n, message: `meta line names format ${JSON.stringify(line.format)}, not ${RECORDING_FORMAT}; reading observations anyway` });
@@ -128,6 +133,11 @@ export function parseRecordingLine(text: string): Decoded<RecordingLine> {
     return typeof count === 'number' && Number.isSafeInteger(count) && count >= 0
       ? { ok: true, value: { kind: 'dropped', count } }
       : { ok: false, reason: 'dropped line without a valid count' };
+  }
+  if (type === 'connection-closed') {
+    return isInt(o.connectionId) && isNum(o.at)
+      ? { ok: true, value: { kind: 'connection-closed', closed: { connectionId: o.connectionId as number, at: o.at as number } } }
+      : { ok: false, reason: 'connection-closed line without an integer connectionId and a numeric at' };
   }
   if (type !== undefined && type !== 'observation') {
     return typeof type === 'string' ? { ok: true, value: { kind: 'other', type } } : { ok: false, reason: 'type is not a string' };
@@ -177,6 +187,7 @@ function toObservation(o: Record<string, unknown>): Decoded<Observation> {
   if (o.responder === 'upstream' || o.responder === 'gateway') obs.responder = o.responder;
   if (isInt(o.upstreamConnectionId)) obs.upstreamConnectionId = o.upstreamConnectionId as number;
   if (typeof o.error === 'string') obs.error = o.error;
+  if (o.refused === true) obs.refused = true;
   return { ok: true, value: obs };
 }
 

@@ -1,4 +1,4 @@
-import type { PacketKind, PacketRecord, SessionDetail, SessionState, SessionSummary, ViolationCode } from './events.js';
+import type { PacketKind, PacketRecord, SessionDetail, SessionState, SessionSummary, Severity, ViolationCode } from './events.js';
 
 export interface Inflight {
   exchange: number;
@@ -20,9 +20,21 @@ export interface CloseSpan {
  * world sees copies (SessionSummary / SessionDetail) so events stay immutable snapshots.
  */
 export interface Session extends Omit<SessionSummary, 'outstanding'> {
-  /** Path of `url`, compared by the close-url-mismatch rule. */
+  /** Path of `url`, compared by the close-other-url rule. */
   path: string;
   hostIdFallbackTimeoutSec?: number;
+  /** Epoch ms of the last 2xx Create/Fragment Ack: idle time for close-after-expiry and expiry (§5). */
+  lastProgress: number;
+  /** Epoch ms of the last answer from the BITS-Host-Id host: the client's fallback timer cannot start before it (§3). */
+  hostIdLastAnswered: number;
+  /** The client connection that carried the latest answered Close-Session of a closed session. */
+  closeConnection?: number;
+  /** That connection closed right after the Close Ack, carrying nothing else: the Ack may have been lost. */
+  closeConnectionDropped?: boolean;
+  /** That connection carried another request after the Close Ack: the client had the Ack. */
+  closeConnectionReused?: boolean;
+  /** While `closing`: the answer of the first unconfirmed Close (e.g. `503`), for close-rejected's message. */
+  closeRetriedAfter?: string;
   /**
    * Requests announced by begin() and not yet observed. A BITS client has one at a time, so
    * the first lives in three plain fields (no allocation per request on the gateway's hot
@@ -55,10 +67,11 @@ export function newSession(init: {
   client: string;
   time: number;
   adopted: boolean;
+  state: SessionState;
 }): Session {
   const s: Session = {
     id: init.id,
-    state: 'open',
+    state: init.state,
     url: init.url,
     path: init.path,
     client: init.client,
@@ -71,6 +84,8 @@ export function newSession(init: {
     errorCodes: NONE,
     firstSeen: init.time,
     lastSeen: init.time,
+    lastProgress: init.time,
+    hostIdLastAnswered: init.time,
     adopted: init.adopted,
     violations: NONE,
     timeline: NONE,
@@ -84,9 +99,11 @@ export function newSession(init: {
   return s;
 }
 
-export function addViolationCode(s: Session, code: ViolationCode): void {
-  if (s.violations === NONE) s.violations = [code];
-  else if (s.violations.length < MAX_VIOLATIONS_PER_SESSION) s.violations.push(code);
+/** Records a warning or error against the session; info findings are emitted, not held as violations. */
+export function addViolationCode(s: Session, v: { code: ViolationCode; severity: Severity }): void {
+  if (v.severity === 'info') return;
+  if (s.violations === NONE) s.violations = [v.code];
+  else if (s.violations.length < MAX_VIOLATIONS_PER_SESSION) s.violations.push(v.code);
 }
 
 export function addErrorCode(s: Session, code: string): void {

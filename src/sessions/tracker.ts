@@ -13,16 +13,17 @@
  * request is flagged live; without it (analyze) the same overlap is found afterwards from the
  * exchanges' start/end times.
  *
- * States: a session exists once a Create-Session Ack names its id, so it starts `open` (or
- * `failed` when that Ack is an error); `creating` is never used, because before the Ack there
- * is no id to track. A fragment the server accepts for an unknown id adopts the session.
+ * States and transitions: one table, ./lifecycle.ts (state x packet x answer class -> next
+ * state, findings, rule set), with the answer class from src/protocol/answer.ts. A session
+ * exists once a Create-Session Ack names its id (there is no id to track before it, so there
+ * is no `creating` state); a packet the server accepts for an unknown id adopts the session.
  */
 import { LRUCache } from 'lru-cache';
 import { HeaderPicker } from '../protocol/header-picker.js';
 import {
-  type BitsAck, type BitsRequest, decodeExchange, ERROR_CODES, formatErrorCode, headerValue, parsePacketType,
+  type AnswerClass, type BitsAck, type BitsRequest, classifyAnswer, decodeExchange, formatErrorCode, headerValue, parsePacketType,
 } from '../protocol/index.js';
-import type { ExchangeStart, Observation } from '../observation.js';
+import { type ConnectionClosed, type ExchangeStart, isRefusedRequest, type Observation } from '../observation.js';
 import { VIOLATION_CATALOG } from './catalog.js';
 import {
   type BitsEvent, type PacketKind, type SessionDetail, type SessionState, type SessionSummary,
@@ -30,9 +31,11 @@ import {
 } from './events.js';
 import { closeEnded, closeOverlaps, closesInFlight, lateOverlaps, rememberClose } from './close-overlap.js';
 import { packetRecord } from './packet-record.js';
+import { type LifecyclePacket, type LifecycleState, type Next, type RuleSet, transition } from './lifecycle.js';
 import { CLOSE_RULES, busyMessage } from './rules/close-rules.js';
-import { CREATE_ACK_RULES, EXCHANGE_RULES, isFatalStatus } from './rules/exchange-rules.js';
+import { CREATE_ACK_RULES, EXCHANGE_RULES } from './rules/exchange-rules.js';
 import { FRAGMENT_RULES } from './rules/fragment-rules.js';
+import { LIFECYCLE_FINDINGS } from './rules/lifecycle-findings.js';
 import { type ExchangeContext, type Finding, type Rule, is2xx } from './rules/types.js';
 import {
   addErrorCode, addInflight, addViolationCode, type ChangeMark, changedSince, clearInflight, fillMark, inflightOthers,
@@ -41,7 +44,7 @@ import {
 } from './session.js';
 import { capMessage, sessionBytes } from './retention.js';
 import { Timelines } from './timeline.js';
-import { hostOfUrl, normaliseHost, pathAndQuery, pathOf } from './url.js';
+import { hostnameOnly, hostOfUrl, normaliseHost, pathAndQuery, pathOf } from './url.js';
 
 export interface SessionTrackerOptions {
   /** Sessions kept (live and ended); the least recently active is evicted beyond it. */
@@ -87,6 +90,11 @@ export function retainedHeaderBudget(maxSessionMemory: number): number {
 export interface TrackerStats {
   /** Sessions held now, by state; `evicted` counts every eviction so far. */
   sessionsByState: Record<SessionState, number>;
+  /**
+   * Violations above info (warnings and errors), by code: what the dashboard counts as problems.
+   * Info findings (a lost Ack retried, an adopted session, retransmitted bytes) are still emitted
+   * and listed, never counted as violations.
+   */
   violationsByCode: Record<string, number>;
   observations: number;
   /** Request plus response body bytes of every observed exchange. */
@@ -96,15 +104,21 @@ export interface TrackerStats {
 
 export type RecentViolation = Violation & { seq: number };
 
-const RULES_BY_TYPE: Readonly<Record<BitsRequest['type'], readonly Rule[]>> = {
-  ping: EXCHANGE_RULES,
-  'create-session': [...CREATE_ACK_RULES, ...EXCHANGE_RULES],
-  fragment: [...FRAGMENT_RULES, ...EXCHANGE_RULES],
-  'close-session': [...CLOSE_RULES, ...EXCHANGE_RULES],
-  'cancel-session': EXCHANGE_RULES,
-  ack: EXCHANGE_RULES,
-  unknown: EXCHANGE_RULES,
+/** The content rules a lifecycle row names (lifecycle.ts); the exchange rules run on every packet. */
+const RULES_BY_SET: Readonly<Record<RuleSet, readonly Rule[]>> = {
+  create: CREATE_ACK_RULES,
+  fragment: FRAGMENT_RULES,
+  close: CLOSE_RULES,
+  none: [],
 };
+const LIFECYCLE_PACKETS: Readonly<Record<BitsRequest['type'], LifecyclePacket | undefined>> = {
+  ping: undefined, ack: undefined, unknown: undefined,
+  'create-session': 'create-session', fragment: 'fragment', 'close-session': 'close-session', 'cancel-session': 'cancel-session',
+};
+/** Connections awaited after a Close Ack (see closeAwaited); bounded, oldest forgotten first. */
+const MAX_AWAITED_CONNECTIONS = 10_000;
+/** Host names seen on Create-Sessions: hosts that reach this gateway (close-before-reply). */
+const MAX_GATEWAY_HOSTS = 256;
 
 const NO_EXCHANGES: readonly number[] = [];
 const NO_EVENTS = Object.freeze([]) as unknown as BitsEvent[];
@@ -112,7 +126,7 @@ const NO_EVENTS = Object.freeze([]) as unknown as BitsEvent[];
 const BEGIN_PICKER = new HeaderPicker(['bits-session-id', 'bits-packet-type']);
 
 function emptyStateCounts(): Record<SessionState, number> {
-  return { creating: 0, open: 0, uploaded: 0, closed: 0, cancelled: 0, failed: 0, expired: 0, evicted: 0 };
+  return { open: 0, uploaded: 0, closing: 0, closed: 0, cancelled: 0, failed: 0, expired: 0, evicted: 0 };
 }
 
 export class SessionTracker {
@@ -135,6 +149,14 @@ export class SessionTracker {
   private readonly found: Violation[] = [];
   private readonly mark: ChangeMark = fillMark({} as ChangeMark, undefined);
   private readonly ctx: ExchangeContext;
+  /**
+   * Client connections whose last exchange was a session's answered Close-Session, by
+   * connection id. A later exchange on the connection marks the Ack as received (the client
+   * went on); the connection's close marks it as possibly lost (lifecycle.ts).
+   */
+  private readonly closeAwaited = new Map<number, Session>();
+  private readonly gatewayHosts = new Set<string>();
+  private lastGatewayHost: string | undefined;
 
   constructor(options: SessionTrackerOptions = {}) {
     this.opts = { ...TRACKER_DEFAULTS, ...stripUndefined(options) };
@@ -147,6 +169,7 @@ export class SessionTracker {
     this.ctx = {
       obs: undefined as unknown as Observation, req: undefined as unknown as BitsRequest, ack: undefined, session: undefined,
       sessionId: undefined, host: undefined, sessionTimeoutMs: this.opts.sessionTimeoutMs, busyWith: NO_EXCHANGES,
+      state: 'unknown', answer: 'ok', gatewayHosts: this.gatewayHosts,
     };
     // maxSize with unit sizes instead of `max`: the same bound, but lru-cache then grows its
     // index arrays on demand instead of preallocating maxSessions slots (10 ms per tracker).
@@ -212,24 +235,33 @@ export class SessionTracker {
     this.now = obs.endedAt;
     this.observationCount++;
     this.bytes += obs.requestBodyBytes + obs.responseBodyBytes;
+    if (this.closeAwaited.size > 0) this.noteConnectionReused(obs.connectionId);
 
     // Decoded once per exchange, shared with the metrics and the request log (obs.decoded).
-    const { request: req, ack } = decodeExchange(obs);
+    const decoded = decodeExchange(obs);
+    // Refused by the listener as malformed HTTP: never forwarded, so not a BITS packet to judge.
+    const req = isRefusedRequest(obs) ? null : decoded.request;
     if (!req) {
       this.observeHttp(obs, out);
       return out;
     }
     const status = obs.status;
+    const fromServer = status !== undefined && obs.responder !== 'gateway';
+    const ack = fromServer ? decoded.ack : undefined;
+    // What the answer means to the client (§6): the one classifier, shared with our client and server.
+    const answer: AnswerClass = classifyAnswer(req.type === 'ack' ? 'unknown' : req.type, status, ack?.errorCode?.value, ack?.errorContext).class;
     // An NTLM/Negotiate challenge is a normal round, not the BITS server's answer.
-    const authRound = status === 401 || status === 407;
-    const fromServer = status !== undefined && obs.responder !== 'gateway' && !authRound;
+    const authRound = answer === 'auth';
 
     let sessionId = req.sessionId;
-    if (req.type === 'create-session') sessionId = fromServer ? ack?.sessionId : undefined;
-    let session = sessionId !== undefined ? this.cache.get(sessionId) : undefined;
+    if (req.type === 'create-session') sessionId = fromServer && !authRound ? ack?.sessionId : undefined;
+    let session = sessionId !== undefined && req.type !== 'create-session' ? this.cache.get(sessionId) : undefined;
     if (session && session.busyExchange >= 0) removeInflight(session, obs.id);
     const mark = session ? fillMark(this.mark, session) : undefined;
     const before = session?.state;
+    const state: LifecycleState = session ? (session.state === 'evicted' ? 'unknown' : session.state) : 'unknown';
+    const packet = LIFECYCLE_PACKETS[req.type];
+    const step = packet ? transition(state, packet, answer) : undefined;
 
     // Reused per call (observe is not reentrant); events copy the violations out of it.
     const found = this.found;
@@ -238,7 +270,7 @@ export class SessionTracker {
     for (const p of req.problems) {
       found.push(this.violation(p.code, { message: p.reason, ...(p.severity ? { severity: p.severity } : {}) }, req.sessionId, obs.id, time));
     }
-    if (ack && fromServer) {
+    if (ack && !authRound) {
       for (const p of ack.problems) {
         found.push(this.violation(p.code, { message: p.reason, ...(p.severity ? { severity: p.severity } : {}) }, sessionId, obs.id, time));
       }
@@ -249,46 +281,53 @@ export class SessionTracker {
       const ctx = this.ctx;
       ctx.obs = obs;
       ctx.req = req;
-      ctx.ack = fromServer ? ack : undefined;
-      ctx.session = req.type === 'create-session' ? undefined : session;
+      ctx.ack = ack;
+      ctx.session = session;
       ctx.sessionId = sessionId;
       ctx.host = req.host;
-      ctx.busyWith = req.type === 'close-session' && session ? closeOverlaps(session, obs) : NO_EXCHANGES;
-      const rules = RULES_BY_TYPE[req.type];
+      ctx.state = state;
+      ctx.answer = answer;
+      const rules = step ? RULES_BY_SET[step.rules] : RULES_BY_SET.none;
+      ctx.busyWith = rules === CLOSE_RULES && session ? closeOverlaps(session, obs) : NO_EXCHANGES;
       for (let i = 0; i < rules.length; i++) {
         const rule = rules[i]!;
         const finding = rule.check(ctx);
         if (finding) found.push(this.violation(rule.code, finding, sessionId, obs.id, time));
       }
+      if (step) {
+        for (const code of step.findings) found.push(this.violation(code, LIFECYCLE_FINDINGS[code]!(ctx), sessionId, obs.id, time));
+      }
+      for (let i = 0; i < EXCHANGE_RULES.length; i++) {
+        const rule = EXCHANGE_RULES[i]!;
+        const finding = rule.check(ctx);
+        if (finding) found.push(this.violation(rule.code, finding, sessionId, obs.id, time));
+      }
     }
 
+    // A session is created by a Create-Session Ack that names an id, or adopted when the table
+    // says the server evidently holds an id unknown here.
     let created = false;
-    if (!authRound && fromServer && sessionId !== undefined) {
-      if (req.type === 'create-session') {
-        session = this.createSession(sessionId, obs, req.host, false);
-        session.state = is2xx(status) ? 'open' : 'failed';
-        this.stateCounts[session.state]++;
-        created = true;
+    const adopting = req.type !== 'create-session';
+    // A Create-Session's id comes from the server's Ack; a gateway-made answer issued none.
+    const issued = adopting || fromServer;
+    if (step && issued && !authRound && sessionId !== undefined && !session && step.next !== 'none' && step.next !== 'same') {
+      session = this.createSession(sessionId, obs, req.host, adopting, step.next === 'progress' ? 'open' : step.next);
+      created = true;
+      if (!adopting) {
         if (ack!.protocol !== undefined) session.protocol = ack!.protocol;
         if (ack!.hostId !== undefined) session.hostId = ack!.hostId;
         if (ack!.hostIdFallbackTimeoutSec !== undefined) session.hostIdFallbackTimeoutSec = ack!.hostIdFallbackTimeoutSec;
-      } else if (!session && req.type === 'fragment' && is2xx(status) && req.range) {
-        // The gateway started mid-upload: adopt what the server evidently knows.
-        session = this.createSession(sessionId, obs, req.host, true);
-        session.state = 'open';
-        this.stateCounts.open++;
-        created = true;
       }
     }
 
     const record = packetRecord(obs, req, ack);
     if (session && req.type === 'close-session') closeEnded(session, obs, authRound);
     if (session) {
-      if (!authRound) this.apply(session, obs, req, fromServer ? ack : undefined, found);
+      if (!authRound) this.apply(session, obs, req, ack, answer, step?.next ?? 'same', found);
       if (req.type !== 'close-session') this.reportLateOverlaps(session, obs, found);
       if (obs.endedAt > session.lastSeen) session.lastSeen = obs.endedAt;
       this.timelines.append(session, record);
-      for (const v of found) addViolationCode(session, v.code);
+      for (const v of found) addViolationCode(session, v);
     }
 
     if (created) this.push(out, { seq: 0, type: 'session-created', time, session: toSummary(session!) });
@@ -299,6 +338,20 @@ export class SessionTracker {
     return out;
   }
 
+  /**
+   * A client connection closed. When its last exchange was a session's answered Close-Session,
+   * that Ack may never have reached the client: a Close resent on another connection is then a
+   * legal retry (lifecycle.ts). Causes no event.
+   */
+  connectionClosed(closed: ConnectionClosed): BitsEvent[] {
+    const session = this.closeAwaited.get(closed.connectionId);
+    if (session) {
+      this.closeAwaited.delete(closed.connectionId);
+      if (session.closeConnection === closed.connectionId) session.closeConnectionDropped = true;
+    }
+    return NO_EVENTS;
+  }
+
   /** Expires every session idle longer than the timeout; returns the session-ended events. */
   expire(now: number): BitsEvent[] {
     const out: BitsEvent[] = [];
@@ -306,7 +359,16 @@ export class SessionTracker {
     this.now = now;
     const limit = now - this.opts.sessionTimeoutMs;
     for (const session of this.cache.values()) {
-      if (session.lastSeen >= limit || TERMINAL_STATES.has(session.state)) continue;
+      // §5 expired: no progress (2xx) for the session timeout.
+      if (session.lastProgress >= limit || TERMINAL_STATES.has(session.state)) continue;
+      if (session.state === 'closing') {
+        // A Close answered 5xx (or not at all) and never confirmed since: the verdict it deferred.
+        const v = this.violation('close-rejected', {
+          message: `Close-Session answered ${session.closeRetriedAfter ?? 'with an error'} and no resent Close was confirmed before the session expired: the commit was never confirmed`,
+        }, session.id, session.timeline.length ? session.timeline[session.timeline.length - 1]!.exchange : 0, now);
+        addViolationCode(session, v);
+        this.emitViolations(out, undefined, [v], now);
+      }
       this.setState(session, 'expired');
       clearInflight(session);
       this.push(out, { seq: 0, type: 'session-ended', time: now, session: toSummary(session) });
@@ -343,29 +405,33 @@ export class SessionTracker {
 
   // ---- applying an exchange -------------------------------------------------------------
 
-  private apply(session: Session, obs: Observation, req: BitsRequest, ack: BitsAck | undefined, found: Violation[]): void {
+  /** Applies one exchange to its session: counters, acknowledged bytes, then the table's next state. */
+  private apply(session: Session, obs: Observation, req: BitsRequest, ack: BitsAck | undefined, answer: AnswerClass, next: Next, found: Violation[]): void {
     const status = obs.status;
-    const ended = session.state === 'closed' || session.state === 'cancelled';
     if (ack?.errorCode && ack.errorCode.value !== 0) addErrorCode(session, formatErrorCode(ack.errorCode));
-    switch (req.type) {
-      case 'fragment': {
-        session.fragments++;
-        session.relayedBytes += obs.requestBodyBytes;
-        if (session.contentName === undefined && req.contentName !== undefined) session.contentName = req.contentName;
-        const r = req.range;
-        if (r) {
-          if (session.totalLength === null) session.totalLength = r.total;
-          if (r.start < session.ackedBytes) session.retransmittedBytes += Math.min(r.end + 1, session.ackedBytes) - r.start;
-        }
-        if (!ack || ended) break;
-        if (ack.receivedOffset !== undefined && (is2xx(status) || status === 416)) {
+    if (status !== undefined && session.hostId !== undefined && req.host !== undefined && hostnameOnly(req.host) === hostnameOnly(session.hostId)) {
+      session.hostIdLastAnswered = obs.endedAt;
+    }
+    if (answer === 'ok' && (req.type === 'fragment' || req.type === 'create-session')) session.lastProgress = obs.endedAt;
+    if (req.type === 'fragment') {
+      session.fragments++;
+      session.relayedBytes += obs.requestBodyBytes;
+      if (session.contentName === undefined && req.contentName !== undefined) session.contentName = req.contentName;
+      const r = req.range;
+      if (r) {
+        if (session.totalLength === null) session.totalLength = r.total;
+        if (r.start < session.ackedBytes) session.retransmittedBytes += Math.min(r.end + 1, session.ackedBytes) - r.start;
+      }
+      // Acknowledged bytes move only while the server holds the session (the table says `progress`).
+      if (ack && next === 'progress') {
+        if (ack.receivedOffset !== undefined) {
           session.ackedBytes = ack.receivedOffset;
           if (session.totalLength !== null && ack.receivedOffset > session.totalLength) {
             found.push(this.violation('packet-bad-header', {
               message: `BITS-Received-Content-Range ${ack.receivedOffset} is beyond the total length ${session.totalLength}`, severity: 'error',
             }, session.id, obs.id, obs.endedAt));
           }
-        } else if (is2xx(status) && r && r.start <= session.ackedBytes) {
+        } else if (answer === 'ok' && r && r.start <= session.ackedBytes) {
           // Tolerate a server that omits the header: a 2xx for a contiguous fragment means it holds END+1.
           session.ackedBytes = Math.max(session.ackedBytes, r.end + 1);
           found.push(this.violation('packet-missing-header', {
@@ -373,36 +439,45 @@ export class SessionTracker {
           }, session.id, obs.id, obs.endedAt));
         }
         if (ack.replyUrl !== undefined) this.setReplyUrl(session, ack.replyUrl);
-        const sessionGone = ack.errorCode?.value === ERROR_CODES.BG_E_SESSION_NOT_FOUND;
-        if (status !== undefined && (isFatalStatus(status) && status !== 416 || sessionGone)) {
-          if (!TERMINAL_STATES.has(session.state)) this.setState(session, 'failed');
-        } else if (session.state === 'open' && session.totalLength !== null && session.ackedBytes >= session.totalLength) {
-          this.setState(session, 'uploaded');
-        }
-        break;
       }
-      case 'close-session': {
-        if (ended || status === undefined) break;
-        const failure = ack?.errorCode !== undefined && ack.errorCode.value >= 0x80000000;
-        if (is2xx(status) && !failure) {
-          this.setState(session, 'closed');
-          this.dropReply(session);
-        } else if ((status >= 400 && status < 500 && status !== 408 && status !== 409) ||
-          ack?.errorCode?.value === ERROR_CODES.BG_E_SESSION_NOT_FOUND) {
-          // The client does not retry a 4xx Close, nor a 5xx naming BG_E_SESSION_NOT_FOUND: the session is over.
-          if (!TERMINAL_STATES.has(session.state)) this.setState(session, 'failed');
-        }
+    }
+    switch (next) {
+      case 'same':
+      case 'none':
         break;
-      }
-      case 'cancel-session':
-        if (!ended && is2xx(status)) {
-          this.setState(session, 'cancelled');
-          this.dropReply(session);
-        }
+      case 'progress':
+        this.setState(session, session.totalLength !== null && session.ackedBytes >= session.totalLength ? 'uploaded' : 'open');
         break;
       default:
-        break;
+        this.setState(session, next);
     }
+    if (req.type === 'close-session') {
+      if (session.state === 'closing') {
+        session.closeRetriedAfter ??= status === undefined ? `no answer${obs.error ? ` (${obs.error})` : ''}` : `${status}`;
+      } else if (session.state === 'closed' && status !== undefined) {
+        // The Ack was delivered on this connection: if it closes next, the Ack may have been lost.
+        session.closeConnection = obs.connectionId;
+        session.closeConnectionDropped = false;
+        session.closeConnectionReused = false;
+        this.awaitClose(obs.connectionId, session);
+      }
+    }
+    if (session.state === 'closed' || session.state === 'cancelled') this.dropReply(session);
+  }
+
+  /** Another request on a connection that carried a Close Ack: that client had its Ack. */
+  private noteConnectionReused(connectionId: number): void {
+    const session = this.closeAwaited.get(connectionId);
+    if (!session) return;
+    this.closeAwaited.delete(connectionId);
+    if (session.closeConnection === connectionId) session.closeConnectionReused = true;
+  }
+
+  private awaitClose(connectionId: number, session: Session): void {
+    const awaited = this.closeAwaited;
+    awaited.delete(connectionId);
+    awaited.set(connectionId, session);
+    if (awaited.size > MAX_AWAITED_CONNECTIONS) awaited.delete(awaited.keys().next().value!);
   }
 
   /** close-while-busy for Close-Sessions that `obs`, completing after them, overlapped. */
@@ -432,7 +507,7 @@ export class SessionTracker {
     this.timelines.append(session, rec);
     const late: Violation[] = [];
     this.reportLateOverlaps(session, obs, late);
-    for (const v of late) addViolationCode(session, v.code);
+    for (const v of late) addViolationCode(session, v);
     this.push(out, { seq: 0, type: 'packet', time, sessionId: session.id, packet: rec });
     this.emitViolations(out, undefined, late, time);
     this.emitChange(out, session, session.state, mark, false, time);
@@ -461,12 +536,18 @@ export class SessionTracker {
 
   // ---- bookkeeping ----------------------------------------------------------------------
 
-  private createSession(id: string, obs: Observation, host: string | undefined, adopted: boolean): Session {
+  private createSession(id: string, obs: Observation, host: string | undefined, adopted: boolean, state: SessionState): Session {
     const session = newSession({
-      id, url: obs.url, path: pathOf(obs.url), client: obs.client.address, time: obs.startedAt, adopted,
+      id, url: obs.url, path: pathOf(obs.url), client: obs.client.address, time: obs.startedAt, adopted, state,
       ...(host !== undefined ? { host } : {}),
     });
+    this.stateCounts[state]++;
     this.cache.set(id, session);
+    // Most Create-Sessions name the same Host: normalise only a new one.
+    if (host !== undefined && host !== this.lastGatewayHost && this.gatewayHosts.size < MAX_GATEWAY_HOSTS) {
+      this.lastGatewayHost = host;
+      this.gatewayHosts.add(hostnameOnly(host));
+    }
     return session;
   }
 
@@ -531,8 +612,8 @@ export class SessionTracker {
   /** Emits violation events (and, for begin(), records them on the session). */
   private emitViolations(out: BitsEvent[], session: Session | undefined, list: Violation[], time: number): void {
     for (const v of list) {
-      if (session) addViolationCode(session, v.code);
-      this.violationCounts[v.code] = (this.violationCounts[v.code] ?? 0) + 1;
+      if (session) addViolationCode(session, v);
+      if (v.severity !== 'info') this.violationCounts[v.code] = (this.violationCounts[v.code] ?? 0) + 1;
       const seq = this.push(out, { seq: 0, type: 'violation', time, violation: v });
       this.recent.push({ ...v, seq });
       if (this.recent.length > 2 * this.opts.maxRecentViolations) this.recent = this.recent.slice(-this.opts.maxRecentViolations);

@@ -1,10 +1,10 @@
 import { createWriteStream, promises as fsp, type WriteStream } from 'node:fs';
-import type { Observation, ObservationSink } from '../observation.js';
+import type { ConnectionClosed, Observation, ObservationSink } from '../observation.js';
 import { RECORDING_FORMAT } from '../sessions/replay.js';
 
 /**
  * `--record FILE`: every observation appended as one NDJSON line, bodies never included
- * (an Observation carries none). A new or empty file starts with a meta line so readers
+ * (an Observation carries none), and a `connection-closed` line when a client connection ends. A new or empty file starts with a meta line so readers
  * (`analyze`) know the format. Appending keeps earlier runs; `tail -f` works.
  *
  * Backpressure: the gateway must never wait for the disk. Lines queue in the stream's
@@ -67,6 +67,16 @@ export class Recorder implements ObservationSink {
     // `decoded` is derived (analyze decodes again): the recording format stays the wire facts.
     const { decoded: _derived, ...facts } = obs;
     this.stream.write(JSON.stringify({ type: 'observation', ...facts }) + '\n');
+  }
+
+  /** `{"type":"connection-closed"}`: analyze needs it to judge a Close resent after a lost Ack as live did. */
+  onConnectionClosed(closed: ConnectionClosed): void {
+    if (this.failed || this.closing) return;
+    if (this.stream.writableLength > this.maxBufferedBytes) {
+      this.dropped++;
+      return;
+    }
+    this.stream.write(JSON.stringify({ type: 'connection-closed', connectionId: closed.connectionId, at: closed.at }) + '\n');
   }
 
   private writeDropped(): void {

@@ -40,7 +40,8 @@ describe('record with the gateway, analyze offline', () => {
 
     const lines = (await readFile(record, 'utf8')).trimEnd().split('\n');
     expect(JSON.parse(lines[0]!)).toEqual({ type: 'meta', format: 'bitsgate-observations', version: 1 });
-    expect(lines.slice(1).every((l) => JSON.parse(l).type === 'observation')).toBe(true);
+    // Observations, and the end of each client connection (the tracker needs both).
+    expect(new Set(lines.slice(1).map((l) => JSON.parse(l).type))).toEqual(new Set(['observation', 'connection-closed']));
     // Bodies are never recorded: no line is anywhere near a fragment's size.
     expect(Math.max(...lines.map((l) => l.length))).toBeLessThan(4_000);
 

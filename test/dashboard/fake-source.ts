@@ -10,7 +10,7 @@ import type { SeqViolation, SnapshotSource, TrackerStats } from '../../src/dashb
 
 type EventBody = BitsEvent extends infer E ? (E extends BitsEvent ? Omit<E, 'seq' | 'time'> : never) : never;
 
-const ALL_STATES: SessionState[] = ['creating', 'open', 'uploaded', 'closed', 'cancelled', 'failed', 'expired', 'evicted'];
+const ALL_STATES: SessionState[] = ['open', 'uploaded', 'closing', 'closed', 'cancelled', 'failed', 'expired', 'evicted'];
 
 export class FakeSource implements SnapshotSource {
   readonly bus = new EventBus((err) => { throw err; });

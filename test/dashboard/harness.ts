@@ -55,7 +55,7 @@ export class SyntheticDriver implements TrafficDriver {
   private begin(spec: UploadSpec): { id: string; url: string } {
     const id = newId();
     const url = `/uploads/${encodeURIComponent(spec.contentName)}`;
-    const base = summary(id, { state: 'creating', url, contentName: undefined, protocol: undefined });
+    const base = summary(id, { state: 'open', url, contentName: undefined, protocol: undefined });
     this.fake.emit({ type: 'session-created', session: base });
     this.fake.emit({
       type: 'packet', sessionId: id,

@@ -44,13 +44,13 @@ const CASES: Case[] = [
     flag: (w) => [w.close(URL_, 'never-issued', { status: 500, errorCode: '0x8020001F' })],
     nearMiss: (w) => [w.create(URL_, SID), w.close(URL_, SID)],
     message: 'Close-Session for session "never-issued" that no Create-Session Ack seen here issued (server answered 500 0x8020001F BG_E_SESSION_NOT_FOUND)',
-    severity: 'error',
+    severity: 'warning',
   },
   {
     code: 'close-after-end', name: 'a second Close-Session after a successful one',
     flag: (w) => [...w.upload(URL_, SID, 10, 10), w.close(URL_, SID)],
     nearMiss: (w) => [w.create(URL_, SID), w.fragment(URL_, SID, 0, 9, 10), w.close(URL_, SID, { status: 503 }), w.close(URL_, SID)],
-    message: 'Close-Session on a session already closed',
+    message: 'Close-Session on a session already closed on the same connection (server answered 200)', severity: 'error',
   },
   {
     code: 'close-while-busy', name: 'Close-Session while a fragment is unanswered (observed after the fragment)',
@@ -59,22 +59,34 @@ const CASES: Case[] = [
     message: 'Close-Session (exchange 3) overlapped exchange 2 of the same session still unanswered',
   },
   {
-    code: 'close-url-mismatch', name: 'Close-Session to another path',
-    flag: (w) => [w.create(URL_, SID), w.close('/up/other.bin', SID)],
-    nearMiss: (w) => [w.create(URL_, SID), w.close(URL_ + '?retry=1', SID)],
+    code: 'close-no-data', name: 'Create-Session then Close-Session with no Fragment',
+    flag: (w) => [w.create(URL_, SID), w.close(URL_, SID)],
+    nearMiss: (w) => [w.create(URL_, SID), w.fragment(URL_, SID, 0, 9, 10), w.close(URL_, SID)],
+    message: 'Close-Session with no Fragment acknowledged: nothing was uploaded, unless the file really is 0 bytes', severity: 'warning',
+  },
+  {
+    code: 'close-other-url', name: 'Close-Session to another path',
+    flag: (w) => [...w.upload(URL_, SID, 10, 10).slice(0, -1), w.close('/up/other.bin', SID)],
+    nearMiss: (w) => [...w.upload(URL_, SID, 10, 10).slice(0, -1), w.close(URL_ + '?retry=1', SID)],
     message: 'Close-Session sent to "/up/other.bin", but the session was created at "/up/f.bin"', severity: 'warning',
   },
   {
-    code: 'close-rejected', name: 'Close-Session answered 500 with an error code',
-    flag: (w) => [...w.upload(URL_, SID, 10, 10).slice(0, -1), w.close(URL_, SID, { status: 500, errorCode: '0x80004005' })],
-    nearMiss: (w) => w.upload(URL_, SID, 10, 10),
-    message: 'Close-Session answered 500 with 0x80004005 E_FAIL',
+    code: 'close-wrong-host', name: 'Close-Session to the URL host within the host-id fallback timeout',
+    flag: (w) => [w.create(URL_, SID, { hostId: 'node7.farm', extraResponse: [['BITS-Host-Id-Fallback-Timeout', '60']] }), w.close(URL_, SID, { startedAt: w.clock + 59_000 })],
+    nearMiss: (w) => [w.create(URL_, SID, { hostId: 'node7.farm', extraResponse: [['BITS-Host-Id-Fallback-Timeout', '60']] }), w.close(URL_, SID, { startedAt: w.clock + 61_000 })],
+    message: 'Close-Session sent to host "files.example.com", not the issued BITS-Host-Id "node7.farm" (within the 60 s fallback timeout)', severity: 'error',
   },
   {
-    code: 'close-after-expiry', name: 'Close-Session 15 days after the last packet',
-    flag: (w) => [w.create(URL_, SID), w.fragment(URL_, SID, 0, 9, 10), w.close(URL_, SID, { startedAt: w.clock + 15 * DAY })],
+    code: 'close-rejected', name: 'Close-Session answered 400 (final: never resent)',
+    flag: (w) => [...w.upload(URL_, SID, 10, 10).slice(0, -1), w.close(URL_, SID, { status: 400, errorCode: '0x80070057' })],
+    nearMiss: (w) => [...w.upload(URL_, SID, 10, 10).slice(0, -1), w.close(URL_, SID, { status: 500, errorCode: '0x80004005' }), w.close(URL_, SID)],
+    message: 'Close-Session answered 400 0x80070057 E_INVALIDARG: the commit was never confirmed', severity: 'error',
+  },
+  {
+    code: 'close-after-expiry', name: 'Close-Session 15 days after the last 2xx progress (a failed fragment in between)',
+    flag: (w) => [w.create(URL_, SID), w.fragment(URL_, SID, 0, 9, 20), w.fragment(URL_, SID, 10, 19, 20, { status: 503, received: null, startedAt: w.clock + 10 * DAY }), w.close(URL_, SID, { startedAt: w.clock + 5 * DAY })],
     nearMiss: (w) => [w.create(URL_, SID), w.fragment(URL_, SID, 0, 9, 10), w.close(URL_, SID, { startedAt: w.clock + 13 * DAY })],
-    message: 'Close-Session after 15 days idle, past the 14 days session timeout',
+    message: 'Close-Session after 15 days without progress (last 2xx Ack), past the 14 days session timeout',
   },
   {
     code: 'fragment-gap', name: 'a fragment that starts beyond the acknowledged bytes',
@@ -108,8 +120,9 @@ const CASES: Case[] = [
   },
   {
     code: 'fragment-unknown-session', name: 'a fragment for an id never created, rejected by the server',
-    flag: (w) => [w.fragment(URL_, 'stray', 0, 9, 10, { status: 500, received: null })],
+    flag: (w) => [w.fragment(URL_, 'stray', 0, 9, 10, { status: 500, received: null, extraResponse: [['BITS-Error-Code', '0x8020001F']] })],
     nearMiss: (w) => [w.create(URL_, SID), w.fragment(URL_, SID, 0, 9, 10)],
+    message: 'Fragment for session "stray" that no Create-Session Ack seen here issued (server answered 500 0x8020001F BG_E_SESSION_NOT_FOUND)',
     severity: 'warning',
   },
   {
@@ -165,7 +178,7 @@ const CASES: Case[] = [
     code: 'host-id-ignored', name: 'a fragment sent past the issued BITS-Host-Id',
     flag: (w) => [w.create(URL_, SID, { hostId: 'node7.farm' }), w.fragment(URL_, SID, 0, 9, 10)],
     nearMiss: (w) => [w.create(URL_, SID, { hostId: 'node7.farm' }), w.fragment(URL_, SID, 0, 9, 10, { requestHeaders: [['Host', 'NODE7.farm:8080'], ['BITS-Packet-Type', 'Fragment'], ['BITS-Session-Id', SID], ['Content-Range', 'bytes 0-9/10'], ['Content-Length', '10']] })],
-    message: 'Fragment sent to host "files.example.com", not the issued BITS-Host-Id "node7.farm"',
+    message: 'Fragment sent to host "files.example.com", not the issued BITS-Host-Id "node7.farm" (no fallback timeout was issued, so the client never falls back)',
   },
 ];
 

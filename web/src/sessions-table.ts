@@ -24,7 +24,7 @@ const COLUMNS: Array<{ key: SortKey; label: string; cls: string }> = [
   { key: 'violations', label: 'Violations', cls: 'c-viol' },
 ];
 
-const STATES: SessionState[] = ['creating', 'open', 'uploaded', 'closed', 'cancelled', 'failed', 'expired', 'evicted'];
+const STATES: SessionState[] = ['open', 'uploaded', 'closing', 'closed', 'cancelled', 'failed', 'expired', 'evicted'];
 
 export function sessionRate(s: SessionSummary): number {
   const seconds = Math.max(1, (s.lastSeen - s.firstSeen) / 1000);
@@ -159,7 +159,7 @@ export class SessionsTable {
 
   private matches(s: SessionSummary): boolean {
     if (this.filterState === 'active') {
-      if (!(s.state === 'creating' || s.state === 'open' || s.state === 'uploaded')) return false;
+      if (!(s.state === 'open' || s.state === 'uploaded' || s.state === 'closing')) return false;
     } else if (this.filterState && s.state !== this.filterState) return false;
     if (this.filterCode === '*' && s.violations.length === 0) return false;
     if (this.filterCode === '-' && s.violations.length > 0) return false;

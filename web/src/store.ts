@@ -14,7 +14,7 @@ type EventListener = (event: BitsEvent) => void;
 const MAX_VIOLATIONS = 1000;
 const RATE_WINDOW_MS = 5000;
 
-export const ACTIVE_STATES: ReadonlySet<SessionState> = new Set(['creating', 'open', 'uploaded']);
+export const ACTIVE_STATES: ReadonlySet<SessionState> = new Set(['open', 'uploaded', 'closing']);
 export const FAILED_STATES: ReadonlySet<SessionState> = new Set(['failed', 'cancelled', 'expired']);
 
 /** A closed session whose bytes all arrived: the server committed the file. */
@@ -101,7 +101,8 @@ export class Store {
         case 'violation':
           this.violations.unshift({ ...e.violation, seq: e.seq });
           if (this.violations.length > MAX_VIOLATIONS) this.violations.length = MAX_VIOLATIONS;
-          this.violationsByCode[e.violation.code] = (this.violationsByCode[e.violation.code] ?? 0) + 1;
+          // Same rule as the tracker's stats: info findings are listed, not counted as violations.
+          if (e.violation.severity !== 'info') this.violationsByCode[e.violation.code] = (this.violationsByCode[e.violation.code] ?? 0) + 1;
           touched.add('violations');
           break;
       }

@@ -1,22 +1,33 @@
-import { ERROR_CONTEXT_NAMES, formatErrorCode, PACKET_TYPE_NAMES, UPLOAD_PROTOCOL_GUID } from '../../protocol/index.js';
-import { hostnameOnly } from '../url.js';
+import { ERROR_CODES, ERROR_CONTEXT_NAMES, formatErrorCode, PACKET_TYPE_NAMES, sameSessionId, UPLOAD_PROTOCOL_GUID } from '../../protocol/index.js';
+import type { Severity } from '../events.js';
+import { isLive } from '../lifecycle.js';
+import { hostIdBinds, sentToOtherHost } from './close-rules.js';
 import { type ExchangeContext, type Rule, is2xx, q } from './types.js';
-
-/** Default BITSHostIdFallbackTimeout: the client uses the host id for a day, then the original URL. */
-const DEFAULT_HOST_ID_FALLBACK_SEC = 86_400;
 
 function packetName(ctx: ExchangeContext): string {
   return ctx.req.type === 'unknown' ? 'BITS packet' : PACKET_TYPE_NAMES[ctx.req.type];
 }
 
 /**
- * Whether the Windows client gives up on this status (bits-protocol.md §6): 4xx are fatal
- * except 408/409, 5xx are transient except 501/505.
+ * How bad an error answer is, from what the client does on it (src/protocol/answer.ts, §6):
+ * the client gives up (fatal) -> error; it resends or restarts -> warning; it shrinks its
+ * fragments (413) -> info, the protocol working. Undefined: not this rule's finding.
  */
-export function isFatalStatus(status: number): boolean {
-  if (status >= 400 && status < 500) return status !== 408 && status !== 409;
-  if (status >= 500) return status === 501 || status === 505;
-  return false;
+function errorAnswerSeverity(ctx: ExchangeContext): Severity | undefined {
+  const req = ctx.req.type;
+  const lost = ctx.ack?.errorCode?.value === ERROR_CODES.BG_E_SESSION_NOT_FOUND;
+  if (req === 'close-session') {
+    // A final answer to a live session's Close is close-rejected; a resent Close of a session that
+    // already ended expects exactly this answer (close-after-end judges the resend).
+    return ctx.answer === 'retry' && (ctx.state === 'unknown' || isLive(ctx.state)) ? 'warning' : undefined;
+  }
+  if (req === 'cancel-session' && lost) return 'info'; // already gone: what Cancel wanted
+  switch (ctx.answer) {
+    case 'fatal': return 'error';
+    case 'shrink': return 'info';
+    case 'resync': return undefined; // 416: fragment-gap judges the client's range, not the server
+    default: return 'warning';
+  }
 }
 
 /** Rules for the Ack of any BITS request that names a session (Close-Session has its own close-rejected). */
@@ -25,7 +36,8 @@ export const EXCHANGE_RULES: readonly Rule[] = [
     code: 'ack-session-mismatch',
     check(ctx) {
       const acked = ctx.ack?.sessionId;
-      if (acked === undefined || ctx.sessionId === undefined || acked === ctx.sessionId) return null;
+      // Case-insensitive for GUIDs: some servers echo the id lower-cased (§8).
+      if (acked === undefined || ctx.sessionId === undefined || sameSessionId(acked, ctx.sessionId)) return null;
       return { message: `${packetName(ctx)} for session ${q(ctx.sessionId)} answered with BITS-Session-Id ${q(acked)}` };
     },
   },
@@ -43,17 +55,17 @@ export const EXCHANGE_RULES: readonly Rule[] = [
     check(ctx) {
       const status = ctx.obs.status;
       // No decoded Ack: the gateway answered itself (upstream unreachable) or nothing came back.
-      if (status === undefined || !ctx.ack || ctx.req.type === 'close-session') return null;
-      const code = ctx.ack?.errorCode;
-      // 416 on a Fragment is the documented resync signal (IIS adds E_INVALIDARG to it):
-      // the client's gap is the finding, judged by fragment-gap, not a server fault.
-      if (status === 416 && ctx.req.type === 'fragment') return null;
+      if (status === undefined || !ctx.ack) return null;
+      const code = ctx.ack.errorCode;
       const errorStatus = status >= 400;
       if (!errorStatus && !code) return null;
-      const context = ctx.ack?.errorContext;
+      const context = ctx.ack.errorContext;
       const ctxText = context === undefined ? '' : ` (context 0x${context.toString(16).toUpperCase()}${ERROR_CONTEXT_NAMES[context] ? ' ' + ERROR_CONTEXT_NAMES[context] : ''})`;
       const message = `${packetName(ctx)} answered ${status}${code ? ' with ' + formatErrorCode(code) : ' without BITS-Error-Code'}${ctxText}`;
-      if (errorStatus) return { message, severity: isFatalStatus(status) ? 'error' : 'warning' };
+      if (errorStatus) {
+        const severity = errorAnswerSeverity(ctx);
+        return severity === undefined ? null : { message, severity };
+      }
       // A 2xx with an error code is reported, not treated as failure (some servers put 1 on a Ping Ack).
       return { message, severity: code!.value >= 0x80000000 ? 'warning' : 'info' };
     },
@@ -61,12 +73,12 @@ export const EXCHANGE_RULES: readonly Rule[] = [
   {
     code: 'host-id-ignored',
     check(ctx) {
-      const s = ctx.session;
-      if (!s || s.hostId === undefined || ctx.host === undefined || ctx.req.type === 'close-session') return null;
-      const fallbackMs = (s.hostIdFallbackTimeoutSec ?? DEFAULT_HOST_ID_FALLBACK_SEC) * 1000;
-      if (ctx.obs.startedAt - s.firstSeen > fallbackMs) return null;
-      if (hostnameOnly(ctx.host) === hostnameOnly(s.hostId)) return null;
-      return { message: `${packetName(ctx)} sent to host ${q(ctx.host)}, not the issued BITS-Host-Id ${q(s.hostId)}` };
+      // Close-Session has its own, stronger finding (close-wrong-host).
+      if (ctx.req.type === 'close-session' || ctx.req.type === 'create-session') return null;
+      if (!sentToOtherHost(ctx) || !hostIdBinds(ctx, ctx.obs.startedAt)) return null;
+      const s = ctx.session!;
+      return { message: `${packetName(ctx)} sent to host ${q(ctx.host!)}, not the issued BITS-Host-Id ${q(s.hostId!)}` +
+        (s.hostIdFallbackTimeoutSec === undefined ? ' (no fallback timeout was issued, so the client never falls back)' : ' within the fallback timeout') };
     },
   },
 ];

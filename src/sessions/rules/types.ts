@@ -1,6 +1,7 @@
-import type { BitsAck, BitsRequest } from '../../protocol/index.js';
+import type { AnswerClass, BitsAck, BitsRequest } from '../../protocol/index.js';
 import type { Observation } from '../../observation.js';
 import type { Severity, ViolationCode } from '../events.js';
+import type { LifecycleState } from '../lifecycle.js';
 import type { Session } from '../session.js';
 
 /** Everything a rule may look at for one exchange. Rules only read it. */
@@ -11,6 +12,12 @@ export interface ExchangeContext {
   ack: BitsAck | undefined;
   /** The session as it was BEFORE this exchange (undefined: no session with this id is known). */
   session: Session | undefined;
+  /** Its state before this exchange (`unknown`: no session with this id is known). */
+  state: LifecycleState;
+  /** What the answer means to a client (src/protocol/answer.ts). */
+  answer: AnswerClass;
+  /** Host names known to reach this gateway (Host headers of Create-Sessions seen here). */
+  gatewayHosts: ReadonlySet<string>;
   /** The session id the request named, if valid. */
   sessionId: string | undefined;
   /** Host header of the request, trimmed. */
