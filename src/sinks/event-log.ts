@@ -9,7 +9,32 @@ import { cleanText } from './logger.js';
  * lines come from the request log; per-progress updates are not logged (too many).
  */
 export function subscribeEventLog(bus: EventBus, logger: pino.Logger): () => void {
-  return bus.subscribe((event) => logEvent(logger, event));
+  const evictions = new EvictionSummary();
+  return bus.subscribe((event) => logEvent(logger, event, evictions));
+}
+
+/**
+ * Evictions come in floods (a client churning sessions past the byte budget evicts one per
+ * request): the first of each second is logged whole, the rest only counted and summed up in
+ * one line when the next second's first eviction arrives.
+ */
+export class EvictionSummary {
+  private windowStart = -Infinity;
+  private suppressed = 0;
+
+  constructor(private readonly windowMs = 1000) {}
+
+  /** Whether to log this eviction; `flushed` is how many were suppressed before it. */
+  admit(time: number): { log: boolean; flushed: number } {
+    if (time - this.windowStart < this.windowMs) {
+      this.suppressed++;
+      return { log: false, flushed: 0 };
+    }
+    const flushed = this.suppressed;
+    this.windowStart = time;
+    this.suppressed = 0;
+    return { log: true, flushed };
+  }
 }
 
 const LEVEL_OF = { info: 'info', warning: 'warn', error: 'error' } as const;
@@ -25,7 +50,7 @@ function sessionFields(s: SessionSummary) {
   };
 }
 
-export function logEvent(logger: pino.Logger, event: BitsEvent): void {
+export function logEvent(logger: pino.Logger, event: BitsEvent, evictions?: EvictionSummary): void {
   switch (event.type) {
     case 'violation': {
       const v = event.violation;
@@ -48,9 +73,12 @@ export function logEvent(logger: pino.Logger, event: BitsEvent): void {
     case 'session-ended':
       logger.info({ seq: event.seq, ...sessionFields(event.session) }, 'session ended');
       return;
-    case 'session-evicted':
-      logger.warn({ seq: event.seq, reason: event.reason, ...sessionFields(event.session) }, 'session evicted');
+    case 'session-evicted': {
+      const admitted = evictions ? evictions.admit(event.time) : { log: true, flushed: 0 };
+      if (admitted.flushed > 0) logger.warn({ count: admitted.flushed, reason: event.reason }, 'sessions evicted (not logged one by one)');
+      if (admitted.log) logger.warn({ seq: event.seq, reason: event.reason, ...sessionFields(event.session) }, 'session evicted');
       return;
+    }
     default:
       return;
   }

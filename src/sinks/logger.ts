@@ -40,7 +40,20 @@ export function createLogger(options: LoggerOptions = {}): pino.Logger {
   if (pretty) {
     return pino(base, pino.transport({ target: 'pino-pretty', options: { colorize: Boolean(process.stdout.isTTY), destination: 1 } }));
   }
-  return pino(base, pino.destination({ dest: 1, sync: false }));
+  // A log reader slower than the traffic (a stalled pipe, a flood of evictions) must not grow
+  // the heap: sonic-boom drops what would push its buffer past maxLength and counts it.
+  const destination = pino.destination({ dest: 1, sync: false, maxLength: LOG_BUFFER_MAX_BYTES });
+  destination.on('drop', (data: string) => { droppedLogBytes += Buffer.byteLength(data); });
+  return pino(base, destination);
+}
+
+/** The most a log destination may hold unwritten before lines are dropped. */
+export const LOG_BUFFER_MAX_BYTES = 16 * 1024 * 1024;
+let droppedLogBytes = 0;
+
+/** Log bytes dropped because stdout could not keep up (see LOG_BUFFER_MAX_BYTES). */
+export function logBytesDropped(): number {
+  return droppedLogBytes;
 }
 
 /** Longest piece of traffic text copied into a log line. */

@@ -13,6 +13,7 @@
  */
 import { createRequire } from 'node:module';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { logBytesDropped } from './logger.js';
 import type { EventBus } from '../event-bus.js';
 import type { Observation, ObservationSink } from '../observation.js';
 import { BITS_METHOD, decodeExchange, headerValue, parsePacketType } from '../protocol/index.js';
@@ -164,6 +165,13 @@ export class BitsgateMetrics implements ObservationSink {
       labelNames: ['packet'],
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
       registers: [registry],
+    });
+    new Counter({
+      name: 'bitsgate_log_dropped_bytes_total', help: 'Log bytes dropped because stdout could not keep up', registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(logBytesDropped());
+      },
     });
     new Gauge({
       name: 'bitsgate_dashboard_clients', help: 'Connected dashboard WebSocket clients', registers: [registry],
