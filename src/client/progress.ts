@@ -4,15 +4,29 @@
  */
 import type { UploadProgress, UploadResult } from './upload-client.js';
 
-export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+const BYTE_UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+
+/** `n` bytes in the largest binary unit that keeps it >= 1. */
+function scaleBytes(n: number): { v: number; unit: number } {
   let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
+  let unit = 0;
+  while (v >= 1024 && unit < BYTE_UNITS.length - 1) {
     v /= 1024;
-    i++;
+    unit++;
   }
-  return i === 0 ? `${Math.round(n)} B` : `${v.toFixed(v < 10 ? 2 : 1)} ${units[i]}`;
+  return { v, unit };
+}
+
+/** For a progress bar: a fixed number of decimals, so the line does not jump. */
+export function formatBytes(n: number): string {
+  const { v, unit } = scaleBytes(n);
+  return unit === 0 ? `${Math.round(n)} B` : `${v.toFixed(v < 10 ? 2 : 1)} ${BYTE_UNITS[unit]}`;
+}
+
+/** For a log line: `4 MiB`, `768 KiB`, `1.5 MiB`, `1000 B`, exact where it can be. */
+export function sizeText(n: number): string {
+  const { v, unit } = scaleBytes(n);
+  return `${Number.isInteger(v) ? v : Number(v.toFixed(2))} ${BYTE_UNITS[unit]}`;
 }
 
 function formatDuration(seconds: number): string {

@@ -35,6 +35,7 @@ import {
   type RetryWait,
 } from './packet-exchange.js';
 import { PacketTransport, type PacketRequest } from './packet-transport.js';
+import { sizeText } from './progress.js';
 import {
   DEFAULT_BACKOFF_BASE_MS,
   DEFAULT_BACKOFF_MAX_MS,
@@ -397,17 +398,6 @@ function describe(r: Exchange): string {
   return `${r.res.status}${code ? ` ${code}` : ''}`;
 }
 
-/** `4 MiB`, `768 KiB`, `1.5 MiB`, `1000 B`: exact where it can be. */
-export function sizeText(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${Number.isInteger(v) ? v : Number(v.toFixed(2))} ${units[i]}`;
-}
 
 /**
  * A file name as a header value: printable ASCII stays, anything else (non-ASCII letters,

@@ -2,45 +2,32 @@
  * The dashboard in real headless Chromium (Debian's /usr/bin/chromium driven by
  * playwright-core). Skips with a message when Chromium is not installed; CI installs it.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ARTIFACTS, CHROMIUM, haveChromium, launchChromium, type LaunchedChromium } from './chromium.js';
 import { startHarness, type Harness } from './harness.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const haveChromium = existsSync(CHROMIUM);
 if (!haveChromium) console.warn(`[dashboard browser tests] skipped: ${CHROMIUM} not found (apt-get install chromium)`);
 
-const ROOT = join(__dirname, '..', '..');
-const ARTIFACTS = join(ROOT, 'test-artifacts');
 
 describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
   let context: BrowserContext;
-  let profile: string;
   let h: Harness;
   let page: Page;
   let dialogs: string[];
   let pageErrors: string[];
 
+  let browser: LaunchedChromium;
+
   beforeAll(async () => {
-    execFileSync(process.execPath, [join(ROOT, 'web', 'build.mjs')], { stdio: 'pipe' });
-    mkdirSync(ARTIFACTS, { recursive: true });
-    profile = mkdtempSync(join(tmpdir(), 'bitsgate-chromium-'));
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-        '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      viewport: { width: 1440, height: 900 },
-    });
+    browser = await launchChromium({ width: 1440, height: 900 });
+    context = browser.context;
   }, 60_000);
 
   afterAll(async () => {
-    await context?.close();
-    if (profile) rmSync(profile, { recursive: true, force: true });
+    await browser?.close();
   });
 
   beforeEach(async () => {

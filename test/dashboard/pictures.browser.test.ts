@@ -5,23 +5,18 @@
  * connection) fed to the same tracker. Structure is compared (SVG element counts and data
  * attributes), never pixels. Skips with a message when Chromium is not installed.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Observation } from '../../src/observation.js';
 import type { SessionTracker } from '../../src/sessions/index.js';
 import { harProblems } from '../har/har-schema.js';
+import { ARTIFACTS, CHROMIUM, haveChromium, launchChromium, type LaunchedChromium } from './chromium.js';
 import { startHarness, type Harness } from './harness.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const haveChromium = existsSync(CHROMIUM);
 if (!haveChromium) console.warn(`[dashboard picture tests] skipped: ${CHROMIUM} not found (apt-get install chromium)`);
 
-const ROOT = join(__dirname, '..', '..');
-const ARTIFACTS = join(ROOT, 'test-artifacts');
 const PROTOCOL = '{7df0354d-249b-430f-820d-3d2a9bef4931}';
 
 /** A session the real client cannot produce on demand: its exchanges as the gateway would observe them. */
@@ -64,27 +59,19 @@ class ScriptedSession {
 
 describe.skipIf(!haveChromium)('dashboard pictures in headless Chromium', () => {
   let context: BrowserContext;
-  let profile: string;
   let h: Harness;
   let page: Page;
   let pageErrors: string[];
 
+  let browser: LaunchedChromium;
+
   beforeAll(async () => {
-    execFileSync(process.execPath, [join(ROOT, 'web', 'build.mjs')], { stdio: 'pipe' });
-    mkdirSync(ARTIFACTS, { recursive: true });
-    profile = mkdtempSync(join(tmpdir(), 'bitsgate-chromium-'));
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-        '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      viewport: { width: 1440, height: 1000 },
-    });
+    browser = await launchChromium({ width: 1440, height: 1000 });
+    context = browser.context;
   }, 60_000);
 
   afterAll(async () => {
-    await context?.close();
-    if (profile) rmSync(profile, { recursive: true, force: true });
+    await browser?.close();
   });
 
   beforeEach(async () => {
