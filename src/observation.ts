@@ -26,6 +26,8 @@ export interface ExchangeStart {
   requestHeaders: HeaderList;
   /** Epoch milliseconds when the request head was complete. */
   startedAt: number;
+  /** `https` when the client connection was TLS; absent means plain HTTP (older recordings too). */
+  scheme?: 'https';
 }
 
 /** Sent once per exchange when it has ended, successfully or not. */

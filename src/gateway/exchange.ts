@@ -62,6 +62,7 @@ export class Exchange {
       responseBodyBytes: this.responseBodyBytes,
       endedAt: now,
     };
+    if (start.scheme !== undefined) obs.scheme = start.scheme;
     if (this.status !== undefined) obs.status = this.status;
     if (this.responseHeaders !== undefined) obs.responseHeaders = this.responseHeaders;
     if (this.respondedAt !== undefined) obs.respondedAt = this.respondedAt;

@@ -68,6 +68,8 @@ interface ConnectionState {
   /** The response writer of `active`. */
   activeRes: ListenerResponse | undefined;
   closed: boolean;
+  /** The client connection is TLS (X-Forwarded-Proto, observation scheme). */
+  tls: boolean;
 }
 
 /** Gives idle client connections this long to finish closing before they are destroyed. */
@@ -185,6 +187,7 @@ export class Forwarder {
       requestHeaders: req.headerList,
       startedAt: req.receivedAt,
     };
+    if (conn.tls) start.scheme = 'https';
     this.options.sink.onExchangeStart?.(start);
     const ex = new Exchange(start);
     res.on('finish', () => this.endExchange(conn, ex));
@@ -207,7 +210,7 @@ export class Forwarder {
     conn.agent.busy = true;
 
     const forwarded = this.options.forwardedHeaders
-      ? { for: conn.address, proto: 'http' as const, host: firstHost(req.headerList) }
+      ? { for: conn.address, proto: conn.tls ? 'https' as const : 'http' as const, host: firstHost(req.headerList) }
       : null;
     const grouped = groupForSetHeader(
       upstreamRequestHeaders(req.headerList, { contentLength: req.contentLength, chunked: req.chunked }, forwarded),
@@ -481,6 +484,7 @@ export class Forwarder {
         active: undefined,
         activeRes: undefined,
         closed: false,
+        tls: (socket as { encrypted?: boolean } | undefined)?.encrypted === true,
       };
       state = created;
       this.connections.set(id, state);

@@ -4,6 +4,8 @@ import type { ListenAddress } from '../util/option-values.js';
 import { Forwarder } from './forwarder.js';
 import { createHttp1Server } from './http1/index.js';
 import { SinkFanout, type SinkErrorHandler } from './sink-fanout.js';
+import { createTlsListener, type TlsErrorReport, type TlsListener } from './tls-listener.js';
+import type { TlsCredentials } from './tls-credentials.js';
 
 /**
  * The gateway: the raw HTTP/1 listener in front of the forwarder. It knows nothing about
@@ -35,14 +37,27 @@ export interface GatewayOptions {
   forwardedHeaders?: boolean;
   sinks?: ObservationSink[];
   onSinkError?: SinkErrorHandler;
+  /** Speak TLS to clients (the HTTP/1.1 listener runs unchanged behind it). */
+  tls?: GatewayTlsOptions;
+}
+
+export interface GatewayTlsOptions {
+  credentials: TlsCredentials;
+  handshakeTimeoutMs?: number;
+  /** Certificate files are polled for changes at this interval (0: only on reloadTls()). */
+  watchIntervalMs?: number;
+  onTlsError?(report: TlsErrorReport): void;
+  onReload?(): void;
 }
 
 export interface Gateway {
   /** The bound address (the real port when `listen.port` was 0). */
   address: ListenAddress;
-  /** `http://host:port` of the listener. */
+  /** `http://host:port` (or `https://` with TLS) of the listener. */
   url: string;
   server: net.Server;
+  /** Re-reads the TLS certificates (SIGHUP); a no-op without TLS. */
+  reloadTls(): Promise<void>;
   /** Stops accepting, closes every client and upstream connection. */
   close(): Promise<void>;
 }
@@ -71,29 +86,48 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       forwarder.onConnectionClose(conn);
     },
   });
+  let tlsListener: TlsListener | undefined;
+  if (options.tls) {
+    const tlsOptions = options.tls;
+    tlsListener = await createTlsListener({
+      credentials: tlsOptions.credentials,
+      ...(tlsOptions.handshakeTimeoutMs !== undefined && { handshakeTimeoutMs: tlsOptions.handshakeTimeoutMs }),
+      ...(tlsOptions.watchIntervalMs !== undefined && { watchIntervalMs: tlsOptions.watchIntervalMs }),
+      // The HTTP/1.1 server never listens itself: decrypted sockets are handed to it.
+      onSecureConnection: (socket) => server.emit('connection', socket),
+      ...(tlsOptions.onTlsError && { onTlsError: tlsOptions.onTlsError }),
+      ...(tlsOptions.onReload && { onReload: tlsOptions.onReload }),
+    });
+  }
+  const listening = tlsListener?.server ?? server;
   const listen = options.listen ?? GATEWAY_DEFAULTS.listen;
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(listen.port, listen.host, () => {
-      server.off('error', reject);
+    listening.once('error', reject);
+    listening.listen(listen.port, listen.host, () => {
+      listening.off('error', reject);
       resolve();
     });
+  }).catch((err: unknown) => {
+    tlsListener?.close();
+    throw err;
   });
-  const bound = server.address() as net.AddressInfo;
+  const bound = listening.address() as net.AddressInfo;
   const address = { host: bound.address, port: bound.port };
   const hostForUrl = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address;
   return {
     address,
-    url: `http://${hostForUrl}:${bound.port}`,
-    server,
+    url: `${tlsListener ? 'https' : 'http'}://${hostForUrl}:${bound.port}`,
+    server: listening,
+    reloadTls: () => tlsListener?.reload() ?? Promise.resolve(),
     close: () =>
       new Promise<void>((resolve) => {
         // Observations still queued for the sinks are delivered before close() resolves.
-        server.close(() => {
+        listening.close(() => {
           sink.flush();
           resolve();
         });
         for (const socket of sockets) socket.destroy();
+        tlsListener?.close();
         forwarder.closeAll();
       }),
   };

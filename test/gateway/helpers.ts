@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import net from 'node:net';
+import tls from 'node:tls';
 import { afterEach } from 'vitest';
 import type { Gateway } from '../../src/gateway/index.js';
 import type { ExchangeStart, Observation, ObservationSink } from '../../src/observation.js';
@@ -54,12 +55,16 @@ function header(headers: Array<[string, string]>, name: string): string | undefi
 }
 
 /** A correct keep-alive HTTP/1.1 server on raw sockets (Node's http.Server refuses BITS_POST). */
-export async function startUpstream(handler: UpstreamHandler = () => ({ status: 200, headers: [['BITS-Packet-Type', 'Ack'], ['Content-Length', '0']] })): Promise<TestUpstream> {
+export async function startUpstream(
+  handler: UpstreamHandler = () => ({ status: 200, headers: [['BITS-Packet-Type', 'Ack'], ['Content-Length', '0']] }),
+  /** Serve HTTPS with these options (the handle's url is then https://). */
+  tlsOptions?: tls.TlsOptions,
+): Promise<TestUpstream> {
   const requests: SeenRequest[] = [];
   const sockets = new Set<net.Socket>();
   let accepted = 0;
   let closed = 0;
-  const server = net.createServer((socket) => {
+  const onSocket = (socket: net.Socket) => {
     const socketId = ++accepted;
     sockets.add(socket);
     socket.on('close', () => {
@@ -155,8 +160,11 @@ export async function startUpstream(handler: UpstreamHandler = () => ({ status: 
       buf = buf.length ? Buffer.concat([buf, d]) : d;
       feed();
     });
-  });
-  return listenUpstream(server, sockets, requests, () => accepted, () => closed);
+  };
+  const server = tlsOptions ? tls.createServer(tlsOptions, onSocket) : net.createServer(onSocket);
+  const handle = await listenUpstream(server, sockets, requests, () => accepted, () => closed);
+  if (tlsOptions) handle.url.protocol = 'https:';
+  return handle;
 }
 
 /** Listens on a loopback port; the handle reads the counters live and `close` destroys open sockets first. */
@@ -243,6 +251,14 @@ export class RawClient {
     socket.on('close', () => {
       this.closed = true;
       this.wake();
+    });
+  }
+
+  /** A TLS connection (no SNI unless `servername` is given, as Node's tls.connect). */
+  static connectTls(port: number, options: tls.ConnectionOptions): Promise<RawClient> {
+    return new Promise((resolve, reject) => {
+      const socket = tls.connect({ port, host: '127.0.0.1', ...options }, () => resolve(new RawClient(socket)));
+      socket.once('error', reject);
     });
   }
 
