@@ -25,7 +25,12 @@
  *   with backpressure. A response already complete and bodiless when we see it (every
  *   Ack) is answered in the same turn: head and end leave in one write.
  * - Request targets: an absolute-form target goes upstream, and into the observation, in
- *   origin-form (request-target.ts).
+ *   origin-form (request-target.ts); its authority replaces the Host sent upstream (RFC 9110
+ *   §7.2, RFC 9112 §3.2.2).
+ * - Routing (routes.ts): the authority picks the upstream; the first request binds the
+ *   client connection's pinned agent to it. A later request on that connection for another
+ *   upstream, or for a name nothing serves, is 421 (the client retries on a new connection);
+ *   an empty Host is 400.
  * - Request body failures: the listener reports a malformed or stalled body (onReject)
  *   before the body stream errors; that reason ends the exchange in flight. Once a response
  *   is under way (an early 413), only its own 'finish' or 'close' ends the exchange.
@@ -45,10 +50,14 @@ import { clientResponseHeaders, groupForSetHeader, plainAddress, upstreamRequest
 import type { ConnectionInfo as ListenerConnection, Http1Request as ListenerRequest, Http1Response as ListenerResponse, RejectInfo as ListenerReject } from './http1/types.js';
 import { PinnedAgent } from './pinned-agent.js';
 import { originForm } from './request-target.js';
+import { absoluteFormAuthority, RouteTable, upstreamTarget, type UpstreamTarget } from './routes.js';
 import { classifyUpstreamError, GATEWAY_BODIES, type FailureReply } from './upstream-errors.js';
 
 export interface ForwarderOptions {
-  upstream: URL;
+  /** The one upstream (plain http), when no `routes` are given. */
+  upstream?: URL;
+  /** Upstreams by host name, with their default. */
+  routes?: RouteTable;
   /** No upstream progress (response head, or body bytes) for this long → 504 / abort. */
   upstreamTimeoutMs: number;
   /** Set X-Forwarded-For/-Proto/-Host (overwriting client-sent ones). */
@@ -68,6 +77,8 @@ interface ConnectionState {
   /** The response writer of `active`. */
   activeRes: ListenerResponse | undefined;
   closed: boolean;
+  /** The upstream the pinned agent is bound to (set by the first request). */
+  upstream: UpstreamTarget | undefined;
   /** The client connection is TLS (X-Forwarded-Proto, observation scheme). */
   tls: boolean;
 }
@@ -83,17 +94,15 @@ export class Forwarder {
     selfHandleResponse: true, xfwd: false, ws: false, ignorePath: true, prependPath: false, toProxy: true,
   });
   private readonly connections = new Map<number, ConnectionState>();
-  private readonly target: { protocol: string; host: string; hostname: string; port: number };
-  private readonly pathPrefix: string;
+  private readonly routes: RouteTable;
   private readonly now: () => number;
   private nextExchangeId = 1;
   private nextUpstreamId = 1;
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(private readonly options: ForwarderOptions) {
-    const hostname = options.upstream.hostname.replace(/^\[(.*)\]$/, '$1');
-    this.target = { protocol: 'http:', host: hostname, hostname, port: Number(options.upstream.port || 80) };
-    this.pathPrefix = options.upstream.pathname.replace(/\/+$/, '');
+    if (!options.routes && !options.upstream) throw new TypeError('Forwarder: an upstream or routes are required');
+    this.routes = options.routes ?? new RouteTable([], upstreamTarget(options.upstream!));
     this.now = options.now ?? Date.now;
     const interval = Math.min(1_000, Math.max(10, Math.floor(options.upstreamTimeoutMs / 4)));
     this.sweeper = setInterval(() => this.sweep(), interval);
@@ -207,14 +216,25 @@ export class Forwarder {
     }
     conn.active = ex;
     conn.activeRes = res;
+    const absoluteAuthority = absoluteFormAuthority(req.url);
+    const clientHost = firstHost(req.headerList);
+    const route = this.routes.resolve(absoluteAuthority ?? clientHost);
+    if (!route.ok || (conn.upstream !== undefined && conn.upstream !== route.upstream)) {
+      this.failExchange(conn, ex, res, route.ok ? { error: 'misdirected', status: 421 } : route);
+      return;
+    }
+    if (conn.upstream === undefined) {
+      conn.upstream = route.upstream;
+      conn.agent.bind(route.upstream.tls);
+    }
     conn.agent.busy = true;
 
     const forwarded = this.options.forwardedHeaders
-      ? { for: conn.address, proto: conn.tls ? 'https' as const : 'http' as const, host: firstHost(req.headerList) }
+      ? { for: conn.address, proto: conn.tls ? 'https' as const : 'http' as const, host: absoluteAuthority ?? clientHost }
       : null;
-    const grouped = groupForSetHeader(
-      upstreamRequestHeaders(req.headerList, { contentLength: req.contentLength, chunked: req.chunked }, forwarded),
-    );
+    const outgoing = upstreamRequestHeaders(req.headerList, { contentLength: req.contentLength, chunked: req.chunked }, forwarded);
+    if (absoluteAuthority !== undefined) replaceHost(outgoing, absoluteAuthority);
+    const grouped = groupForSetHeader(outgoing);
     const facade = {
       method: req.method,
       url,
@@ -236,7 +256,7 @@ export class Forwarder {
       this.proxy.web(
         facade as unknown as http.IncomingMessage,
         res as unknown as http.ServerResponse,
-        { target: this.target as unknown as httpProxy.ProxyTargetUrl, agent: conn.agent, buffer: bufferHook as never },
+        { target: route.upstream.target as unknown as httpProxy.ProxyTargetUrl, agent: conn.agent, buffer: bufferHook as never },
         (err: Error) => this.onUpstreamError(conn, ex, res, err),
       );
     } catch (err) {
@@ -260,7 +280,8 @@ export class Forwarder {
     proxyReq.removeHeader('host');
     for (const [name, value] of headers) proxyReq.setHeader(name, value);
     const url = ex.start.url;
-    proxyReq.path = this.pathPrefix && url.startsWith('/') ? this.pathPrefix + url : url;
+    const pathPrefix = conn.upstream?.pathPrefix ?? '';
+    proxyReq.path = pathPrefix && url.startsWith('/') ? pathPrefix + url : url;
     // No framing from the client means no body: do not let Node invent `Content-Length: 0`
     // or chunked framing for a method it does not know.
     if (req.contentLength === null && !req.chunked) proxyReq.useChunkedEncodingByDefault = false;
@@ -484,6 +505,7 @@ export class Forwarder {
         active: undefined,
         activeRes: undefined,
         closed: false,
+        upstream: undefined,
         tls: (socket as { encrypted?: boolean } | undefined)?.encrypted === true,
       };
       state = created;
@@ -500,6 +522,13 @@ export class Forwarder {
 function bodyErrorReason(err: Error): string {
   const reason = (err as { reason?: unknown }).reason;
   return typeof reason === 'string' && reason !== '' ? reason : 'client-aborted';
+}
+
+/** RFC 9112 §3.2.2: with an absolute-form target, the Host sent on is the target's authority. */
+function replaceHost(headers: Array<[string, string]>, authority: string): void {
+  const at = headers.findIndex(([name]) => name.length === 4 && name.toLowerCase() === 'host');
+  if (at >= 0) headers[at] = [headers[at]![0], authority];
+  else headers.unshift(['Host', authority]);
 }
 
 function firstHost(headers: HeaderList): string | undefined {

@@ -3,6 +3,7 @@ import type { ObservationSink } from '../observation.js';
 import type { ListenAddress } from '../util/option-values.js';
 import { Forwarder } from './forwarder.js';
 import { createHttp1Server } from './http1/index.js';
+import type { RouteTable } from './routes.js';
 import { SinkFanout, type SinkErrorHandler } from './sink-fanout.js';
 import { createTlsListener, type TlsErrorReport, type TlsListener } from './tls-listener.js';
 import type { TlsCredentials } from './tls-credentials.js';
@@ -24,7 +25,9 @@ export const GATEWAY_DEFAULTS = {
 } as const;
 
 export interface GatewayOptions {
-  upstream: URL;
+  /** The one plain-http upstream; or give `routes` (https upstreams, a farm). */
+  upstream?: URL;
+  routes?: RouteTable;
   listen?: ListenAddress;
   upstreamTimeoutMs?: number;
   headersTimeoutMs?: number;
@@ -65,7 +68,8 @@ export interface Gateway {
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const sink = new SinkFanout(options.sinks ?? [], options.onSinkError);
   const forwarder = new Forwarder({
-    upstream: options.upstream,
+    ...(options.upstream && { upstream: options.upstream }),
+    ...(options.routes && { routes: options.routes }),
     upstreamTimeoutMs: options.upstreamTimeoutMs ?? GATEWAY_DEFAULTS.upstreamTimeoutMs,
     forwardedHeaders: options.forwardedHeaders ?? GATEWAY_DEFAULTS.forwardedHeaders,
     sink,
@@ -132,3 +136,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       }),
   };
 }
+
+export { RouteTable, upstreamTarget, upstreamSecureContext, type UpstreamTarget, type UpstreamTlsSettings } from './routes.js';
+export type { TlsErrorReport, TlsErrorCause } from './tls-listener.js';
+export type { TlsCredentials, CertificateSource } from './tls-credentials.js';

@@ -1,5 +1,6 @@
 import http from 'node:http';
 import net from 'node:net';
+import tls from 'node:tls';
 
 /**
  * The upstream side of one client connection. NTLM/Negotiate authenticate a TCP connection
@@ -15,6 +16,9 @@ import net from 'node:net';
  * `Content-Length: 0` followed by stray body bytes). Node's client would either drop them
  * or read them as the next response; both desynchronise the pair, so such a socket is
  * destroyed ("poisoned").
+ *
+ * Over TLS (an https:// upstream, `bind()`), the one socket is a TLS socket: still one per
+ * client connection, so an NTLM handshake stays on the TLS connection that carried it.
  *
  * Pooling is our own, not http.Agent's: with one socket there is nothing to pool, and the
  * base addRequest()/'free' path (option spreads into prototype-less objects, name lookups,
@@ -44,12 +48,23 @@ export class PinnedAgent extends http.Agent {
   private inUse = false;
   /** Requests waiting for the socket (only if a request starts before the last one freed it). */
   private readonly waiting: http.ClientRequest[] = [];
+  /** TLS options of the upstream this agent is bound to (https:// only). */
+  private tlsOptions: tls.ConnectionOptions | undefined;
 
   constructor(
     private readonly nextUpstreamId: () => number,
     private readonly onLost: () => void,
   ) {
     super({ keepAlive: true, maxSockets: 1, maxFreeSockets: 1 });
+  }
+
+  /**
+   * Chooses the scheme before the first request. Node's https client refuses an agent whose
+   * `protocol` is not `https:` (ERR_INVALID_PROTOCOL).
+   */
+  bind(tlsOptions: tls.ConnectionOptions | undefined): void {
+    this.tlsOptions = tlsOptions;
+    (this as { protocol?: string }).protocol = tlsOptions ? 'https:' : 'http:';
   }
 
   /** The current upstream socket, if open. */
@@ -90,7 +105,7 @@ export class PinnedAgent extends http.Agent {
       host: options.host ?? 'localhost', port: Number(options.port), noDelay: true, keepAlive: true, keepAliveInitialDelay: 1000,
       writableHighWaterMark: UPSTREAM_WRITE_HIGH_WATER_MARK,
     } as net.TcpNetConnectOpts;
-    const socket = net.createConnection(connectOptions);
+    const socket = this.tlsOptions ? tls.connect({ ...connectOptions, ...this.tlsOptions }) : net.createConnection(connectOptions);
     this.socket = socket;
     this.upstreamConnectionId = this.nextUpstreamId();
     // Errors while idle would otherwise be unhandled; 'close' follows and does the cleanup.
