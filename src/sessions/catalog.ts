@@ -140,4 +140,9 @@ export const VIOLATION_CATALOG: Readonly<Record<ViolationCode, ViolationInfo>> =
     title: 'Packet bypassed the issued BITS-Host-Id',
     explain: 'The Create-Session Ack named the farm node that holds the session; packets sent elsewhere may reach a node that does not know it (BG_E_SESSION_NOT_FOUND). The client should use the host id until BITS-Host-Id-Fallback-Timeout has passed without an answer from it, and forever when no timeout was issued.',
   },
+  'auth-channel-binding': {
+    severity: 'error',
+    title: 'NTLM/Negotiate handshake loops on one connection',
+    explain: 'IIS with Extended Protection (extendedProtection tokenChecking="Require") binds NTLM/Kerberos tokens to the TLS channel the client sees, which ends at the gateway, so every handshake through a TLS-terminating proxy fails and the job never authenticates. On the IIS site add flags="Proxy" and the gateway\'s names as SPNs (HTTP/gateway.example.com), or set tokenChecking="None" (README: TLS and farms). If direct access fails too, the credentials are wrong.',
+  },
 };

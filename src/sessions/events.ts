@@ -59,6 +59,8 @@ export const VIOLATION_CODES = [
   'ack-range-regressed',
   'server-error',
   'host-id-ignored',
+  // The connection, not a session.
+  'auth-channel-binding',
 ] as const;
 
 export type ViolationCode = (typeof VIOLATION_CODES)[number];

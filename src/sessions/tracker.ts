@@ -24,6 +24,7 @@ import {
   type AnswerClass, type BitsAck, type BitsRequest, classifyAnswer, decodeExchange, formatErrorCode, headerValue, parsePacketType,
 } from '../protocol/index.js';
 import { type ConnectionClosed, type ExchangeStart, isRefusedRequest, type Observation } from '../observation.js';
+import { AuthLoopDetector } from './auth-loop.js';
 import { VIOLATION_CATALOG } from './catalog.js';
 import {
   type BitsEvent, type PacketKind, type SessionDetail, type SessionState, type SessionSummary,
@@ -147,6 +148,8 @@ export class SessionTracker {
   /** Sum of every held session's accountedBytes (the Timelines ring adds its own, see retainedBytes). */
   private sessionBytesTotal = 0;
   private readonly found: Violation[] = [];
+  /** Connection-bound authentication looping (IIS Extended Protection behind our TLS). */
+  private readonly authLoops = new AuthLoopDetector();
   private readonly mark: ChangeMark = fillMark({} as ChangeMark, undefined);
   private readonly ctx: ExchangeContext;
   /**
@@ -236,6 +239,10 @@ export class SessionTracker {
     this.observationCount++;
     this.bytes += obs.requestBodyBytes + obs.responseBodyBytes;
     if (this.closeAwaited.size > 0) this.noteConnectionReused(obs.connectionId);
+    if (obs.status === 401) {
+      const loop = this.authLoops.observe(obs);
+      if (loop) this.emitViolations(out, undefined, [this.violation('auth-channel-binding', loop, undefined, obs.id, obs.endedAt)], obs.endedAt);
+    }
 
     // Decoded once per exchange, shared with the metrics and the request log (obs.decoded).
     const decoded = decodeExchange(obs);

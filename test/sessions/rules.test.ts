@@ -180,7 +180,28 @@ const CASES: Case[] = [
     nearMiss: (w) => [w.create(URL_, SID, { hostId: 'node7.farm' }), w.fragment(URL_, SID, 0, 9, 10, { requestHeaders: [['Host', 'NODE7.farm:8080'], ['BITS-Packet-Type', 'Fragment'], ['BITS-Session-Id', SID], ['Content-Range', 'bytes 0-9/10'], ['Content-Length', '10']] })],
     message: 'Fragment sent to host "files.example.com", not the issued BITS-Host-Id "node7.farm" (no fallback timeout was issued, so the client never falls back)',
   },
+  {
+    code: 'auth-channel-binding', name: 'NTLM credentials answered with a bare 401 after the challenge, on the same upstream connection',
+    flag: (w) => ntlmRounds(w, 401),
+    nearMiss: (w) => ntlmRounds(w, 200),
+    message: 'NTLM credentials answered with a new 401 on the same connection after its challenge: the handshake starts over. ' +
+      'If the same account authenticates directly against the server, IIS Extended Protection (tokenChecking="Require") is ' +
+      'refusing tokens bound to the gateway\'s TLS channel; otherwise the credentials are wrong',
+    severity: 'error',
+  },
 ];
+
+/** Anonymous -> 401 (two WWW-Authenticate lines), type 1 -> challenge, type 3 -> `final`, all on upstream connection 7. */
+function ntlmRounds(w: Wire, final: number): Observation[] {
+  const ping = (auth: string | undefined, status: number, challenge: Array<[string, string]>) => w.exchange('BITS_POST', URL_,
+    [['Host', 'files.example.com'], ['BITS-Packet-Type', 'Ping'], ...(auth ? [['Authorization', auth] as [string, string]] : []), ['Content-Length', '0']],
+    status, [...challenge, ['Content-Length', '0']], { upstreamConnectionId: 7 });
+  return [
+    ping(undefined, 401, [['WWW-Authenticate', 'Negotiate'], ['WWW-Authenticate', 'NTLM']]),
+    ping('NTLM TlRMTVNTUAABAAAA', 401, [['WWW-Authenticate', 'NTLM TlRMTVNTUAACAAAA']]),
+    ping('NTLM TlRMTVNTUAADAAAA', final, final === 401 ? [['WWW-Authenticate', 'Negotiate'], ['WWW-Authenticate', 'NTLM']] : [['BITS-Packet-Type', 'Ack']]),
+  ];
+}
 
 describe('violation rules (table-driven: a case that flags, a near-miss that does not)', () => {
   it('covers every violation code', () => {
