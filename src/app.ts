@@ -9,7 +9,10 @@
 import type pino from 'pino';
 import { startDashboard, type DashboardHandle } from './dashboard/index.js';
 import { EventBus } from './event-bus.js';
-import { startGateway, type Gateway } from './gateway/index.js';
+import type { SecureContextOptions } from 'node:tls';
+import {
+  RouteTable, startGateway, upstreamSecureContext, upstreamTarget, type Gateway, type TlsCredentials, type UpstreamTlsSettings,
+} from './gateway/index.js';
 import { Inspector } from './inspector.js';
 import type { ObservationSink } from './observation.js';
 import { startBitsServer, type BitsServer, type ReplyMode } from './server/index.js';
@@ -17,6 +20,7 @@ import { SessionTracker, type SessionTrackerOptions } from './sessions/tracker.j
 import { subscribeEventLog } from './sinks/event-log.js';
 import { BitsgateMetrics } from './sinks/metrics.js';
 import { Recorder } from './sinks/recorder.js';
+import { TlsErrorLog } from './sinks/tls-error-log.js';
 import { RequestLog } from './sinks/request-log.js';
 import type { ListenAddress } from './util/option-values.js';
 
@@ -31,8 +35,16 @@ export interface EmbeddedServerOptions {
 }
 
 export interface AppOptions {
-  /** The BITS server to inspect. Absent: start the embedded server (`embedded`) and use it. */
+  /** The BITS server to inspect (the default route). Absent, and no `routes`: start the embedded server (`embedded`) and use it. */
   upstream?: URL;
+  /** Farm nodes by host name (`--route HOST=URL`). */
+  routes?: Array<[host: string, url: URL]>;
+  /** TLS towards https:// upstreams. */
+  upstreamTls?: UpstreamTlsSettings;
+  /** TLS towards clients on the gateway listener. */
+  tls?: { credentials: TlsCredentials; handshakeTimeoutMs?: number; watchIntervalMs?: number };
+  /** Serve the dashboard over HTTPS with this certificate. */
+  dashboardTls?: SecureContextOptions;
   embedded?: EmbeddedServerOptions;
   listen?: ListenAddress;
   upstreamTimeoutMs?: number;
@@ -54,13 +66,16 @@ export interface AppOptions {
 
 export interface App {
   gateway: Gateway;
-  /** The upstream in use (the embedded server's URL when none was given). */
-  upstream: URL;
+  /** The default upstream (the embedded server's URL when none was given; absent with routes only). */
+  upstream: URL | undefined;
+  routes: RouteTable;
   embeddedServer?: BitsServer;
   dashboard?: DashboardHandle;
   tracker: SessionTracker;
   bus: EventBus;
   metrics: BitsgateMetrics;
+  /** SIGTERM: stop accepting, let exchanges in flight finish within `graceMs`, then close(). */
+  shutdown(graceMs: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -75,7 +90,9 @@ export const APP_DEFAULTS = {
 export async function startApp(options: AppOptions): Promise<App> {
   const { logger } = options;
   const closers: Array<() => Promise<void> | void> = [];
-  const close = async () => {
+  let closing: Promise<void> | undefined;
+  // Idempotent: a second signal during a graceful shutdown closes at once, not twice.
+  const close = () => (closing ??= (async () => {
     for (const fn of closers.reverse()) {
       try {
         await fn();
@@ -83,11 +100,11 @@ export async function startApp(options: AppOptions): Promise<App> {
         logger.warn({ err }, 'error while shutting down');
       }
     }
-  };
+  })());
   try {
     let upstream = options.upstream;
     let embeddedServer: BitsServer | undefined;
-    if (!upstream) {
+    if (!upstream && !options.routes?.length) {
       const embedded = options.embedded ?? {
         root: APP_DEFAULTS.embeddedRoot,
         replyMode: 'sha256',
@@ -134,12 +151,22 @@ export async function startApp(options: AppOptions): Promise<App> {
         metrics,
         token: options.dashboardToken,
         allowedHosts: options.dashboardAllowedHosts,
+        ...(options.dashboardTls && { tls: options.dashboardTls }),
       });
       closers.push(() => dashboard!.close());
     }
 
+    const routes = buildRoutes(upstream, options.routes ?? [], options.upstreamTls ?? {});
+    const tlsLog = new TlsErrorLog(logger.child({ component: 'tls' }), metrics.registry);
     const gateway = await startGateway({
-      upstream,
+      routes,
+      ...(options.tls && {
+        tls: {
+          ...options.tls,
+          onTlsError: (r) => tlsLog.report(r),
+          onReload: () => logger.info('tls: certificates reloaded'),
+        },
+      }),
       listen: options.listen,
       upstreamTimeoutMs: options.upstreamTimeoutMs,
       headersTimeoutMs: options.headersTimeoutMs,
@@ -150,9 +177,22 @@ export async function startApp(options: AppOptions): Promise<App> {
     });
     closers.push(() => gateway.close());
 
-    return { gateway, upstream, embeddedServer, dashboard, tracker, bus, metrics, close };
+    const shutdown = async (graceMs: number) => {
+      await gateway.shutdown(graceMs);
+      await close();
+    };
+    return { gateway, upstream, routes, embeddedServer, dashboard, tracker, bus, metrics, shutdown, close };
   } catch (err) {
     await close();
     throw err;
   }
+}
+
+/** The default upstream and the farm routes; one TLS context shared by every https:// upstream. */
+function buildRoutes(upstream: URL | undefined, routes: Array<[string, URL]>, tlsSettings: UpstreamTlsSettings): RouteTable {
+  const anyHttps = [upstream, ...routes.map(([, url]) => url)].some((url) => url?.protocol === 'https:');
+  const context = anyHttps ? upstreamSecureContext(tlsSettings) : undefined;
+  // --upstream-servername names the default upstream (an IP in its URL); routes are named by their URL.
+  const fallback = upstream ? upstreamTarget(upstream, tlsSettings, tlsSettings.servername, context) : undefined;
+  return new RouteTable(routes.map(([host, url]) => [host, upstreamTarget(url, tlsSettings, undefined, context)] as const), fallback);
 }

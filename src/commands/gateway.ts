@@ -1,10 +1,15 @@
+import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { loadConfigFile } from '../config/config-file.js';
+import { EDGE_HELP, EDGE_OPTION_SPECS, parseEdgeOptions, parseUpstreamUrl, type EdgeOptions } from '../config/edge-options.js';
+import type { UpstreamTlsSettings } from '../gateway/index.js';
+import { CredentialError, loadSource } from '../gateway/tls-credentials.js';
 import { APP_DEFAULTS, startApp, type App } from '../app.js';
 import { GATEWAY_DEFAULTS } from '../gateway/index.js';
 import { TRACKER_DEFAULTS } from '../sessions/tracker.js';
 import { createLogger, isLogLevel, LOG_LEVELS, type LogLevel } from '../sinks/logger.js';
 import {
-  type ListenAddress, parseBytes, parseDuration, parseHttpUrl, parseInteger, parseListen, UsageError,
+  type ListenAddress, parseBytes, parseDuration, parseInteger, parseListen, UsageError,
 } from '../util/option-values.js';
 import type { Command } from './command.js';
 
@@ -35,6 +40,8 @@ export interface GatewayCommandOptions {
   logLevel: LogLevel;
   /** undefined: pretty only when stdout is a terminal. */
   pretty: boolean | undefined;
+  /** TLS on both sides, farm routes, shutdown grace (src/config/edge-options.ts). */
+  edge: EdgeOptions;
 }
 
 /** Below this the tracker could hold only a few sessions with large heads. */
@@ -56,7 +63,8 @@ function parseSessionMemory(raw: string): number {
 const HELP = `bitsgate gateway: inspecting reverse proxy for BITS uploads (the default command)
 
 Usage:
-  bitsgate [gateway] [--upstream http://HOST:PORT] [options]
+  bitsgate [gateway] [--upstream http(s)://HOST:PORT] [options]
+  bitsgate [gateway] --config bitsgate.yaml [options]
 
 Forwards every request (BITS_POST, GET, HEAD, ...) to the upstream server byte-exactly,
 one upstream connection per client connection (NTLM/Negotiate keep working), decodes
@@ -67,7 +75,8 @@ Without --upstream, bitsgate starts its own BITS upload server on an internal lo
 port as the upstream (root --root, upload-reply under ${APP_DEFAULTS.embeddedReplyPrefix}): the npm start default.
 
 Options:
-  --upstream URL            upstream BITS server, http://HOST:PORT; a path prefix is kept
+  --upstream URL            upstream BITS server, http://HOST:PORT or https://HOST; a path
+                            prefix is kept
   --root DIR                upload root of the embedded server when no --upstream
                             (default ${APP_DEFAULTS.embeddedRoot})
   --listen HOST:PORT        address to listen on (default ${GATEWAY_DEFAULTS.listen.host}:${GATEWAY_DEFAULTS.listen.port})
@@ -103,14 +112,19 @@ Options:
   --pretty                  human-readable log lines (default when stdout is a terminal)
   -h, --help                this text
 
+${EDGE_HELP}
+
 Durations: 30 (seconds), 500ms, 30s, 5m, 2h, 14d. Sizes: 268435456, 512k, 256MiB, 1g.`;
 
 export function parseGatewayArgs(args: string[]): GatewayCommandOptions {
-  const { values, positionals } = parseArgs({
+  const { values, positionals, tokens } = parseArgs({
     args,
     strict: true,
     allowPositionals: true,
+    tokens: true,
     options: {
+      ...EDGE_OPTION_SPECS,
+      config: { type: 'string' },
       upstream: { type: 'string' },
       root: { type: 'string' },
       listen: { type: 'string' },
@@ -131,6 +145,7 @@ export function parseGatewayArgs(args: string[]): GatewayCommandOptions {
     },
   });
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
+  if (values.config !== undefined) return withConfigFile(values.config, args, tokens);
   const logLevel = values['log-level'] ?? 'info';
   if (!isLogLevel(logLevel)) throw new UsageError(`--log-level: expected one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`);
   const duration = (name: string, fallback: number): number => {
@@ -152,7 +167,7 @@ export function parseGatewayArgs(args: string[]): GatewayCommandOptions {
     throw new UsageError('--dashboard-token: expected 16 to 256 visible ASCII characters');
   }
   return {
-    upstream: values.upstream !== undefined ? parseHttpUrl('--upstream', values.upstream) : undefined,
+    upstream: values.upstream !== undefined ? parseUpstreamUrl('--upstream', values.upstream) : undefined,
     embeddedRoot: values.root ?? APP_DEFAULTS.embeddedRoot,
     listen: values.listen !== undefined ? parseListen('--listen', values.listen) : { ...GATEWAY_DEFAULTS.listen },
     upstreamTimeoutMs: duration('upstream-timeout', GATEWAY_DEFAULTS.upstreamTimeoutMs),
@@ -179,15 +194,56 @@ export function parseGatewayArgs(args: string[]): GatewayCommandOptions {
     record: values.record,
     logLevel,
     pretty: values.pretty ? true : undefined,
+    edge: parseEdgeOptions(values),
+  };
+}
+
+/**
+ * The config file's options, then the command line's: a key given on the command line
+ * replaces the file's whole (a `--route` there replaces every route of the file).
+ */
+function withConfigFile(file: string, args: string[], tokens: ReadonlyArray<{ kind: string; name?: string; index: number }>): GatewayCommandOptions {
+  const fromFile = loadConfigFile(file, (fileArgs) => void parseGatewayArgs(fileArgs));
+  const onCommandLine = new Set(tokens.flatMap((t) => (t.kind === 'option' && t.name !== undefined ? [t.name] : [])));
+  const configAt = new Set(tokens.flatMap((t) => (t.kind === 'option' && t.name === 'config' ? [t.index] : [])));
+  // Drop `--config FILE` / `--config=FILE` from the command line.
+  const rest = args.filter((arg, i) => !configAt.has(i) && !(configAt.has(i - 1) && !args[i - 1]!.includes('=')));
+  const merged = [...fromFile.filter(([key]) => !onCommandLine.has(key)).flatMap(([, a]) => a), ...rest];
+  return parseGatewayArgs(merged);
+}
+
+/** Reads the upstream CA and client certificate named on the command line. */
+export async function readUpstreamTls(edge: EdgeOptions): Promise<UpstreamTlsSettings> {
+  const t = edge.upstreamTls;
+  const read = async (option: string, file: string) => {
+    try {
+      return await readFile(file);
+    } catch (err) {
+      throw new UsageError(`${option}: cannot read ${file}: ${(err as Error).message}`);
+    }
+  };
+  return {
+    ...(t.caFile !== undefined && { ca: await read('--upstream-ca', t.caFile) }),
+    ...(t.servername !== undefined && { servername: t.servername }),
+    ...(t.insecure && { insecure: true }),
+    ...(t.certFile !== undefined && { cert: await read('--upstream-cert', t.certFile) }),
+    ...(t.keyFile !== undefined && { key: await read('--upstream-key', t.keyFile) }),
   };
 }
 
 /** Starts bitsgate with parsed command options (the logger is the caller's). */
-export function startFromOptions(opts: GatewayCommandOptions, logger: ReturnType<typeof createLogger>): Promise<App> {
+export async function startFromOptions(opts: GatewayCommandOptions, logger: ReturnType<typeof createLogger>): Promise<App> {
+  const { edge } = opts;
+  const upstreamTls = await readUpstreamTls(edge);
+  const dashboardTls = edge.dashboardTls ? await loadSource(edge.dashboardTls) : undefined;
   return startApp({
     logger,
     upstream: opts.upstream,
-    embedded: opts.upstream ? undefined : {
+    routes: edge.routes,
+    upstreamTls,
+    ...(edge.tls && { tls: edge.tls }),
+    ...(dashboardTls && { dashboardTls }),
+    embedded: opts.upstream || edge.routes.length ? undefined : {
       root: opts.embeddedRoot,
       replyMode: 'sha256',
       replyPrefix: APP_DEFAULTS.embeddedReplyPrefix,
@@ -210,8 +266,9 @@ export function banner(app: App, opts: GatewayCommandOptions): string {
   const gw = app.gateway.url;
   const lines = [
     '',
-    `bitsgate gateway   ${gw}   ->   upstream ${app.upstream.origin}${app.embeddedServer ? ` (embedded BITS server, root ${opts.embeddedRoot})` : ''}`,
+    `bitsgate gateway   ${gw}   ->   upstream ${app.upstream?.origin ?? '(none: routes only)'}${app.embeddedServer ? ` (embedded BITS server, root ${opts.embeddedRoot})` : ''}`,
   ];
+  for (const [host, url] of opts.edge.routes) lines.push(`  route            ${host}   ->   ${url.origin}`);
   if (app.dashboard) lines.push(`dashboard          ${app.dashboard.url}`);
   if (opts.record) lines.push(`recording to       ${opts.record}`);
   lines.push('', 'Try it:');
@@ -240,6 +297,10 @@ export const command: Command = {
         process.stderr.write(`bitsgate gateway: cannot listen on ${e.address ?? '?'}:${e.port ?? '?'}: ${e.code}\n`);
         return 1;
       }
+      if (err instanceof CredentialError || err instanceof UsageError) {
+        process.stderr.write(`bitsgate gateway: ${e.message}\n`);
+        return 1;
+      }
       if (e.code === 'EISDIR' || e.code === 'ENOENT' || e.code === 'EACCES' || e.code === 'ENOTDIR') {
         process.stderr.write(`bitsgate gateway: ${e.message}\n`);
         return 1;
@@ -248,19 +309,34 @@ export const command: Command = {
     }
     logger.info({
       listen: app.gateway.url,
-      upstream: app.upstream.origin,
+      upstream: app.upstream?.origin,
+      routes: Object.fromEntries(opts.edge.routes.map(([host, url]) => [host, url.origin])),
+      tls: Boolean(opts.edge.tls),
       embedded: Boolean(app.embeddedServer),
       dashboard: app.dashboard?.url.replace(/\?token=.*/, ''),
       record: opts.record,
     }, 'gateway listening');
+    if (opts.edge.upstreamTls.insecure) {
+      logger.warn('--upstream-insecure: upstream certificates are NOT verified; anyone on the path can impersonate the server');
+    }
     process.stderr.write(banner(app, opts) + '\n');
-    await new Promise<void>((resolve) => {
-      const stop = () => resolve();
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
+    // Certificate renewals: `systemctl reload` / `kill -HUP`. (Windows has no SIGHUP to send:
+    // there the listener reloads when the files change.)
+    const reload = () => void app.gateway.reloadTls();
+    process.on('SIGHUP', reload);
+    const signal = await new Promise<NodeJS.Signals>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
     });
-    logger.info('shutting down');
-    await app.close();
+    process.off('SIGHUP', reload);
+    logger.info({ signal, graceMs: opts.edge.shutdownGraceMs }, 'shutting down: finishing exchanges in flight');
+    // A second signal during the grace period stops at once.
+    const now = new Promise<void>((resolve) => {
+      process.once('SIGINT', () => resolve());
+      process.once('SIGTERM', () => resolve());
+    });
+    await Promise.race([app.shutdown(opts.edge.shutdownGraceMs), now.then(() => app.close())]);
+    logger.info('stopped');
     logger.flush();
     return 0;
   },

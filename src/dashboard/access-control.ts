@@ -47,6 +47,8 @@ export interface AccessPolicyOptions {
   token?: string;
   /** Extra names (or name:port) accepted in Host, e.g. a DNS name of this machine. */
   allowedHosts?: readonly string[];
+  /** The scheme the dashboard is served with (default http): a WebSocket Origin must use it. */
+  scheme?: 'http' | 'https';
 }
 
 export type AuthResult = 'ok' | 'missing' | 'invalid';
@@ -99,7 +101,7 @@ export class AccessPolicy {
     } catch {
       return false;
     }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') return false;
+    if (url.protocol !== `${this.opts.scheme ?? 'http'}:`) return false;
     return url.host.toLowerCase() === host.toLowerCase() && this.checkHost(url.host);
   }
 

@@ -3,6 +3,8 @@
  * /events WebSocket. GET and HEAD only: nothing here can change traffic.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { SecureContextOptions } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import type { EventBus } from '../event-bus.js';
 import { BitsgateMetrics } from '../sinks/metrics.js';
@@ -29,6 +31,8 @@ export interface DashboardOptions {
   hub?: HubOptions;
   /** Concurrent WebSocket clients accepted (default 100); more get 503. */
   maxClients?: number;
+  /** Serve HTTPS with this certificate and key (TLS 1.2+). */
+  tls?: SecureContextOptions;
 }
 
 export interface DashboardHandle {
@@ -82,12 +86,16 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
   const files = loadStaticFiles(opts.webRoot ?? defaultWebRoot());
 
   let policy: AccessPolicy | undefined;
-  const server = createServer({ requestTimeout: 30_000, headersTimeout: 10_000 }, (req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     handle(req, res).catch(() => {
       if (!res.headersSent) sendText(res, 500, 'internal error\n', false);
       else res.destroy();
     });
-  });
+  };
+  const serverOptions = { requestTimeout: 30_000, headersTimeout: 10_000 };
+  const server = opts.tls
+    ? createHttpsServer({ ...serverOptions, ...opts.tls, minVersion: 'TLSv1.2', ALPNProtocols: ['http/1.1'] }, onRequest)
+    : createServer(serverOptions, onRequest);
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     setSecurityHeaders(res);
@@ -168,13 +176,14 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
     });
   });
   const port = (server.address() as AddressInfo).port;
-  policy = new AccessPolicy({ listenHost: opts.listen.host, port, token, allowedHosts: opts.allowedHosts });
+  const scheme = opts.tls ? 'https' : 'http';
+  policy = new AccessPolicy({ listenHost: opts.listen.host, port, token, allowedHosts: opts.allowedHosts, scheme });
   const ws = new WebSocketEndpoint(hub, policy, opts.maxClients);
   server.on('upgrade', (req, socket, head) => ws.handleUpgrade(req, socket, head));
 
   const h = opts.listen.host.includes(':') ? `[${opts.listen.host}]` : opts.listen.host;
   const displayHost = h === '0.0.0.0' || h === '[::]' ? '127.0.0.1' : h;
-  const base = `http://${displayHost}:${port}/`;
+  const base = `${scheme}://${displayHost}:${port}/`;
   return {
     url: token ? `${base}?token=${encodeURIComponent(token)}` : base,
     token,

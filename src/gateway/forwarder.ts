@@ -99,6 +99,8 @@ export class Forwarder {
   private nextExchangeId = 1;
   private nextUpstreamId = 1;
   private readonly sweeper: NodeJS.Timeout;
+  /** Shutting down: every response closes its connection. */
+  private draining = false;
 
   constructor(private readonly options: ForwarderOptions) {
     if (!options.routes && !options.upstream) throw new TypeError('Forwarder: an upstream or routes are required');
@@ -177,6 +179,22 @@ export class Forwarder {
     this.options.sink.onObservation(obs);
   }
 
+  /** Exchanges in flight (graceful shutdown waits for 0). */
+  get exchangesInFlight(): number {
+    let n = 0;
+    for (const conn of this.connections.values()) if (conn.active) n++;
+    return n;
+  }
+
+  /** Graceful shutdown: idle client connections close now, busy ones after their response. */
+  drain(): void {
+    this.draining = true;
+    for (const conn of this.connections.values()) {
+      if (conn.active && conn.activeRes) conn.activeRes.closeAfter();
+      else this.closeIdleClient(conn);
+    }
+  }
+
   /** Destroys every pinned upstream socket (gateway shutdown). */
   closeAll(): void {
     clearInterval(this.sweeper);
@@ -216,6 +234,7 @@ export class Forwarder {
     }
     conn.active = ex;
     conn.activeRes = res;
+    if (this.draining) res.closeAfter();
     const absoluteAuthority = absoluteFormAuthority(req.url);
     const clientHost = firstHost(req.headerList);
     const route = this.routes.resolve(absoluteAuthority ?? clientHost);

@@ -61,6 +61,11 @@ export interface Gateway {
   server: net.Server;
   /** Re-reads the TLS certificates (SIGHUP); a no-op without TLS. */
   reloadTls(): Promise<void>;
+  /**
+   * Stops accepting; idle connections close at once, exchanges in flight get up to `graceMs`
+   * to finish (their connections close after the response); then close().
+   */
+  shutdown(graceMs: number): Promise<void>;
   /** Stops accepting, closes every client and upstream connection. */
   close(): Promise<void>;
 }
@@ -118,22 +123,32 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const bound = listening.address() as net.AddressInfo;
   const address = { host: bound.address, port: bound.port };
   const hostForUrl = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address;
+  const close = () =>
+    new Promise<void>((resolve) => {
+      // Observations still queued for the sinks are delivered before close() resolves.
+      listening.close(() => {
+        sink.flush();
+        resolve();
+      });
+      for (const socket of sockets) socket.destroy();
+      tlsListener?.close();
+      forwarder.closeAll();
+    });
   return {
     address,
     url: `${tlsListener ? 'https' : 'http'}://${hostForUrl}:${bound.port}`,
     server: listening,
     reloadTls: () => tlsListener?.reload() ?? Promise.resolve(),
-    close: () =>
-      new Promise<void>((resolve) => {
-        // Observations still queued for the sinks are delivered before close() resolves.
-        listening.close(() => {
-          sink.flush();
-          resolve();
-        });
-        for (const socket of sockets) socket.destroy();
-        tlsListener?.close();
-        forwarder.closeAll();
-      }),
+    async shutdown(graceMs: number) {
+      listening.close();
+      forwarder.drain();
+      const deadline = Date.now() + graceMs;
+      while (forwarder.exchangesInFlight > 0 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, Math.min(50, Math.max(1, deadline - Date.now()))));
+      }
+      await close();
+    },
+    close,
   };
 }
 

@@ -35,7 +35,7 @@ describe('bitsgate gateway options', () => {
   });
 
   it('rejects bad values with a usage error naming the option', () => {
-    expect(() => parseGatewayArgs(['--upstream', 'https://x'])).toThrow(UsageError);
+    expect(() => parseGatewayArgs(['--upstream', 'ftp://x'])).toThrow(UsageError);
     expect(() => parseGatewayArgs(['--log-level', 'loud'])).toThrow(/--log-level/);
     expect(() => parseGatewayArgs(['--upstream-timeout', '0'])).toThrow(/--upstream-timeout/);
     expect(() => parseGatewayArgs(['--listen', 'nope'])).toThrow(/--listen/);
