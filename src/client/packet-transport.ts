@@ -8,7 +8,10 @@
  * reconnects by itself after the server or a proxy closes it.
  */
 import http from 'node:http';
+import https from 'node:https';
+import net from 'node:net';
 import type { Readable } from 'node:stream';
+import tls from 'node:tls';
 import type { HeaderList } from '../observation.js';
 
 export interface PacketResponse {
@@ -42,6 +45,8 @@ export interface TransportOptions {
   maxResponseBytes?: number;
   /** Extra headers on every request (e.g. a test marker). */
   headers?: HeaderList;
+  /** https:// URLs: trust this CA too (PEM), or accept any certificate. */
+  tls?: { ca?: Buffer; insecure?: boolean };
 }
 
 export interface PacketRequest {
@@ -54,6 +59,9 @@ export interface PacketRequest {
 
 export class PacketTransport {
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 1, maxFreeSockets: 1 });
+  /** The same single kept-alive connection, over TLS (created on the first https:// request). */
+  private httpsAgent: https.Agent | undefined;
+  private readonly tlsOptions: TransportOptions['tls'];
   private readonly idleTimeoutMs: number;
   private readonly maxResponseBytes: number;
   private readonly extraHeaders: HeaderList;
@@ -64,6 +72,18 @@ export class PacketTransport {
     this.idleTimeoutMs = options.idleTimeoutMs ?? 60_000;
     this.maxResponseBytes = options.maxResponseBytes ?? 16 * 1024 * 1024;
     this.extraHeaders = options.headers ?? [];
+    this.tlsOptions = options.tls;
+  }
+
+  private agentFor(url: URL): http.Agent {
+    if (url.protocol !== 'https:') return this.agent;
+    this.httpsAgent ??= new https.Agent({
+      keepAlive: true, maxSockets: 1, maxFreeSockets: 1, minVersion: 'TLSv1.2', ALPNProtocols: ['http/1.1'],
+      // `ca` replaces the trusted list: keep the bundled roots beside the private CA.
+      ...(this.tlsOptions?.ca && { ca: [...tls.rootCertificates, this.tlsOptions.ca.toString('utf8')] }),
+      rejectUnauthorized: !this.tlsOptions?.insecure,
+    });
+    return this.httpsAgent;
   }
 
   send(packet: PacketRequest, signal?: AbortSignal): Promise<PacketResponse> {
@@ -93,11 +113,15 @@ export class PacketTransport {
       // Host first, as every client writes it; header order and case are kept as given.
       flat.push('Host', packet.url.host);
       for (const [name, value] of [...packet.headers, ...this.extraHeaders]) flat.push(name, value);
-      const req = http.request({
-        agent: this.agent,
+      const secure = packet.url.protocol === 'https:';
+      const hostname = packet.url.hostname.replace(/^\[|\]$/g, '');
+      const req = (secure ? https : http).request({
+        agent: this.agentFor(packet.url),
         method: packet.method,
-        host: packet.url.hostname.replace(/^\[|\]$/g, ''),
-        port: packet.url.port || 80,
+        host: hostname,
+        port: packet.url.port || (secure ? 443 : 80),
+        // Host is in the raw header list, where Node's SNI-from-Host logic cannot see it.
+        ...(secure && !net.isIP(hostname) && { servername: hostname }),
         path: packet.url.pathname + packet.url.search,
         headers: flat as unknown as http.OutgoingHttpHeaders,
         setHost: false,
@@ -163,5 +187,6 @@ export class PacketTransport {
   /** Drop the connection (used after errors, and when done). */
   close(): void {
     this.agent.destroy();
+    this.httpsAgent?.destroy();
   }
 }

@@ -84,6 +84,8 @@ export interface UploadOptions {
   noPing?: boolean;
   /** Abort at once (Ctrl-C): the upload rejects with UploadInterruptedError, nothing more is sent. */
   signal?: AbortSignal;
+  /** https:// URLs: a private CA (PEM) to trust beside the bundled roots, or no verification. */
+  tls?: { ca?: Buffer; insecure?: boolean };
   onProgress?(progress: UploadProgress): void;
   /** What the client did and why ("413: fragment size 4 MiB -> 1 MiB"). */
   onLog?(line: string): void;
@@ -125,7 +127,7 @@ export const MIN_FRAGMENT_SIZE = 1024;
 
 export async function uploadFile(options: UploadOptions): Promise<UploadResult> {
   const url = typeof options.url === 'string' ? new URL(options.url) : options.url;
-  if (url.protocol !== 'http:') throw new UploadError(`only http:// URLs are supported, got ${url.protocol}`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UploadError(`only http:// and https:// URLs are supported, got ${url.protocol}`);
   const fragmentSize = options.fragmentSize ?? DEFAULT_FRAGMENT_SIZE;
   if (!(Number.isSafeInteger(fragmentSize) && fragmentSize > 0)) throw new UploadError('fragment size must be a positive integer');
   for (const [name, v] of [['retryForMs', options.retryForMs], ['backoffBaseMs', options.backoffBaseMs], ['backoffMaxMs', options.backoffMaxMs]] as const) {
@@ -168,7 +170,7 @@ class Uploader {
     const backoff = exponentialBackoff(options.backoffBaseMs ?? DEFAULT_BACKOFF_BASE_MS, options.backoffMaxMs ?? DEFAULT_BACKOFF_MAX_MS);
     const window = new RetryWindow(options.retryForMs ?? DEFAULT_RETRY_FOR_MS, backoff, options.maxRetries);
     this.net = new PacketExchanger(
-      new PacketTransport({ idleTimeoutMs: options.idleTimeoutMs }),
+      new PacketTransport({ idleTimeoutMs: options.idleTimeoutMs, ...(options.tls && { tls: options.tls }) }),
       this.route,
       window,
       { log: (line) => options.onLog?.(line), wait: (w) => options.onWait?.(w) },
@@ -362,7 +364,7 @@ class Uploader {
     } catch {
       throw new UploadError(`server sent an invalid BITS-Reply-URL ${JSON.stringify(replyUrl.slice(0, 200))}`);
     }
-    if (target.protocol !== 'http:') throw new UploadError(`BITS-Reply-URL is not http:// (${target.protocol})`);
+    if (target.protocol !== 'http:' && target.protocol !== 'https:') throw new UploadError(`BITS-Reply-URL is not http(s):// (${target.protocol})`);
     const { res } = await this.net.exchange('reply GET', () => ({ method: 'GET', url: target, headers: [] }));
     if (this.options.replyOut !== undefined) await fs.writeFile(this.options.replyOut, res.body);
     else this.result.reply = res.body;

@@ -42,6 +42,7 @@ Options:
                                  IIS configures upload-reply per virtual directory); default: all
   --host-id NAME                 send BITS-Host-Id on Create-Session Acks
   --host-id-fallback-timeout S   seconds, sent with --host-id (default 86400)
+  --tls-cert FILE --tls-key FILE serve HTTPS with this PEM certificate (chain) and key
   --log-level LEVEL              fatal|error|warn|info|debug|trace|silent (default info)
   -h, --help                     this text`;
 
@@ -71,6 +72,8 @@ export const command: Command = {
         'host-id': { type: 'string' },
         'host-id-fallback-timeout': { type: 'string' },
         'log-level': { type: 'string' },
+        'tls-cert': { type: 'string' },
+        'tls-key': { type: 'string' },
       },
     });
     if (positionals.length) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
@@ -101,9 +104,13 @@ export const command: Command = {
     const level = values['log-level'] ?? 'info';
     if (!isLogLevel(level)) throw new UsageError(`--log-level: expected one of ${LOG_LEVELS.join(', ')}`);
     const logger = createLogger({ level }).child({ component: 'serve' });
+    if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) throw new UsageError('--tls-cert and --tls-key go together');
     let server;
     try {
       server = await startBitsServer({
+      ...(values['tls-cert'] !== undefined && values['tls-key'] !== undefined && {
+        tls: { default: { certFile: values['tls-cert'], keyFile: values['tls-key'] } },
+      }),
       root: values.root,
       listen: values.listen !== undefined ? parseListen('--listen', values.listen) : undefined,
       maxUpload: maxUploadValue !== undefined ? parseBytes('--max-upload-size', maxUploadValue) : undefined,

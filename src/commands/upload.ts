@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import {
   DEFAULT_BACKOFF_MAX_MS,
@@ -13,12 +14,14 @@ import {
 } from '../client/index.js';
 import { createDisplay } from '../client/display.js';
 import { summaryLine } from '../client/progress.js';
-import { parseBytes, parseDuration, parseHttpUrl, parseInteger, UsageError } from '../util/option-values.js';
+import { parseUpstreamUrl } from '../config/edge-options.js';
+import { parseBytes, parseDuration, parseInteger, UsageError } from '../util/option-values.js';
 import type { Command } from './command.js';
 
 const help = `bitsgate upload URL FILE [options]: upload FILE to URL with the BITS upload protocol
 
-  URL is the remote file name, e.g. http://127.0.0.1:8080/uploads/report.zip
+  URL is the remote file name, e.g. http://127.0.0.1:8080/uploads/report.zip or
+  https://gw.example.com/uploads/report.zip
 
 Options:
   --fragment-size N       bytes per Fragment (e.g. 1048576, 512k, 4MiB; default 1MiB);
@@ -33,6 +36,8 @@ Options:
                           the server deletes the partial upload; for demos)
   --misbehave MODE        commit one protocol error on purpose:
 ${MISBEHAVE_MODES.map((m) => `                            ${m.padEnd(16)} ${MISBEHAVE_DESCRIPTIONS[m].does}`).join('\n')}
+  --ca FILE               https:// URLs: trust this CA (PEM) too, beside the bundled roots
+  --insecure              https:// URLs: do not verify the server's certificate (tests only)
   -h, --help              this text
 
 What it does on each answer (bits-protocol.md §6, as the Windows client does):
@@ -73,10 +78,21 @@ export const command: Command = {
         'backoff-max': { type: 'string' },
         misbehave: { type: 'string' },
         'cancel-after': { type: 'string' },
+        ca: { type: 'string' },
+        insecure: { type: 'boolean' },
       },
     });
     if (positionals.length !== 2) throw new UsageError('expected URL and FILE');
-    const url = parseHttpUrl('URL', positionals[0]!);
+    const url = parseUpstreamUrl('URL', positionals[0]!);
+    let ca: Buffer | undefined;
+    if (values.ca !== undefined) {
+      try {
+        ca = readFileSync(values.ca);
+      } catch (err) {
+        throw new UsageError(`--ca: cannot read ${values.ca}: ${(err as Error).message}`);
+      }
+    }
+    if ((ca || values.insecure) && url.protocol !== 'https:') throw new UsageError('--ca and --insecure are for https:// URLs');
     const file = positionals[1]!;
     let misbehave: MisbehaveMode | undefined;
     if (values.misbehave !== undefined) {
@@ -124,6 +140,7 @@ export const command: Command = {
         onProgress: display.progress,
         onLog: display.log,
         onWait: display.wait,
+        ...((ca || values.insecure) && { tls: { ...(ca && { ca }), ...(values.insecure && { insecure: true }) } }),
       });
       display.done();
       if (result.reply) process.stdout.write(result.reply);

@@ -1,3 +1,4 @@
+import type { TlsCredentials } from '../gateway/tls-credentials.js';
 /** Options of the embedded BITS server, with IIS's defaults where IIS has one. */
 import type { DirHandle } from './dir-handle.js';
 import type { NotificationConfig } from './notification.js';
@@ -19,6 +20,8 @@ export interface Logger {
 }
 
 export interface BitsServerOptions {
+  /** Serve HTTPS (the TLS listener of the gateway, src/gateway/tls-listener.ts). */
+  tls?: TlsCredentials;
   /** Upload root; created if missing. Destinations are paths under it. */
   root: string;
   /** Where to listen; port 0 picks a free port. Default 127.0.0.1:8090. */

@@ -15,8 +15,8 @@ export interface ServerRequest extends Readable {
   chunked: boolean;
   expectContinue: boolean;
   complete: boolean;
-  /** The client's address: a "user" for the per-user session limit (we have no auth). */
-  socket?: { remoteAddress?: string };
+  /** The client's address: a "user" for the per-user session limit (we have no auth); `encrypted` on TLS. */
+  socket?: { remoteAddress?: string; encrypted?: boolean };
 }
 
 export interface ServerResponse {

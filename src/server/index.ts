@@ -5,6 +5,7 @@
  */
 import type { AddressInfo, Socket } from 'node:net';
 import { createHttp1Server } from '../gateway/http1/index.js';
+import { createTlsListener } from '../gateway/tls-listener.js';
 import { createBitsHandler } from './bits-handler.js';
 import {
   DEFAULT_CLEANUP_INTERVAL_MS,
@@ -100,16 +101,28 @@ export async function startBitsServer(options: BitsServerOptions): Promise<BitsS
   const cleaner = setInterval(() => void cleanup(), Math.min(options.cleanupIntervalMs ?? DEFAULT_CLEANUP_INTERVAL_MS, 2 ** 31 - 1));
   cleaner.unref();
 
+  // With TLS the HTTP/1.1 server never listens itself: decrypted sockets are handed to it.
+  let tlsListener: Awaited<ReturnType<typeof createTlsListener>> | undefined;
+  let listening: typeof server = server;
   const listen = options.listen ?? DEFAULT_LISTEN;
   try {
+    if (options.tls) {
+      tlsListener = await createTlsListener({
+        credentials: options.tls,
+        onSecureConnection: (socket) => server.emit('connection', socket),
+        onTlsError: (r) => config.logger.warn({ cause: r.cause, code: r.code }, `tls: ${r.message}`),
+      });
+      listening = tlsListener.server;
+    }
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(listen.port, listen.host, () => {
-        server.off('error', reject);
+      listening.once('error', reject);
+      listening.listen(listen.port, listen.host, () => {
+        listening.off('error', reject);
         resolve();
       });
     });
   } catch (err) {
+    tlsListener?.close();
     clearInterval(sweeper);
     clearInterval(cleaner);
     await opened.work.close();
@@ -117,11 +130,11 @@ export async function startBitsServer(options: BitsServerOptions): Promise<BitsS
     throw err;
   }
   // After listen, a server error (e.g. EMFILE on accept) must not crash the process.
-  server.on('error', (err) => config.logger.error({ err }, 'server error'));
-  const bound = server.address() as AddressInfo;
+  listening.on('error', (err) => config.logger.error({ err }, 'server error'));
+  const bound = listening.address() as AddressInfo;
   const host = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address;
   return {
-    url: `http://${host}:${bound.port}/`,
+    url: `${tlsListener ? 'https' : 'http'}://${host}:${bound.port}/`,
     address: { host: bound.address, port: bound.port },
     sessionCount: () => store.size,
     cleanup,
@@ -129,8 +142,9 @@ export async function startBitsServer(options: BitsServerOptions): Promise<BitsS
       clearInterval(sweeper);
       clearInterval(cleaner);
       await new Promise<void>((resolve) => {
-        server.close(() => resolve());
+        listening.close(() => resolve());
         for (const socket of sockets) socket.destroy();
+        tlsListener?.close();
       });
       // Sessions live in memory only: their temp files are useless after shutdown.
       const open = [...store.all()];

@@ -235,12 +235,20 @@ function replyUrlOf(req: ServerRequest, session: UploadSession): string | undefi
   return reply.kind === 'static' ? reply.url : absoluteUrl(req, REPLY_PATH_PREFIX + reply.token);
 }
 
+// The scheme the client used: a gateway in front says it in X-Forwarded-Proto (it may
+// terminate TLS for a plain-HTTP server, or the reverse); else our own connection's.
+function replyScheme(req: ServerRequest): 'http' | 'https' {
+  const forwarded = req.headers['x-forwarded-proto'];
+  if (forwarded === 'https' || forwarded === 'http') return forwarded;
+  return req.socket?.encrypted === true ? 'https' : 'http';
+}
+
 // An absolute URL on the host the client used (so a gateway in front sees the GET), when
 // the Host header is a plain host[:port]; the path otherwise — it is untrusted input.
 function absoluteUrl(req: ServerRequest, target: string): string {
   const host = req.headers.host;
   if (typeof host === 'string' && host.length <= 255 && /^[A-Za-z0-9.-]+(?::\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](?::\d{1,5})?$/.test(host)) {
-    return `http://${host}${target}`;
+    return `${replyScheme(req)}://${host}${target}`;
   }
   return target;
 }
