@@ -116,7 +116,7 @@ describe('routing by Host (a farm behind one gateway)', () => {
       const [res] = await client.responsesAfter(1);
       expect(res!.status).toBe(400);
       expect(fx.upstream!.requests).toEqual([]);
-      expect((await sink.waitFor(1))[0]!.status).toBe(400);
+      expect((await sink.waitFor(1))[0]).toMatchObject({ status: 400, responder: 'gateway', error: 'bad-host' });
     });
   }
 });
