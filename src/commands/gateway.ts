@@ -329,13 +329,15 @@ export const command: Command = {
       process.once('SIGTERM', resolve);
     });
     process.off('SIGHUP', reload);
+    // Stops accepting synchronously, before anything is logged.
+    const stopping = app.shutdown(opts.edge.shutdownGraceMs);
     logger.info({ signal, graceMs: opts.edge.shutdownGraceMs }, 'shutting down: finishing exchanges in flight');
     // A second signal during the grace period stops at once.
     const now = new Promise<void>((resolve) => {
       process.once('SIGINT', () => resolve());
       process.once('SIGTERM', () => resolve());
     });
-    await Promise.race([app.shutdown(opts.edge.shutdownGraceMs), now.then(() => app.close())]);
+    await Promise.race([stopping, now.then(() => app.close())]);
     logger.info('stopped');
     logger.flush();
     return 0;
