@@ -88,7 +88,8 @@ describe('TLS towards clients', () => {
   });
 
   it('counts bad handshakes by cause, closes them, and keeps serving', async () => {
-    const { errors, port } = await setup({ handshakeTimeoutMs: 300 });
+    // Long enough for a real handshake on a loaded machine, short enough for the stalled ones.
+    const { errors, port } = await setup({ handshakeTimeoutMs: 1_500 });
     const failed = (options: tls.ConnectionOptions) =>
       new Promise<void>((resolve) => {
         const s = tls.connect({ port, host: '127.0.0.1', ca: pki.ca, servername: 'gw.example', ...options });
@@ -109,10 +110,10 @@ describe('TLS towards clients', () => {
     let stalledClosed = false;
     stalled.on('close', () => (stalledClosed = true));
     stalled.write(Buffer.from([0x16, 0x03, 0x01]));
-    await waitUntil(() => errors.length >= 5, 5_000, 'five handshake errors');
-    await waitUntil(() => silent.destroyed || silent.readableEnded, 2_000, 'silent socket closed');
+    await waitUntil(() => errors.length >= 5, 10_000, 'five handshake errors');
+    await waitUntil(() => silent.destroyed || silent.readableEnded, 5_000, 'silent socket closed');
     // Node's handshake timeout only emits tlsClientError: the listener must close the socket itself.
-    await waitUntil(() => stalledClosed, 2_000, 'stalled handshake closed');
+    await waitUntil(() => stalledClosed, 5_000, 'stalled handshake closed');
     expect(errors.map((e) => e.cause).sort()).toEqual(
       ['handshake-failed', 'handshake-timeout', 'handshake-timeout', 'no-application-protocol', 'protocol-version'],
     );
