@@ -39,6 +39,7 @@ export const CONFIG_SCHEMA = z.strictObject({
   'no-forwarded-headers': flag,
   'max-sessions': textOrNumber,
   'session-timeout': textOrNumber,
+  'max-session-memory': textOrNumber,
   record: text,
   'log-level': z.enum(LOG_LEVELS as unknown as [string, ...string[]]),
   pretty: flag,

@@ -22,6 +22,7 @@ describe('--config FILE', () => {
       'listen: 0.0.0.0:8443',
       'upstream-timeout: 5m',
       'max-sessions: 5000',
+      'max-session-memory: 64MiB',
       'no-forwarded-headers: true',
       'tls-cert: certs/gw.pem',
       'tls-key: certs/gw.key',
@@ -45,6 +46,16 @@ describe('--config FILE', () => {
     expect(o.edge.upstreamTls).toEqual({ caFile: '/etc/ssl/private-ca.pem', insecure: false });
     expect(o.edge.routes.map(([h, u]) => [h, u.href])).toEqual([['node1.farm', 'https://10.0.0.11/'], ['node2.farm', 'https://10.0.0.12/']]);
     expect(o.edge.shutdownGraceMs).toBe(10_000);
+    expect(o.maxSessionMemory).toBe(64 * 1024 * 1024);
+  });
+
+  it('knows every option the command line knows', async () => {
+    const { CONFIG_SCHEMA } = await import('../../src/config/config-file.js');
+    const { command } = await import('../../src/commands/gateway.js');
+    const flags = new Set([...command.help.matchAll(/^\s+--([a-z-]+)/gm)].map((m) => m[1]!));
+    flags.delete('config');
+    flags.delete('help');
+    expect([...flags].filter((f) => !(f in CONFIG_SCHEMA.shape))).toEqual([]);
   });
 
   it('reads JSON too', () => {
