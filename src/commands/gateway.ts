@@ -3,7 +3,8 @@ import { parseArgs } from 'node:util';
 import { loadConfigFile } from '../config/config-file.js';
 import { EDGE_HELP, EDGE_OPTION_SPECS, parseEdgeOptions, parseUpstreamUrl, type EdgeOptions } from '../config/edge-options.js';
 import type { UpstreamTlsSettings } from '../gateway/index.js';
-import { CredentialError, loadSource } from '../gateway/tls-credentials.js';
+import { type CertificateSource, CredentialError, explainCredentialError, loadSource } from '../gateway/tls-credentials.js';
+import type { DashboardHandle } from '../dashboard/index.js';
 import { APP_DEFAULTS, startApp, type App } from '../app.js';
 import { GATEWAY_DEFAULTS } from '../gateway/index.js';
 import { TRACKER_DEFAULTS } from '../sessions/tracker.js';
@@ -231,6 +232,18 @@ export async function readUpstreamTls(edge: EdgeOptions): Promise<UpstreamTlsSet
   };
 }
 
+/** Re-reads the dashboard's certificate files; a broken renewal keeps the old certificate. */
+export async function reloadDashboardTls(
+  dashboard: DashboardHandle, source: CertificateSource, logger: ReturnType<typeof createLogger>,
+): Promise<void> {
+  try {
+    dashboard.setTls(await loadSource(source));
+    logger.info('dashboard certificate reloaded');
+  } catch (err) {
+    logger.error({ err: explainCredentialError(err) }, 'dashboard certificate reload failed; keeping the old certificate');
+  }
+}
+
 /** Starts bitsgate with parsed command options (the logger is the caller's). */
 export async function startFromOptions(opts: GatewayCommandOptions, logger: ReturnType<typeof createLogger>): Promise<App> {
   const { edge } = opts;
@@ -322,7 +335,10 @@ export const command: Command = {
     process.stderr.write(banner(app, opts) + '\n');
     // Certificate renewals: `systemctl reload` / `kill -HUP`. (Windows has no SIGHUP to send:
     // there the listener reloads when the files change.)
-    const reload = () => void app.gateway.reloadTls();
+    const reload = () => {
+      void app.gateway.reloadTls();
+      if (opts.edge.dashboardTls && app.dashboard) void reloadDashboardTls(app.dashboard, opts.edge.dashboardTls, logger);
+    };
     process.on('SIGHUP', reload);
     const signal = await new Promise<NodeJS.Signals>((resolve) => {
       process.once('SIGINT', resolve);

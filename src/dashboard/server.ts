@@ -46,6 +46,11 @@ export interface DashboardHandle {
   port: number;
   /** Terminates every WebSocket client (they reconnect with ?since): tests and operators. */
   dropClients(): void;
+  /**
+   * Installs a renewed certificate (HTTPS dashboards only): new handshakes use it, open
+   * connections keep theirs. Throws when the dashboard is plain HTTP.
+   */
+  setTls(tls: SecureContextOptions): void;
   close(): Promise<void>;
 }
 
@@ -93,9 +98,10 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
     });
   };
   const serverOptions = { requestTimeout: 30_000, headersTimeout: 10_000 };
-  const server = opts.tls
-    ? createHttpsServer({ ...serverOptions, ...opts.tls, minVersion: 'TLSv1.2', ALPNProtocols: ['http/1.1'] }, onRequest)
-    : createServer(serverOptions, onRequest);
+  // setSecureContext() rebuilds the whole context, so the fixed options go in every time.
+  const tlsFixed = { minVersion: 'TLSv1.2', ALPNProtocols: ['http/1.1'] } as const;
+  const httpsServer = opts.tls ? createHttpsServer({ ...serverOptions, ...opts.tls, ...tlsFixed }, onRequest) : undefined;
+  const server = httpsServer ?? createServer(serverOptions, onRequest);
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     setSecurityHeaders(res);
@@ -191,6 +197,10 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
     hub,
     port,
     dropClients: () => ws.dropAll(),
+    setTls(tls) {
+      if (!httpsServer) throw new Error('the dashboard is served over plain HTTP: no certificate to reload');
+      httpsServer.setSecureContext({ ...tls, ...tlsFixed });
+    },
     async close() {
       ws.close();
       hub.close();

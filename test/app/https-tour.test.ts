@@ -1,5 +1,6 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, X509Certificate } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
+import { connect as tlsConnect } from 'node:tls';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -63,5 +64,28 @@ describe('the tour over HTTPS', () => {
     await expect(uploadFile({ url: new URL('/uploads/small.bin', app.gateway.url), file, maxRetries: 0 })).rejects.toThrow(/UNABLE_TO_VERIFY_LEAF_SIGNATURE/);
     const ok = await uploadFile({ url: new URL('/uploads/small.bin', app.gateway.url), file, tls: { insecure: true } });
     expect(ok.closed).toBe(true);
+  });
+});
+
+/** The serial number of the certificate the dashboard presents to a new handshake. */
+function dashboardSerial(port: number, ca: Buffer): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect({ host: '127.0.0.1', port, ca, servername: 'gw.example' }, () => {
+      const serial = socket.getPeerCertificate().serialNumber;
+      socket.end();
+      resolve(serial);
+    });
+    socket.on('error', reject);
+  });
+}
+
+describe('dashboard certificate renewal', () => {
+  it('new handshakes get the renewed certificate, without a restart', async () => {
+    const before = await dashboardSerial(app.dashboard!.port, pki.ca);
+    const renewed = pki.leaf(['gw.example', '127.0.0.1'], { file: 'gw-renewed' });
+    app.dashboard!.setTls({ cert: renewed.cert, key: renewed.key });
+    const after = await dashboardSerial(app.dashboard!.port, pki.ca);
+    expect(after).not.toBe(before);
+    expect(after).toBe(new X509Certificate(renewed.cert).serialNumber);
   });
 });
