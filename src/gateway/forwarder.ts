@@ -24,6 +24,7 @@
  *   duplicate WWW-Authenticate lines, #727) minus hop-by-hop fields; the body is pumped
  *   with backpressure. A response already complete and bodiless when we see it (every
  *   Ack) is answered in the same turn: head and end leave in one write.
+ * - Methods never forwarded (CONNECT, TRACE): answered 501 here, see refused-methods.ts.
  * - Request targets: an absolute-form target goes upstream, and into the observation, in
  *   origin-form (request-target.ts).
  * - Request body failures: the listener reports a malformed or stalled body (onReject)
@@ -44,6 +45,7 @@ import { Exchange } from './exchange.js';
 import { clientResponseHeaders, groupForSetHeader, plainAddress, upstreamRequestHeaders } from './hop-by-hop.js';
 import type { ConnectionInfo as ListenerConnection, Http1Request as ListenerRequest, Http1Response as ListenerResponse, RejectInfo as ListenerReject } from './http1/types.js';
 import { PinnedAgent } from './pinned-agent.js';
+import { refusalFor, type Refusal } from './refused-methods.js';
 import { originForm } from './request-target.js';
 import { classifyUpstreamError, GATEWAY_BODIES, type FailureReply } from './upstream-errors.js';
 
@@ -192,6 +194,11 @@ export class Forwarder {
     // listener rejected the body: then onReject already ended the exchange with its reason).
     res.on('close', () => this.abortExchange(conn, ex, 'client-aborted'));
 
+    const refusal = refusalFor(req.method);
+    if (refusal) {
+      this.refuse(conn, ex, res, refusal);
+      return;
+    }
     if (conn.agent.lost || conn.closed) {
       // The pinned upstream connection is gone: answer like a server closing an idle
       // keep-alive connection (no response) so the client retries on a fresh connection,
@@ -401,6 +408,18 @@ export class Forwarder {
     res.closeAfter();
     res.writeHead(reply.status, headers);
     res.end(body);
+  }
+
+  /** A method the gateway never forwards (refused-methods.ts): answered here, then the connection closes. */
+  private refuse(conn: ConnectionState, ex: Exchange, res: ListenerResponse, refusal: Refusal): void {
+    conn.active = ex;
+    conn.activeRes = res;
+    ex.fail('method-not-forwarded');
+    ex.responded(refusal.status, refusal.headers, 'gateway', this.now());
+    ex.responseBodyBytes = refusal.body.length;
+    res.closeAfter();
+    res.writeHead(refusal.status, refusal.headers);
+    res.end(refusal.body);
   }
 
   private abortExchange(conn: ConnectionState, ex: Exchange, error: string): void {
