@@ -262,6 +262,9 @@ export class Forwarder {
     ex.proxyReq = proxyReq;
     // Only the Host Node added in the constructor: the client's own list replaces it.
     proxyReq.removeHeader('host');
+    // Removed, Node writes no `Connection: keep-alive` of its own (the socket still persists:
+    // HTTP/1.1's default); the client's own close / keep-alive comes back from the list below.
+    proxyReq.removeHeader('connection');
     for (const [name, value] of headers) proxyReq.setHeader(name, value);
     const url = ex.start.url;
     proxyReq.path = this.pathPrefix && url.startsWith('/') ? this.pathPrefix + url : url;
