@@ -34,6 +34,10 @@
  *   calls the deprecated abort() and surfaces as a generic ECONNRESET).
  * - Faults: any upstream failure drops the pinned upstream socket and closes the client
  *   connection after the 502/504 (or at once when the head was already relayed).
+ * - Upstream closes are mirrored, never turned into a 502: when the upstream connection
+ *   closes, the client connection closes after the response in flight; a request that
+ *   meets a closing upstream connection (no byte of response) gets its client connection
+ *   closed without an answer, as the server did (observed as `upstream-closed`).
  *
  * Every exchange yields exactly one Observation, whatever path ends it.
  */
@@ -388,7 +392,27 @@ export class Forwarder {
       this.endExchange(conn, ex);
       return;
     }
-    this.failExchange(conn, ex, res, classifyUpstreamError(err));
+    const failure = classifyUpstreamError(err);
+    // Only the upstream's own close: our aborts (timeouts, client gone) fail the exchange first.
+    if (failure.error === 'upstream-closed' && ex.error === undefined && !res.headersSent) {
+      this.mirrorUpstreamClose(conn, ex, res);
+      return;
+    }
+    this.failExchange(conn, ex, res, failure);
+  }
+
+  /**
+   * The upstream closed the connection our request went down without a byte of response
+   * (e.g. a server that closes after every response without saying `Connection: close`).
+   * Direct, the client would see its connection closed and resend on a new one; a 502
+   * would read as the server's answer to this very request. So the client connection is
+   * closed without an answer, and the exchange observed as `upstream-closed`, no status.
+   */
+  private mirrorUpstreamClose(conn: ConnectionState, ex: Exchange, res: ListenerResponse): void {
+    ex.fail('upstream-closed');
+    ex.proxyReq?.destroy();
+    res.destroy();
+    this.endExchange(conn, ex);
   }
 
   /** Gateway-generated answer to an upstream failure, then the pinned pair is dropped. */
