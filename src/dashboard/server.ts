@@ -168,7 +168,8 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
     });
   });
   const port = (server.address() as AddressInfo).port;
-  policy = new AccessPolicy({ listenHost: opts.listen.host, port, token, allowedHosts: opts.allowedHosts });
+  // A plain-HTTP listener: only `http://` pages are ours (a TLS listener would pass 'https').
+  policy = new AccessPolicy({ listenHost: opts.listen.host, port, token, allowedHosts: opts.allowedHosts, scheme: 'http' });
   const ws = new WebSocketEndpoint(hub, policy, opts.maxClients);
   server.on('upgrade', (req, socket, head) => ws.handleUpgrade(req, socket, head));
 
