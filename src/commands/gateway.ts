@@ -13,6 +13,7 @@ import {
   type ListenAddress, parseBytes, parseDuration, parseInteger, parseListen, UsageError,
 } from '../util/option-values.js';
 import type { Command } from './command.js';
+import { startupErrorLine } from './startup-errors.js';
 
 /**
  * `bitsgate [gateway]`: parse options (parseGatewayArgs), then start everything through
@@ -305,11 +306,12 @@ export const command: Command = {
     try {
       app = await startFromOptions(opts, logger);
     } catch (err) {
-      const e = err as { code?: string; address?: string; port?: number; message?: string };
-      if (e.code === 'EADDRINUSE' || e.code === 'EACCES' || e.code === 'EADDRNOTAVAIL') {
-        process.stderr.write(`bitsgate gateway: cannot listen on ${e.address ?? '?'}:${e.port ?? '?'}: ${e.code}\n`);
+      const line = startupErrorLine(err);
+      if (line !== undefined) {
+        process.stderr.write(`bitsgate gateway: ${line}\n`);
         return 1;
       }
+      const e = err as { code?: string; message?: string };
       if (err instanceof CredentialError || err instanceof UsageError) {
         process.stderr.write(`bitsgate gateway: ${e.message}\n`);
         return 1;

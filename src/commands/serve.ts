@@ -1,8 +1,9 @@
 import { parseArgs } from 'node:util';
-import { checkReplyPrefix, ServerStartError, startBitsServer, type BitsServerOptions, type ReplyMode } from '../server/index.js';
+import { checkReplyPrefix, startBitsServer, type BitsServerOptions, type ReplyMode } from '../server/index.js';
 import { createLogger, isLogLevel, LOG_LEVELS } from '../sinks/logger.js';
 import { parseBytes, parseDuration, parseHttpUrl, parseInteger, parseListen, UsageError } from '../util/option-values.js';
 import type { Command } from './command.js';
+import { startupErrorLine } from './startup-errors.js';
 
 const help = `bitsgate serve --root DIR [options]: an IIS-faithful BITS upload server
 
@@ -129,12 +130,11 @@ export const command: Command = {
       logger,
       });
     } catch (err) {
-      // A configuration we refuse to run with: say why, no stack trace.
-      if (err instanceof ServerStartError) {
-        process.stderr.write(`bitsgate serve: ${err.message}\n`);
-        return 1;
-      }
-      throw err;
+      // A configuration we refuse to run with, or an address we cannot listen on: say why, no stack trace.
+      const line = startupErrorLine(err);
+      if (line === undefined) throw err;
+      process.stderr.write(`bitsgate serve: ${line}\n`);
+      return 1;
     }
     logger.info({ url: server.url, root: values.root, replyMode, replyPrefix }, 'BITS server listening');
     const replyNote = replyMode === 'sha256' || notification ? `; upload-reply under ${replyPrefix ?? '/'}` : '';

@@ -6,7 +6,8 @@
  *    `?token=`, becomes an HttpOnly SameSite=Strict cookie, or comes as `Authorization: Bearer`.
  *    Compared in constant time (both sides hashed first, so lengths never leak either).
  *  - Origin (WebSocket only): browsers send cookies on cross-site WebSocket handshakes, so a
- *    handshake whose Origin is not this very host:port is refused. Browsers always send
+ *    handshake whose Origin is not this very origin (scheme, host and port: `https://` on the
+ *    same host:port is another origin) is refused. Browsers always send
  *    Origin on a WebSocket handshake; a request without one is not a browser and cannot
  *    carry a victim's cookie, so it is judged by the token alone.
  */
@@ -41,14 +42,19 @@ function hostName(h: string): string {
   return bare.includes(':') ? `[${bare}]` : bare;
 }
 
+/** The scheme pages of the dashboard are served with: `https` only when its listener is TLS. */
+export type DashboardScheme = 'http' | 'https';
+
+const DEFAULT_PORT: Readonly<Record<DashboardScheme, number>> = { http: 80, https: 443 };
+
 export interface AccessPolicyOptions {
   listenHost: string;
   port: number;
+  /** Scheme of the dashboard's own pages, the only one accepted in a WebSocket Origin (default http). */
+  scheme?: DashboardScheme;
   token?: string;
   /** Extra names (or name:port) accepted in Host, e.g. a DNS name of this machine. */
   allowedHosts?: readonly string[];
-  /** The scheme the dashboard is served with (default http): a WebSocket Origin must use it. */
-  scheme?: 'http' | 'https';
 }
 
 export type AuthResult = 'ok' | 'missing' | 'invalid';
@@ -57,9 +63,11 @@ export class AccessPolicy {
   private readonly hosts = new Set<string>();
   private readonly tokenDigest: Buffer | undefined;
   readonly token: string | undefined;
+  readonly scheme: DashboardScheme;
 
   constructor(private readonly opts: AccessPolicyOptions) {
     this.token = opts.token;
+    this.scheme = opts.scheme ?? 'http';
     this.tokenDigest = opts.token === undefined ? undefined : digest(opts.token);
     const names = new Set<string>([hostName(opts.listenHost)]);
     if (isLoopbackHost(opts.listenHost) || isWildcardHost(opts.listenHost)) {
@@ -80,7 +88,7 @@ export class AccessPolicy {
 
   private addHost(name: string): void {
     this.hosts.add(`${name}:${this.opts.port}`);
-    if (this.opts.port === 80) this.hosts.add(name);
+    if (this.opts.port === DEFAULT_PORT[this.scheme]) this.hosts.add(name);
   }
 
   get requiresToken(): boolean {
@@ -91,7 +99,7 @@ export class AccessPolicy {
     return host !== undefined && this.hosts.has(host.toLowerCase());
   }
 
-  /** The WebSocket Origin must name exactly the host:port the page was loaded from. */
+  /** The WebSocket Origin must name exactly the scheme and host:port the page was loaded from. */
   checkOrigin(origin: string | undefined, host: string | undefined): boolean {
     if (origin === undefined) return true;
     if (host === undefined) return false;
@@ -101,8 +109,15 @@ export class AccessPolicy {
     } catch {
       return false;
     }
-    if (url.protocol !== `${this.opts.scheme ?? 'http'}:`) return false;
-    return url.host.toLowerCase() === host.toLowerCase() && this.checkHost(url.host);
+    if (url.protocol !== `${this.scheme}:`) return false;
+    // An Origin never names its scheme's default port; a Host header may: compare both with ports.
+    const authority = `${url.hostname}:${url.port || DEFAULT_PORT[this.scheme]}`;
+    return authority === this.withPort(host) && this.checkHost(authority);
+  }
+
+  private withPort(host: string): string {
+    const h = host.toLowerCase();
+    return /:\d+$/.test(h) ? h : `${h}:${DEFAULT_PORT[this.scheme]}`;
   }
 
   tokenMatches(candidate: string | undefined): boolean {

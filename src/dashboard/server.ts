@@ -182,6 +182,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
     });
   });
   const port = (server.address() as AddressInfo).port;
+  // Only pages of this listener's own scheme are ours: `https://` when it is TLS, else `http://`.
   const scheme = opts.tls ? 'https' : 'http';
   policy = new AccessPolicy({ listenHost: opts.listen.host, port, token, allowedHosts: opts.allowedHosts, scheme });
   const ws = new WebSocketEndpoint(hub, policy, opts.maxClients);

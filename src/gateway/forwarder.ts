@@ -24,6 +24,7 @@
  *   duplicate WWW-Authenticate lines, #727) minus hop-by-hop fields; the body is pumped
  *   with backpressure. A response already complete and bodiless when we see it (every
  *   Ack) is answered in the same turn: head and end leave in one write.
+ * - Methods never forwarded (CONNECT, TRACE): answered 501 here, see refused-methods.ts.
  * - Request targets: an absolute-form target goes upstream, and into the observation, in
  *   origin-form (request-target.ts); its authority replaces the Host sent upstream (RFC 9110
  *   §7.2, RFC 9112 §3.2.2).
@@ -38,6 +39,10 @@
  *   calls the deprecated abort() and surfaces as a generic ECONNRESET).
  * - Faults: any upstream failure drops the pinned upstream socket and closes the client
  *   connection after the 502/504 (or at once when the head was already relayed).
+ * - Upstream closes are mirrored, never turned into a 502: when the upstream connection
+ *   closes, the client connection closes after the response in flight; a request that
+ *   meets a closing upstream connection (no byte of response) gets its client connection
+ *   closed without an answer, as the server did (observed as `upstream-closed`).
  *
  * Every exchange yields exactly one Observation, whatever path ends it.
  */
@@ -49,6 +54,7 @@ import { Exchange } from './exchange.js';
 import { clientResponseHeaders, groupForSetHeader, plainAddress, upstreamRequestHeaders } from './hop-by-hop.js';
 import type { ConnectionInfo as ListenerConnection, Http1Request as ListenerRequest, Http1Response as ListenerResponse, RejectInfo as ListenerReject } from './http1/types.js';
 import { PinnedAgent } from './pinned-agent.js';
+import { refusalFor, type Refusal } from './refused-methods.js';
 import { originForm } from './request-target.js';
 import { absoluteFormAuthority, RouteTable, upstreamTarget, type UpstreamTarget } from './routes.js';
 import { classifyUpstreamError, GATEWAY_BODIES, type FailureReply } from './upstream-errors.js';
@@ -222,6 +228,11 @@ export class Forwarder {
     // listener rejected the body: then onReject already ended the exchange with its reason).
     res.on('close', () => this.abortExchange(conn, ex, 'client-aborted'));
 
+    const refusal = refusalFor(req.method);
+    if (refusal) {
+      this.refuse(conn, ex, res, refusal);
+      return;
+    }
     if (conn.agent.lost || conn.closed) {
       // The pinned upstream connection is gone: answer like a server closing an idle
       // keep-alive connection (no response) so the client retries on a fresh connection,
@@ -297,6 +308,9 @@ export class Forwarder {
     ex.proxyReq = proxyReq;
     // Only the Host Node added in the constructor: the client's own list replaces it.
     proxyReq.removeHeader('host');
+    // Removed, Node writes no `Connection: keep-alive` of its own (the socket still persists:
+    // HTTP/1.1's default); the client's own close / keep-alive comes back from the list below.
+    proxyReq.removeHeader('connection');
     for (const [name, value] of headers) proxyReq.setHeader(name, value);
     const url = ex.start.url;
     const pathPrefix = conn.upstream?.pathPrefix ?? '';
@@ -421,7 +435,27 @@ export class Forwarder {
       this.endExchange(conn, ex);
       return;
     }
-    this.failExchange(conn, ex, res, classifyUpstreamError(err));
+    const failure = classifyUpstreamError(err);
+    // Only the upstream's own close: our aborts (timeouts, client gone) fail the exchange first.
+    if (failure.error === 'upstream-closed' && ex.error === undefined && !res.headersSent) {
+      this.mirrorUpstreamClose(conn, ex, res);
+      return;
+    }
+    this.failExchange(conn, ex, res, failure);
+  }
+
+  /**
+   * The upstream closed the connection our request went down without a byte of response
+   * (e.g. a server that closes after every response without saying `Connection: close`).
+   * Direct, the client would see its connection closed and resend on a new one; a 502
+   * would read as the server's answer to this very request. So the client connection is
+   * closed without an answer, and the exchange observed as `upstream-closed`, no status.
+   */
+  private mirrorUpstreamClose(conn: ConnectionState, ex: Exchange, res: ListenerResponse): void {
+    ex.fail('upstream-closed');
+    ex.proxyReq?.destroy();
+    res.destroy();
+    this.endExchange(conn, ex);
   }
 
   /** Gateway-generated answer to an upstream failure, then the pinned pair is dropped. */
@@ -444,6 +478,18 @@ export class Forwarder {
     res.closeAfter();
     res.writeHead(reply.status, headers);
     res.end(body);
+  }
+
+  /** A method the gateway never forwards (refused-methods.ts): answered here, then the connection closes. */
+  private refuse(conn: ConnectionState, ex: Exchange, res: ListenerResponse, refusal: Refusal): void {
+    conn.active = ex;
+    conn.activeRes = res;
+    ex.fail('method-not-forwarded');
+    ex.responded(refusal.status, refusal.headers, 'gateway', this.now());
+    ex.responseBodyBytes = refusal.body.length;
+    res.closeAfter();
+    res.writeHead(refusal.status, refusal.headers);
+    res.end(refusal.body);
   }
 
   private abortExchange(conn: ConnectionState, ex: Exchange, error: string): void {

@@ -5,7 +5,9 @@ import type { HeaderList } from '../observation.js';
  * rules are testable without sockets.
  *
  * Hop-by-hop fields (RFC 9110 §7.6.1) describe one TCP hop and are dropped in both
- * directions; the gateway re-frames bodies itself, so Content-Length / Transfer-Encoding
+ * directions, except the client's persistence intent: its `Connection: close` or
+ * `keep-alive` goes upstream, because the upstream connection is pinned to the client's
+ * and ends with it. The gateway re-frames bodies itself, so Content-Length / Transfer-Encoding
  * from the peer never pass through verbatim (request smuggling, RFC 9112 §6.3).
  * Authorization / WWW-Authenticate are end-to-end and MUST pass: NTLM/Negotiate to the
  * origin depend on them. Proxy-Authorization / Proxy-Authenticate are meant for a proxy
@@ -13,7 +15,6 @@ import type { HeaderList } from '../observation.js';
  */
 
 const ALWAYS_DROPPED = new Set([
-  'connection',
   'keep-alive',
   'proxy-connection',
   'te',
@@ -85,6 +86,11 @@ export function upstreamRequestHeaders(
       }
       continue;
     }
+    if (lower === 'connection') {
+      const intent = persistenceIntent(value);
+      if (intent !== undefined) out.push([name, intent]);
+      continue;
+    }
     if (ALWAYS_DROPPED.has(lower) || nominated.has(lower)) continue;
     if (forwarded && FORWARDED.has(lower)) continue;
     out.push([name, value]);
@@ -100,6 +106,23 @@ export function upstreamRequestHeaders(
 }
 
 /**
+ * What of a client's `Connection` value goes upstream: only its `close` / `keep-alive`
+ * tokens, as spelled. Some BITS servers close after any request that carries a Connection
+ * field at all, so the gateway sends one only where the client did (HTTP/1.1 persists by
+ * default), never Node's own `keep-alive`; other tokens name hop-by-hop fields, dropped.
+ */
+function persistenceIntent(value: string): string | undefined {
+  let kept: string | undefined;
+  for (const token of value.split(',')) {
+    const t = token.trim();
+    const lower = t.toLowerCase();
+    if (lower !== 'close' && lower !== 'keep-alive') continue;
+    kept = kept === undefined ? t : `${kept}, ${t}`;
+  }
+  return kept;
+}
+
+/**
  * The header list relayed to the client from the upstream's raw (flat) header array:
  * order, spelling and duplicates kept (two `WWW-Authenticate` lines stay two lines: NTLM
  * clients need them separate), hop-by-hop fields dropped. Content-Length is kept so the
@@ -112,7 +135,7 @@ export function clientResponseHeaders(rawHeaders: readonly string[]): Array<[str
   const out: Array<[string, string]> = [];
   for (const pair of pairs) {
     const lower = pair[0].toLowerCase();
-    if (ALWAYS_DROPPED.has(lower) || (nominated.has(lower) && lower !== 'content-length')) continue;
+    if (lower === 'connection' || ALWAYS_DROPPED.has(lower) || (nominated.has(lower) && lower !== 'content-length')) continue;
     out.push(pair);
   }
   return out;

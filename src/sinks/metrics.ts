@@ -37,6 +37,15 @@ export function packetLabel(obs: Pick<Observation, 'method' | 'requestHeaders'>)
   return type === undefined || type === 'ack' ? 'unknown' : type;
 }
 
+/**
+ * Bounded label for an exchange's failure: the gateway's and listener's stable reason codes
+ * (`upstream-closed`, `body-timeout`, ...), a few dozen in all. Anything else (a replayed
+ * recording could carry any text) is `other`.
+ */
+export function errorLabel(error: string): string {
+  return /^[a-z][a-z0-9-]{0,39}$/.test(error) ? error : 'other';
+}
+
 /** Status class labels by hundreds digit; index 0 stands for "no (valid) status". */
 const STATUS_CLASSES = ['none', '1xx', '2xx', '3xx', '4xx', '5xx'] as const;
 
@@ -87,6 +96,8 @@ export class BitsgateMetrics implements ObservationSink {
   private readonly violationCounts = new Map<string, Map<string, number>>();
   private readonly packetCounts = new ByStatusClass();
   private readonly exchangeCounts = new ByStatusClass();
+  /** Failed exchanges by errorLabel(). */
+  private readonly errorCounts = new Map<string, number>();
   private requestBytes = 0;
   private responseBytes = 0;
   private readonly duration: Histogram<'packet'>;
@@ -157,6 +168,15 @@ export class BitsgateMetrics implements ObservationSink {
       collect() {
         this.reset();
         self.exchangeCounts.forEach((responder, status_class, n) => this.inc({ responder, status_class }, n));
+      },
+    });
+    new Counter({
+      name: 'bitsgate_exchange_errors_total',
+      help: 'Exchanges that failed, by reason (e.g. upstream-closed: the upstream closed the connection without answering)',
+      labelNames: ['error'], registers: [registry],
+      collect() {
+        this.reset();
+        for (const [error, n] of self.errorCounts) this.inc({ error }, n);
       },
     });
     this.duration = new Histogram({
@@ -230,6 +250,10 @@ export class BitsgateMetrics implements ObservationSink {
     this.requestBytes += obs.requestBodyBytes;
     this.responseBytes += obs.responseBodyBytes;
     this.exchangeCounts.add(obs.responder ?? 'none', obs.status);
+    if (obs.error !== undefined) {
+      const error = errorLabel(obs.error);
+      this.errorCounts.set(error, (this.errorCounts.get(error) ?? 0) + 1);
+    }
     const packet = packetKind(decodeExchange(obs).request);
     this.duration.observe({ packet }, Math.max(0, obs.endedAt - obs.startedAt) / 1000);
   }

@@ -1,3 +1,5 @@
+import { isIPv4, isIPv6 } from 'node:net';
+
 /**
  * Parsers for command-line option values shared by every subcommand. Each returns the
  * value or throws a UsageError whose message names the option and the accepted form.
@@ -12,15 +14,47 @@ export interface ListenAddress {
   port: number;
 }
 
-/** `HOST:PORT`, `:PORT`, `PORT` or `[::1]:PORT`. Port 0 asks the OS for a free one. */
+/** One DNS label (RFC 1123): letters, digits, inner hyphens, at most 63 characters. */
+const DNS_LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+
+/** An IPv4 address in dotted-quad form, or a DNS host name (all-numeric names must be IPv4). */
+function isHostName(host: string): boolean {
+  if (/^[0-9.]+$/.test(host)) return isIPv4(host);
+  return host.length <= 253 && host.split('.').every((label) => DNS_LABEL.test(label));
+}
+
+/**
+ * `HOST:PORT`, `:PORT`, `PORT` or `[IPv6]:PORT`; port 0 asks the OS for a free one. Checked
+ * here, not at listen time: `1.2.3` would otherwise reach getaddrinfo and end in a stack
+ * trace. The message says which part is wrong.
+ */
 export function parseListen(option: string, value: string, defaultHost = '127.0.0.1'): ListenAddress {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]*))?:?(\d{1,5})$/.exec(value.trim());
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || !(port >= 0 && port <= 65535)) {
-    throw new UsageError(`${option}: expected HOST:PORT (e.g. 127.0.0.1:8080), got ${JSON.stringify(value)}`);
+  const v = value.trim();
+  const fail = (what: string): never => {
+    throw new UsageError(`${option}: ${what} in ${JSON.stringify(value)}; expected HOST:PORT, e.g. 127.0.0.1:8080 or [::1]:8080`);
+  };
+  let host: string;
+  let port: string;
+  if (v.startsWith('[')) {
+    const close = v.indexOf(']');
+    if (close < 0) fail('no closing "]"');
+    host = v.slice(1, close);
+    if (!v.startsWith(':', close + 1)) fail('no port after the IPv6 address');
+    port = v.slice(close + 2);
+    if (!isIPv6(host)) fail(`${JSON.stringify(host)} is not an IPv6 address`);
+  } else {
+    const colon = v.lastIndexOf(':');
+    if (colon < 0 && !/^\d+$/.test(v)) fail('no port');
+    host = colon < 0 ? '' : v.slice(0, colon);
+    port = v.slice(colon + 1);
+    if (host.includes(':')) fail('an IPv6 address must be in brackets, e.g. [::1]:8080,');
+    if (host !== '' && !isHostName(host)) fail(`${JSON.stringify(host)} is not an IPv4 address or a host name`);
   }
-  const host = m[1] ?? (m[2] || defaultHost);
-  return { host, port };
+  if (port === '') fail('no port');
+  if (!/^\d+$/.test(port)) fail(`port ${JSON.stringify(port)} is not a number`);
+  const n = Number(port);
+  if (n > 65535) fail(`port ${port} is out of range (0-65535)`);
+  return { host: host || defaultHost, port: n };
 }
 
 /** An absolute http:// URL with a host; returns the parsed URL. */

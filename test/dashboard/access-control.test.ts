@@ -29,6 +29,22 @@ describe('AccessPolicy', () => {
     expect(p.checkOrigin(undefined, '127.0.0.1:8081')).toBe(true); // not a browser: judged by the token
   });
 
+  it('compares the Origin scheme too: http for a plain listener, https for a TLS one', () => {
+    expect(p.checkOrigin('https://127.0.0.1:8081', '127.0.0.1:8081')).toBe(false);
+    expect(p.checkOrigin('HTTP://127.0.0.1:8081', '127.0.0.1:8081')).toBe(true); // schemes are case-insensitive
+    expect(p.checkOrigin('ws://127.0.0.1:8081', '127.0.0.1:8081')).toBe(false);
+    const tls = new AccessPolicy({ listenHost: '127.0.0.1', port: 8443, scheme: 'https' });
+    expect(tls.checkOrigin('https://127.0.0.1:8443', '127.0.0.1:8443')).toBe(true);
+    expect(tls.checkOrigin('http://127.0.0.1:8443', '127.0.0.1:8443')).toBe(false);
+    // Default ports: an Origin never carries them, the Host may.
+    const tls443 = new AccessPolicy({ listenHost: '127.0.0.1', port: 443, scheme: 'https' });
+    expect(tls443.checkOrigin('https://127.0.0.1', '127.0.0.1')).toBe(true);
+    expect(tls443.checkOrigin('https://127.0.0.1', '127.0.0.1:443')).toBe(true);
+    expect(tls443.checkOrigin('http://127.0.0.1', '127.0.0.1')).toBe(false);
+    const plain80 = new AccessPolicy({ listenHost: '127.0.0.1', port: 80 });
+    expect(plain80.checkOrigin('http://127.0.0.1', '127.0.0.1:80')).toBe(true);
+  });
+
   it('compares tokens in constant time whatever their length', () => {
     const q = new AccessPolicy({ listenHost: '127.0.0.1', port: 1, token: 'correct-horse-battery' });
     expect(q.tokenMatches('correct-horse-battery')).toBe(true);

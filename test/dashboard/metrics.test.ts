@@ -47,6 +47,20 @@ describe('metrics sink', () => {
     expect(text).not.toContain('127.0.0.1');
   });
 
+  it('counts failed exchanges by reason, an upstream that closed without answering included', async () => {
+    const m = new BitsgateMetrics({ defaultMetrics: false });
+    m.onObservation(obs());
+    const closed: Partial<Observation> = { error: 'upstream-closed', status: undefined, responder: undefined, responseHeaders: undefined };
+    m.onObservation(obs(closed));
+    m.onObservation(obs(closed));
+    m.onObservation(obs({ error: 'Weird <text> from a recording' }));
+    const text = await m.registry.metrics();
+    expect(text).toContain('bitsgate_exchange_errors_total{error="upstream-closed"} 2');
+    expect(text).toContain('bitsgate_exchange_errors_total{error="other"} 1');
+    expect(text).toContain('bitsgate_exchanges_total{responder="none",status_class="none"} 2');
+    expect(text).not.toContain('Weird');
+  });
+
   it('takes authoritative session counts from the tracker when given', async () => {
     const m = new BitsgateMetrics({ defaultMetrics: false, stats: () => ({ sessionsByState: { open: 7, closed: 3 } }) });
     m.attach(new EventBus());

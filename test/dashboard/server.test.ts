@@ -264,6 +264,8 @@ describe('dashboard WebSocket /events', () => {
     const { d } = await start();
     await expect(openEvents(d.port, '', { Origin: 'http://evil.example' })).rejects.toThrow('HTTP 403');
     await expect(openEvents(d.port, '', { Origin: `http://localhost:${d.port + 1}` })).rejects.toThrow('HTTP 403');
+    // Same host and port, other scheme: another origin (a page served over TLS elsewhere).
+    await expect(openEvents(d.port, '', { Origin: `https://127.0.0.1:${d.port}` })).rejects.toThrow('HTTP 403');
   });
 
   it('refuses WebSocket clients beyond maxClients with 503', async () => {

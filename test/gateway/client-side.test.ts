@@ -51,7 +51,7 @@ describe('client side of the gateway', () => {
     c.write(Buffer.alloc(100_000, 7));
     await waitUntil(() => fx.upstream!.accepted === 1, 2_000, 'upstream connection');
     await new Promise((r) => setTimeout(r, 50));
-    c.destroy();
+    c.socket.resetAndDestroy(); // a FIN alone would be a half-close (half-close.test.ts)
     await waitUntil(() => fx.upstream!.open === 0 && fx.upstream!.closedCount() === 1, 2_000, 'upstream socket closed');
     const [obs] = await sink.waitFor(1);
     expect(obs!.error).toBe('client-aborted');

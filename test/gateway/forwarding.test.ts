@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { startGateway } from '../../src/gateway/index.js';
 import {
-  bitsPost, CollectingSink, headerOf, PROTOCOL_GUID, startUpstream, useGatewayFixture,
+  bitsPost, CollectingSink, headerOf, PROTOCOL_GUID, startUpstream, useGatewayFixture, waitUntil,
 } from './helpers.js';
 
 const SESSION = '{0f2e52b4-6d1c-4b3a-9d3e-31e8c1b7a5d0}';
@@ -102,17 +102,47 @@ describe('gateway forwarding', () => {
     await client.responsesAfter(1);
     const seen = fx.upstream!.requests[0]!;
     expect(seen.rawHead.split('\r\n')[0]).toBe('BITS_POST /up//a%20b/f.bin?x=1&y=%2F HTTP/1.1');
-    expect(seen.headers.filter(([n]) => n.toLowerCase() !== 'connection')).toEqual([
+    expect(seen.headers).toEqual([
       ['Host', 'files.example.com'],
       ['bits-packet-type', 'Ping'],
       ['X-Custom', 'one'],
       ['X-Custom', 'two'],
       ['Authorization', 'NTLM TlRMTVNTUAABAAAA'],
+      // The client's own persistence intent, without the field names it nominated.
+      ['Connection', 'keep-alive'],
       ['Content-Length', '0'],
       ['X-Forwarded-For', '127.0.0.1'],
       ['X-Forwarded-Proto', 'http'],
       ['X-Forwarded-Host', 'files.example.com'],
     ]);
+  });
+
+  it('adds no Connection header the client did not send, and still keeps the pinned upstream connection alive', async () => {
+    const { client } = await setup(new CollectingSink(), undefined, false);
+    for (let i = 0; i < 3; i++) {
+      client.write(bitsPost(`/up/${i}`, [['BITS-Packet-Type', 'Ping'], ['Content-Length', '0']]));
+      await client.responsesAfter(i + 1);
+    }
+    client.write('GET /r HTTP/1.1\r\nHost: h\r\n\r\n');
+    await client.responsesAfter(4);
+    const heads = fx.upstream!.requests.map((r) => r.rawHead);
+    expect(heads[0]).toBe('BITS_POST /up/0 HTTP/1.1\r\nHost: files.example.com\r\nBITS-Packet-Type: Ping\r\nContent-Length: 0\r\n\r\n');
+    expect(heads[3]).toBe('GET /r HTTP/1.1\r\nHost: h\r\n\r\n');
+    for (const head of heads) expect(head).not.toMatch(/\r\nconnection:/i);
+    expect(new Set(fx.upstream!.requests.map((r) => r.socketId))).toEqual(new Set([1]));
+    expect(fx.upstream!.accepted).toBe(1);
+    expect(client.closed).toBe(false);
+  });
+
+  it('forwards the client\'s Connection: close (in its spelling and place) and closes both sides after the answer', async () => {
+    const { client } = await setup(new CollectingSink(), undefined, false);
+    client.write('BITS_POST /up/f.bin HTTP/1.1\r\nHost: h\r\nconnection: Close\r\nBITS-Packet-Type: Ping\r\nContent-Length: 0\r\n\r\n');
+    const [res] = await client.responsesAfter(1);
+    expect(res!.status).toBe(200);
+    expect(fx.upstream!.requests[0]!.rawHead).toBe(
+      'BITS_POST /up/f.bin HTTP/1.1\r\nHost: h\r\nconnection: Close\r\nBITS-Packet-Type: Ping\r\nContent-Length: 0\r\n\r\n');
+    expect(await client.waitClosed(2_000)).toBe(true);
+    await waitUntil(() => fx.upstream!.open === 0, 2_000, 'upstream connection released');
   });
 
   it('--no-forwarded-headers leaves X-Forwarded-* as the client sent them', async () => {

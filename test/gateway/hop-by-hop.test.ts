@@ -11,7 +11,16 @@ describe('upstreamRequestHeaders', () => {
       ['TE', 'trailers'], ['Proxy-Connection', 'x'], ['Upgrade', 'h2c'], ['Trailer', 'X'], ['Proxy-Authorization', 'Basic eA=='],
       ['Authorization', 'NTLM abc'], ['bits-packet-type', 'Ping'],
     ], { contentLength: null, chunked: false }, null);
-    expect(out).toEqual([['Host', 'h'], ['Authorization', 'NTLM abc'], ['bits-packet-type', 'Ping']]);
+    // Connection keeps only the client's persistence intent (close / keep-alive).
+    expect(out).toEqual([['Host', 'h'], ['connection', 'keep-alive'], ['Authorization', 'NTLM abc'], ['bits-packet-type', 'Ping']]);
+  });
+
+  it('forwards Connection only when the client sent close or keep-alive', () => {
+    const framing = { contentLength: null, chunked: false };
+    expect(upstreamRequestHeaders([['Host', 'h']], framing, null)).toEqual([['Host', 'h']]);
+    expect(upstreamRequestHeaders([['Connection', 'Upgrade, HTTP2-Settings'], ['Host', 'h']], framing, null)).toEqual([['Host', 'h']]);
+    expect(upstreamRequestHeaders([['Connection', 'TE, close'], ['Host', 'h']], framing, null)).toEqual([['Connection', 'close'], ['Host', 'h']]);
+    expect(upstreamRequestHeaders([['CONNECTION', 'Keep-Alive'], ['Host', 'h']], framing, null)).toEqual([['CONNECTION', 'Keep-Alive'], ['Host', 'h']]);
   });
 
   it('re-frames: exactly one Content-Length at the position of the original framing field', () => {

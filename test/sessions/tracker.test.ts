@@ -285,6 +285,27 @@ describe('SessionTracker lifecycle', () => {
     expect(t.session('b')?.state).toBe('failed');
   });
 
+  it('shows a Fragment whose upstream closed without answering as upstream-closed on the timeline, session unchanged', () => {
+    const w = new Wire();
+    const t = new SessionTracker();
+    feed(t, [w.create(URL_, SID), w.fragment(URL_, SID, 0, 4, 10)]);
+    // What the gateway observes when it mirrors the upstream's close (issue 15 part 10).
+    const lost = w.fragment(URL_, SID, 5, 9, 10, { error: 'upstream-closed' });
+    delete lost.status;
+    delete lost.responseHeaders;
+    delete lost.respondedAt;
+    delete lost.responder;
+    const ev = t.observe(lost);
+    expect(codes(ev)).toEqual([]);
+    const timeline = t.session(SID)!.timeline;
+    expect(timeline[2]).toMatchObject({ kind: 'fragment', error: 'upstream-closed' });
+    expect(timeline[2]!.status).toBeUndefined();
+    expect(t.session(SID)).toMatchObject({ state: 'open', ackedBytes: 5 });
+    // The client resends on a new connection: the session goes on as if nothing happened.
+    feed(t, [w.fragment(URL_, SID, 5, 9, 10), w.close(URL_, SID)]);
+    expect(t.session(SID)).toMatchObject({ state: 'closed', ackedBytes: 10, violations: [] });
+  });
+
   it('rejects nonsense options', () => {
     expect(() => new SessionTracker({ maxSessions: 0 })).toThrow(RangeError);
     expect(() => new SessionTracker({ sessionTimeoutMs: -1 })).toThrow(RangeError);

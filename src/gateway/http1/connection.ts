@@ -284,10 +284,25 @@ export class Http1Connection {
     if (this.phase === 'head') {
       this.endOfInputInHead();
     } else if (this.phase === 'body') {
-      // A half-close mid-body means the body can never complete: same as a disconnect.
-      this.socket.destroy();
+      this.endOfInputInBody();
     }
     // wait: the client may still read our response; the connection closes after it.
+  }
+
+  /**
+   * The client shut down its sending side before the body was complete: the body can never
+   * arrive. Answer 400 now (the client may still read) rather than let the handler wait for
+   * bytes that will not come; a gateway would otherwise hold the request until its upstream
+   * timeout and blame the upstream.
+   */
+  private endOfInputInBody(): void {
+    if (this.responseEnded) {
+      this.closeGracefully(); // already answered; only the rest of the body was being drained
+      return;
+    }
+    const req = this.req!;
+    const err = new RequestBodyError('truncated-body', 'HTTP1_TRUNCATED_BODY', 'request body truncated by the client');
+    this.reject(this.res!.headersSent ? null : 400, 'truncated-body', req.method, req.url, err);
   }
 
   private endOfInputInHead(): void {
@@ -359,7 +374,10 @@ export class Http1Connection {
     this.pending = null;
     this.process(bytes, 0);
     if (this.pending !== null) return; // stashed again: a later response end resumes
-    if (this.phase === 'head' && this.clientEnded) this.endOfInputInHead();
+    // The FIN came while these bytes waited: what they began cannot be completed now.
+    const phase = this.phase as Phase; // process() moved it on
+    if (this.clientEnded && phase === 'head') this.endOfInputInHead();
+    else if (this.clientEnded && phase === 'body') this.endOfInputInBody();
     else this.updateFlow();
   }
 

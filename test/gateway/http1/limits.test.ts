@@ -147,7 +147,8 @@ describe('HTTP/1.1 listener: limits and timeouts', () => {
     const c = await open();
     c.write('BITS_POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n\r\n' + 'x'.repeat(1000));
     await expect.poll(() => events.includes('data')).toBe(true);
-    c.destroy();
+    // A reset: a FIN alone is a half-close, answered 400 truncated-body (next test).
+    c.socket.resetAndDestroy();
     await expect.poll(() => events.includes('res-close') && events.includes('error')).toBe(true);
     expect(events.slice(0, 2)).toEqual(['data', 'aborted']);
     expect(events.slice(2).sort()).toEqual(['error', 'res-close']);
@@ -155,8 +156,8 @@ describe('HTTP/1.1 listener: limits and timeouts', () => {
     await expect.poll(() => fx.srv!.closed.length).toBe(1);
   });
 
-  it('on client half-close mid-chunked-body: the body stream errors', async () => {
-    let error: Error | undefined;
+  it('on client half-close mid-chunked-body: 400 truncated-body at once, the body stream errors', async () => {
+    let error: (Error & { reason?: string }) | undefined;
     let resClosed = false;
     fx.srv = await startServer((req, res) => {
       req.on('error', (e) => { error = e; });
@@ -166,6 +167,26 @@ describe('HTTP/1.1 listener: limits and timeouts', () => {
     const c = await open();
     c.socket.end('BITS_POST /up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab');
     await expect.poll(() => error !== undefined && resClosed).toBe(true);
+    expect(error!.reason).toBe('truncated-body');
+    await c.untilEnded();
+    expect(c.text).toBe(errorBytes(400, 'Bad Request', 'truncated-body'));
+    expect(fx.srv.rejects).toMatchObject([{ status: 400, reason: 'truncated-body', method: 'BITS_POST', url: '/up' }]);
+  });
+
+  it('a pipelined request whose body the client can no longer send (FIN already in) gets 400 after the first answer', async () => {
+    let handled = 0;
+    fx.srv = await startServer((req, res) => {
+      handled++;
+      req.resume();
+      // The first answer comes late, so the FIN is in before the second head is parsed.
+      setTimeout(() => { res.writeHead(200, [['Content-Length', '2']]); res.end(Buffer.from('ok')); }, 30);
+    });
+    const c = await open();
+    c.socket.end('BITS_POST /a HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\nPOST /b HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n');
+    await c.untilEnded(2_000);
+    expect(c.text).toBe('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok' + errorBytes(400, 'Bad Request', 'truncated-body'));
+    expect(handled).toBe(2);
+    expect(fx.srv.rejects).toMatchObject([{ status: 400, reason: 'truncated-body', method: 'POST', url: '/b' }]);
   });
 
   it('emits res close when the client resets the connection while the handler is still working', async () => {
