@@ -65,7 +65,12 @@ export class UploadInterruptedError extends UploadError {
 /** 0x8020001F on a packet other than Cancel-Session: the server no longer has the session. */
 export class SessionLostError extends Error {
   override name = 'SessionLostError';
-  constructor(readonly packet: string, readonly status: number) {
+  /**
+   * `afterLostAnswer`: an earlier attempt of the same packet went out on a live connection
+   * and its answer never came, so the server may have acted on it (a Close it committed and
+   * then released answers a resend with 0x8020001F).
+   */
+  constructor(readonly packet: string, readonly status: number, readonly afterLostAnswer = false) {
     super(`${packet} answered ${status} (0x8020001F BG_E_SESSION_NOT_FOUND)`);
   }
 }
@@ -110,6 +115,7 @@ export class PacketExchanger {
   async exchange(what: string, build: () => PacketRequest): Promise<Exchange> {
     const kind = PACKET_KINDS[what] ?? 'unknown';
     let attempts = 0;
+    let answerLost = false;
     for (;;) {
       this.checkAborted();
       if (this.reconnected && kind !== 'ping' && !this.options.noPing) {
@@ -127,6 +133,7 @@ export class PacketExchanger {
       } catch (err) {
         if (!(err instanceof ConnectionLostError)) throw err;
         const reason = this.connectionLost(err);
+        if (err.connected) answerLost = true;
         const lostAck = err.connected ? '; the Ack was lost: reconnect, Ping, resend the same packet' : '';
         await this.waitOrGiveUp(what, `${reason}${lostAck}`, attempts);
         continue;
@@ -140,7 +147,7 @@ export class PacketExchanger {
         case 'shrink':
           return { res, ack, answer };
         case 'session-lost':
-          throw new SessionLostError(what, res.status);
+          throw new SessionLostError(what, res.status, answerLost);
         case 'retry':
           await this.waitOrGiveUp(what, `answered ${res.status}${codeText(ack) ? ` (${codeText(ack)})` : ''}: ${answer.why}`, attempts, res.status, codeText(ack));
           continue;

@@ -237,12 +237,28 @@ class Uploader {
       return;
     }
     await this.fetchReply();
-    await this.net.exchange('Close-Session', () => this.packet(closeSessionHeaders(sessionId)));
+    await this.closeSession(sessionId);
     this.result.closed = true;
     this.net.progress();
     if (mode === 'double-close') {
       const again = await this.net.once('Close-Session', () => this.packet(closeSessionHeaders(sessionId)));
       this.result.misbehaved = { mode, detail: `closed the session twice; second Close answered ${describe(again)}`, status: again.res.status };
+    }
+  }
+
+  /**
+   * Close-Session, with one reading of our own: every byte was acknowledged, the first Close
+   * went out and its Ack was lost, and the resend is answered 0x8020001F. The server took the
+   * first Close, committed and released the session (bits-protocol.md §5: the id is freed once
+   * the Close Ack is sent), so the upload is done. Starting again, as §6 says for a lost
+   * session, would be refused (the file now exists) and report a complete upload as failed.
+   */
+  private async closeSession(sessionId: string): Promise<void> {
+    try {
+      await this.net.exchange('Close-Session', () => this.packet(closeSessionHeaders(sessionId)));
+    } catch (err) {
+      if (!(err instanceof SessionLostError) || !err.afterLostAnswer) throw err;
+      this.log(`${err.message} after the first Close's Ack was lost: the server already committed and released the session; done`);
     }
   }
 

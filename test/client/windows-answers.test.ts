@@ -241,6 +241,29 @@ describe('a lost Ack (the connection closes before the answer): reconnect, Ping,
   });
 });
 
+describe('a Close whose Ack was lost, resent and answered 0x8020001F', () => {
+  it('is done: the server committed the first Close and released the session; no restart, no failure', async () => {
+    const data = randomBytes(2500);
+    const s = await peer((req, seen) => {
+      if (type(req) !== 'Close-Session') return undefined;
+      return seen.nth === 0 ? 'drop' : error(500, '0x8020001F', '0x5');
+    });
+    const { result, log } = await run(s, await localFile('c.bin', data), { fragmentSize: 1000 });
+    expect(result).toMatchObject({ closed: true, retries: 1, restarts: 0, acked: 2500 });
+    expect(log).toEqual([
+      'Close-Session answered 500 (0x8020001F BG_E_SESSION_NOT_FOUND) after the first Close\'s Ack was lost: the server already committed and released the session; done',
+    ]);
+    expect(s.requests.filter((r) => type(r) === 'Create-Session')).toHaveLength(1);
+  });
+
+  it('still restarts when no earlier Close went out (the session was lost before the Close)', async () => {
+    const s = await peer((req, seen) => (type(req) === 'Close-Session' && seen.session === 1 ? error(500, '0x8020001F', '0x5') : undefined));
+    const { result } = await run(s, await localFile('d.bin', randomBytes(2500)), { fragmentSize: 1000 });
+    expect(result).toMatchObject({ closed: true, restarts: 1 });
+    expect(s.requests.filter((r) => type(r) === 'Create-Session')).toHaveLength(2);
+  });
+});
+
 describe('server application errors (BITS-Error-Context 0x7): the §6 table, and only it', () => {
   // The application runs once the last fragment is in: its status comes back on that Ack.
   it.each([
