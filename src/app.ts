@@ -8,10 +8,13 @@
  */
 import type pino from 'pino';
 import { startDashboard, type DashboardHandle } from './dashboard/index.js';
+import { hostname } from 'node:os';
 import { EventBus } from './event-bus.js';
+import { FLEET_DEFAULTS, FleetLink } from './fleet/fleet-link.js';
+import { registerFleetMetrics } from './fleet/metrics.js';
 import type { SecureContextOptions } from 'node:tls';
 import {
-  RouteTable, startGateway, upstreamSecureContext, upstreamTarget, type Gateway, type TlsCredentials, type UpstreamTlsSettings,
+  GATEWAY_DEFAULTS, RouteTable, startGateway, upstreamSecureContext, upstreamTarget, type Gateway, type TlsCredentials, type UpstreamTlsSettings,
 } from './gateway/index.js';
 import { Inspector } from './inspector.js';
 import type { ObservationSink } from './observation.js';
@@ -59,9 +62,23 @@ export interface AppOptions {
   /** Append every observation to this NDJSON file. */
   record?: string;
   tracker?: SessionTrackerOptions;
+  /** Join a fleet: share observations through a Redis stream (src/fleet). */
+  fleet?: FleetAppOptions;
   /** How often idle sessions are checked for expiry. */
   expiryIntervalMs?: number;
   logger: pino.Logger;
+}
+
+export interface FleetAppOptions {
+  /** redis://HOST:PORT[/DB] or rediss://... */
+  url: string;
+  stream?: string;
+  /** Default: hostname:port of the gateway listener. */
+  node?: string;
+  backlog?: number;
+  maxLen?: number;
+  reorderWindowMs?: number;
+  connectTimeoutMs?: number;
 }
 
 export interface App {
@@ -76,6 +93,8 @@ export interface App {
   metrics: BitsgateMetrics;
   /** SIGTERM: stop accepting, let exchanges in flight finish within `graceMs`, then close(). */
   shutdown(graceMs: number): Promise<void>;
+  /** Present with `fleet`: the link to the other gateways. */
+  fleet?: FleetLink;
   close(): Promise<void>;
 }
 
@@ -135,7 +154,37 @@ export async function startApp(options: AppOptions): Promise<App> {
     closers.push(metrics.attach(bus));
     closers.push(subscribeEventLog(bus, logger.child({ component: 'sessions' })));
 
-    const sinks: ObservationSink[] = [inspector, metrics, new RequestLog(logger.child({ component: 'gateway' }))];
+    // In a fleet the tracker's one input is the shared stream (own observations come back
+    // through it); the fleet link stands where the inspector stands otherwise. begin() is
+    // not used: exchange ids are per process, so close-while-busy is judged from start/end
+    // times, as analyze does.
+    let fleet: FleetLink | undefined;
+    if (options.fleet) {
+      const f = options.fleet;
+      const fleetLogger = logger.child({ component: 'fleet' });
+      fleet = new FleetLink({
+        url: f.url,
+        stream: f.stream ?? FLEET_DEFAULTS.stream,
+        node: f.node ?? defaultNodeId(options.listen),
+        backlog: f.backlog ?? FLEET_DEFAULTS.backlog,
+        maxLen: f.maxLen ?? FLEET_DEFAULTS.maxLen,
+        reorderWindowMs: f.reorderWindowMs ?? FLEET_DEFAULTS.reorderWindowMs,
+        connectTimeoutMs: f.connectTimeoutMs ?? FLEET_DEFAULTS.connectTimeoutMs,
+        apply: (obs) => bus.publish(tracker.observe(obs)),
+        applyClosed: (closed) => {
+          const events = tracker.connectionClosed(closed);
+          if (events.length > 0) bus.publish(events);
+        },
+        log: { info: (o, m) => fleetLogger.info(o, m), warn: (o, m) => fleetLogger.warn(o, m) },
+      });
+      const link = fleet;
+      closers.push(() => link.close());
+      registerFleetMetrics(metrics.registry, () => link.stats());
+      await fleet.start();
+    }
+
+    const requestLog = new RequestLog(logger.child({ component: 'gateway' }));
+    const sinks: ObservationSink[] = [fleet ?? inspector, metrics, requestLog];
     if (options.record) {
       const recorder = await Recorder.open(options.record);
       closers.push(() => recorder.close());
@@ -152,6 +201,7 @@ export async function startApp(options: AppOptions): Promise<App> {
         token: options.dashboardToken,
         allowedHosts: options.dashboardAllowedHosts,
         ...(options.dashboardTls && { tls: options.dashboardTls }),
+        ...(fleet ? { extraStats: () => ({ fleet: fleet!.stats() }) } : {}),
       });
       closers.push(() => dashboard!.close());
     }
@@ -181,11 +231,17 @@ export async function startApp(options: AppOptions): Promise<App> {
       await gateway.shutdown(graceMs);
       await close();
     };
-    return { gateway, upstream, routes, embeddedServer, dashboard, tracker, bus, metrics, shutdown, close };
+    return { gateway, upstream, routes, embeddedServer, dashboard, tracker, bus, metrics, ...(fleet ? { fleet } : {}), shutdown, close };
   } catch (err) {
     await close();
     throw err;
   }
+}
+
+/** `--node-id` default: hostname:port of the gateway (hostname:pid when the port is picked at random). */
+function defaultNodeId(listen: ListenAddress | undefined): string {
+  const port = listen?.port ?? GATEWAY_DEFAULTS.listen.port;
+  return port === 0 ? `${hostname()}:pid${process.pid}` : `${hostname()}:${port}`;
 }
 
 /** The default upstream and the farm routes; one TLS context shared by every https:// upstream. */

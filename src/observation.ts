@@ -49,6 +49,8 @@ export interface Observation extends ExchangeStart {
   upstreamConnectionId?: number;
   /** Set when the exchange failed: a short machine-readable reason, e.g. `upstream-timeout`. */
   error?: string;
+  /** The fleet member (`--node-id`) that relayed the exchange; absent outside a fleet. */
+  node?: string;
   /**
    * The listener refused the request as malformed HTTP (400/431/408 from the gateway): it was
    * never forwarded, so it is reported as a refused request and never judged as a BITS packet.

@@ -4,6 +4,9 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { jsonReport, textReport } from '../analyze/report.js';
 import { printable } from '../analyze/printable.js';
+import { isRedisUrl, splitStreamUrl } from '../fleet/connection.js';
+import { FLEET_DEFAULTS } from '../fleet/fleet-link.js';
+import { readStreamHistory } from '../fleet/stream-history.js';
 import { fromHar, looksLikeHar } from '../har/from-har.js';
 import { replay, type ReplayOptions } from '../sessions/replay.js';
 import { TRACKER_DEFAULTS } from '../sessions/tracker.js';
@@ -15,6 +18,7 @@ const HELP = `bitsgate analyze: replay a recording or a HAR capture through the 
 Usage:
   bitsgate analyze FILE.ndjson [--json] [--max-sessions N] [--session-timeout DURATION]
   bitsgate analyze capture.har [--json] ...
+  bitsgate analyze redis://HOST:PORT[/DB]/STREAM [--json] ...   (rediss:// too)
 
 FILE is a recording written by 'bitsgate --record FILE' (NDJSON, one observation per line).
 Malformed lines are reported on stderr with their line number and skipped.
@@ -24,6 +28,10 @@ mitmproxy or 'bitsgate export' is read as observations: entries ordered by start
 connection taken from "connection" where the tool wrote one. Entries that are not BITS are
 counted and skipped (except the fetch of an upload-reply's reply URL); unreadable entries are
 reported on stderr with their index.
+
+A redis:// URL reads a fleet's stream (bitsgate --fleet): its retained history, each
+observation once, in the fleet's order (end time, then node). STREAM defaults to
+${FLEET_DEFAULTS.stream}.
 
 Options:
   --json                    print one JSON object:
@@ -59,6 +67,7 @@ export const command: Command = {
       ...(maxSessions !== undefined ? { maxSessions } : {}),
       ...(sessionTimeoutMs !== undefined ? { sessionTimeoutMs } : {}),
     };
+    if (isRedisUrl(file)) return analyzeStream(file, values.json === true, trackerOptions);
     let handle;
     try {
       handle = await open(file, 'r');
@@ -97,6 +106,34 @@ export const command: Command = {
     }
   },
 };
+
+/** A fleet's Redis stream, read like a recording. */
+async function analyzeStream(raw: string, json: boolean, options: ReplayOptions): Promise<number> {
+  let target: { url: string; stream: string };
+  try {
+    target = splitStreamUrl(raw, FLEET_DEFAULTS.stream);
+  } catch {
+    throw new UsageError(`not a redis:// URL: ${printable(raw)}`);
+  }
+  const shown = `${new URL(target.url).host}/${printable(target.stream, 200)}`;
+  let history;
+  try {
+    history = await readStreamHistory(target.url, target.stream);
+  } catch (err) {
+    process.stderr.write(`bitsgate analyze: ${shown}: ${printable((err as Error).message)}\n`);
+    return 2;
+  }
+  for (const m of history.malformed.slice(0, 100)) {
+    process.stderr.write(`bitsgate analyze: ${shown}: entry ${printable(m.id, 40)}: skipped: ${printable(m.reason)}\n`);
+  }
+  const result = await replay(history.lines, options);
+  if (json) process.stdout.write(JSON.stringify(jsonReport(result)) + '\n');
+  else {
+    process.stdout.write(`Stream ${shown}: ${history.entries} entries, ${result.observations} observations analyzed` +
+      `${history.duplicates ? `, ${history.duplicates} duplicates skipped` : ''}\n` + textReport(result, shown) + '\n');
+  }
+  return 0;
+}
 
 /** A HAR capture: the whole file is one JSON document (Fiddler writes bodies too, so it may be large). */
 async function analyzeHar(file: string, json: boolean, options: ReplayOptions): Promise<number> {

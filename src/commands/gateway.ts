@@ -6,6 +6,8 @@ import type { UpstreamTlsSettings } from '../gateway/index.js';
 import { type CertificateSource, CredentialError, explainCredentialError, loadSource } from '../gateway/tls-credentials.js';
 import type { DashboardHandle } from '../dashboard/index.js';
 import { APP_DEFAULTS, startApp, type App } from '../app.js';
+import { isRedisUrl } from '../fleet/connection.js';
+import { FLEET_DEFAULTS } from '../fleet/fleet-link.js';
 import { GATEWAY_DEFAULTS } from '../gateway/index.js';
 import { TRACKER_DEFAULTS } from '../sessions/tracker.js';
 import { createLogger, isLogLevel, LOG_LEVELS, type LogLevel } from '../sinks/logger.js';
@@ -39,6 +41,8 @@ export interface GatewayCommandOptions {
   maxSessionMemory: number;
   sessionTimeoutMs: number;
   record: string | undefined;
+  /** --fleet: share sessions with other gateways through Redis. */
+  fleet: { url: string; stream: string; node: string | undefined; backlog: number } | undefined;
   logLevel: LogLevel;
   /** undefined: pretty only when stdout is a terminal. */
   pretty: boolean | undefined;
@@ -106,6 +110,14 @@ Options:
                             (default ${TRACKER_DEFAULTS.sessionTimeoutMs / 86_400_000}d, as IIS BITSSessionTimeout)
   --record FILE             append every exchange to FILE as NDJSON (bodies never recorded);
                             replay it with 'bitsgate analyze FILE'
+  --fleet URL               join a fleet: redis://HOST:PORT[/DB] or rediss://... Every gateway
+                            of the fleet appends its exchanges to one Redis stream and tracks
+                            the merged stream, so each shows every session of the fleet
+  --fleet-stream NAME       the fleet's stream (default ${FLEET_DEFAULTS.stream})
+  --node-id NAME            this gateway's name in the fleet (default HOSTNAME:PORT)
+  --fleet-backlog N         exchanges kept while Redis is unreachable (tracked locally
+                            meanwhile); beyond, the oldest are not shared and are counted
+                            (default ${FLEET_DEFAULTS.backlog})
   --log-level LEVEL         ${LOG_LEVELS.join(', ')} (default info). At info: violations,
                             session lifecycle, every failed exchange, and one sampled
                             line per second for exchanges that went through ('sampled',
@@ -142,6 +154,10 @@ export function parseGatewayArgs(args: string[]): GatewayCommandOptions {
       'max-session-memory': { type: 'string' },
       'session-timeout': { type: 'string' },
       record: { type: 'string' },
+      fleet: { type: 'string' },
+      'fleet-stream': { type: 'string' },
+      'node-id': { type: 'string' },
+      'fleet-backlog': { type: 'string' },
       'log-level': { type: 'string' },
       pretty: { type: 'boolean' },
     },
@@ -167,6 +183,16 @@ export function parseGatewayArgs(args: string[]): GatewayCommandOptions {
   }
   if (values['dashboard-token'] !== undefined && !/^[\x21-\x7e]{16,256}$/.test(values['dashboard-token'])) {
     throw new UsageError('--dashboard-token: expected 16 to 256 visible ASCII characters');
+  }
+  if (values.fleet !== undefined && !isRedisUrl(values.fleet)) {
+    throw new UsageError(`--fleet: expected redis://HOST:PORT[/DB] or rediss://..., got ${JSON.stringify(values.fleet.slice(0, 100))}`);
+  }
+  if (values.fleet === undefined && (values['fleet-stream'] ?? values['node-id'] ?? values['fleet-backlog']) !== undefined) {
+    throw new UsageError('--fleet-stream, --node-id and --fleet-backlog need --fleet');
+  }
+  for (const name of ['fleet-stream', 'node-id'] as const) {
+    const v = values[name];
+    if (v !== undefined && !/^[\x21-\x7e]{1,200}$/.test(v)) throw new UsageError(`--${name}: expected 1 to 200 visible ASCII characters`);
   }
   return {
     upstream: values.upstream !== undefined ? parseUpstreamUrl('--upstream', values.upstream) : undefined,
@@ -194,6 +220,14 @@ export function parseGatewayArgs(args: string[]): GatewayCommandOptions {
       : TRACKER_DEFAULTS.maxSessionMemory,
     sessionTimeoutMs: duration('session-timeout', TRACKER_DEFAULTS.sessionTimeoutMs),
     record: values.record,
+    fleet: values.fleet === undefined ? undefined : {
+      url: values.fleet,
+      stream: values['fleet-stream'] ?? FLEET_DEFAULTS.stream,
+      node: values['node-id'],
+      backlog: values['fleet-backlog'] !== undefined
+        ? parseInteger('--fleet-backlog', values['fleet-backlog'], 1, 100_000_000)
+        : FLEET_DEFAULTS.backlog,
+    },
     logLevel,
     pretty: values.pretty ? true : undefined,
     edge: parseEdgeOptions(values),
@@ -271,6 +305,7 @@ export async function startFromOptions(opts: GatewayCommandOptions, logger: Retu
     dashboardToken: opts.dashboardToken,
     dashboardAllowedHosts: opts.dashboardAllowedHosts,
     record: opts.record,
+    ...(opts.fleet ? { fleet: { url: opts.fleet.url, stream: opts.fleet.stream, backlog: opts.fleet.backlog, ...(opts.fleet.node ? { node: opts.fleet.node } : {}) } } : {}),
     tracker: { maxSessions: opts.maxSessions, maxSessionMemory: opts.maxSessionMemory, sessionTimeoutMs: opts.sessionTimeoutMs },
   });
 }
@@ -285,6 +320,10 @@ export function banner(app: App, opts: GatewayCommandOptions): string {
   for (const [host, url] of opts.edge.routes) lines.push(`  route            ${host}   ->   ${url.origin}`);
   if (app.dashboard) lines.push(`dashboard          ${app.dashboard.url}`);
   if (opts.record) lines.push(`recording to       ${opts.record}`);
+  if (app.fleet) {
+    const f = app.fleet.stats();
+    lines.push(`fleet              node ${f.node}, stream ${f.stream}${f.connected ? '' : ' (Redis unreachable: tracking locally)'}`);
+  }
   lines.push('', 'Try it:');
   lines.push(`  npx bitsgate upload ${gw}/uploads/hello.txt package.json`);
   if (app.embeddedServer) {
@@ -330,6 +369,7 @@ export const command: Command = {
       embedded: Boolean(app.embeddedServer),
       dashboard: app.dashboard?.url.replace(/\?token=.*/, ''),
       record: opts.record,
+      fleet: app.fleet ? { node: app.fleet.stats().node, stream: app.fleet.stats().stream } : undefined,
     }, 'gateway listening');
     if (opts.edge.upstreamTls.insecure) {
       logger.warn('--upstream-insecure: upstream certificates are NOT verified; anyone on the path can impersonate the server');

@@ -62,6 +62,10 @@ export const CONFIG_SCHEMA = z.strictObject({
   /** HOST: URL. */
   route: z.record(text, text),
   'shutdown-grace': textOrNumber,
+  fleet: text,
+  'fleet-stream': text,
+  'node-id': text,
+  'fleet-backlog': textOrNumber,
 }).partial();
 
 export type ConfigFile = z.infer<typeof CONFIG_SCHEMA>;

@@ -33,6 +33,8 @@ export interface DashboardOptions {
   maxClients?: number;
   /** Serve HTTPS with this certificate and key (TLS 1.2+). */
   tls?: SecureContextOptions;
+  /** More fields for /api/stats (e.g. `fleet`: Redis link, backlog, loss). */
+  extraStats?: () => Record<string, unknown>;
 }
 
 export interface DashboardHandle {
@@ -136,7 +138,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
     if (url.pathname.startsWith('/api/')) {
       // Defence in depth: our own UI fetches same-origin; a cross-site page has no business here.
       if (req.headers['sec-fetch-site'] === 'cross-site') return sendJson(res, 403, { error: 'cross-site request' }, head);
-      const result = routeApi(url.pathname, { source: opts.source, extraStats: () => ({ dashboard: hub.counts() }) });
+      const result = routeApi(url.pathname, { source: opts.source, extraStats: () => ({ ...opts.extraStats?.(), dashboard: hub.counts() }) });
       return sendJson(res, result!.status, result!.body, head);
     }
     if (url.pathname === '/metrics') {

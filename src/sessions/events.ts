@@ -131,6 +131,8 @@ export interface PacketRecord {
   headersTruncated?: boolean;
   /** True when `url` is cut to its first 2 048 characters. */
   urlTruncated?: boolean;
+  /** The fleet member that relayed the exchange (src/fleet); absent outside a fleet. */
+  node?: string;
 }
 
 export interface SessionSummary {

@@ -188,6 +188,7 @@ function toObservation(o: Record<string, unknown>): Decoded<Observation> {
   if (isInt(o.upstreamConnectionId)) obs.upstreamConnectionId = o.upstreamConnectionId as number;
   if (typeof o.error === 'string') obs.error = o.error;
   if (o.refused === true) obs.refused = true;
+  if (typeof o.node === 'string') obs.node = o.node;
   return { ok: true, value: obs };
 }
 

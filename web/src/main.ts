@@ -1,5 +1,6 @@
 /** Entry point of the dashboard UI: wires the store, the link and the views. */
 import type { ServerMessage } from '../../src/dashboard/messages.js';
+import { startFleetStatus } from './fleet-status.js';
 import { Connection, type LinkState } from './connection.js';
 import { byId, el, setText } from './dom.js';
 import { int, rate } from './format.js';
@@ -84,6 +85,7 @@ route();
 const pill = byId('conn-pill');
 const banner = byId('banner');
 const pauseBtn = byId<HTMLButtonElement>('pause');
+startFleetStatus(byId('fleet-pill'));
 let retryAt = 0;
 let bannerTimer = 0;
 
