@@ -6,6 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { command } from '../../src/commands/analyze.js';
 import { parseRecordingLine, replay } from '../../src/sessions/index.js';
 import { Wire } from '../sessions/factory.js';
+import { captureOutput, type CommandOutput } from '../command-output.js';
 
 const URL_ = '/up/f.bin';
 let dir: string;
@@ -23,14 +24,8 @@ function recording(): string[] {
   return lines;
 }
 
-async function runAnalyze(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => { out += String(chunk); return true; });
-  vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => { err += String(chunk); return true; });
-  const code = await command.run(args);
-  vi.restoreAllMocks();
-  return { code, out, err };
+function runAnalyze(args: string[]): Promise<CommandOutput> {
+  return captureOutput(() => command.run(args));
 }
 
 describe('bitsgate analyze', () => {

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli.js';
 import { startFixture, type Fixture } from '../server/helpers.js';
+import { captureOutput, type CommandOutput } from '../command-output.js';
 
 let fx: Fixture;
 let file: string;
@@ -17,17 +18,8 @@ afterAll(async () => {
   await fx.close();
 });
 
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((c) => ((out += String(c)), true));
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((c) => ((err += String(c)), true));
-  try {
-    return { code: await main(args), out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
+function run(args: string[]): Promise<CommandOutput> {
+  return captureOutput(() => main(args));
 }
 
 describe('bitsgate upload', () => {

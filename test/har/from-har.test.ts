@@ -6,6 +6,7 @@ import { command as analyze } from '../../src/commands/analyze.js';
 import { fromHar, parseHarTime, type HarImport } from '../../src/har/index.js';
 import { GUID } from '../sessions/factory.js';
 import { writeHar, type CapturedExchange, type Dialect } from './dialects.js';
+import { captureOutput, type CommandOutput } from '../command-output.js';
 
 let dir: string;
 beforeAll(() => { dir = mkdtempSync(join(tmpdir(), 'bitsgate-har-in-')); });
@@ -49,14 +50,8 @@ function imported(dialect: Dialect): HarImport {
   return r.value;
 }
 
-async function runAnalyze(file: string, json = true): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => { out += String(c); return true; });
-  vi.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => { err += String(c); return true; });
-  const code = await analyze.run(json ? [file, '--json'] : [file]);
-  vi.restoreAllMocks();
-  return { code, out, err };
+function runAnalyze(file: string, json = true): Promise<CommandOutput> {
+  return captureOutput(() => analyze.run(json ? [file, '--json'] : [file]));
 }
 
 describe('HAR in', () => {

@@ -8,6 +8,7 @@ import { uploadFile } from '../../src/client/index.js';
 import { command as analyze } from '../../src/commands/analyze.js';
 import { command as exportCommand } from '../../src/commands/export.js';
 import { harProblems } from './har-schema.js';
+import { captureOutput, type CommandOutput } from '../command-output.js';
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -15,14 +16,8 @@ afterAll(async () => {
 });
 afterEach(() => vi.restoreAllMocks());
 
-async function run(cmd: typeof analyze, args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => { out += String(c); return true; });
-  vi.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => { err += String(c); return true; });
-  const code = await cmd.run(args);
-  vi.restoreAllMocks();
-  return { code, out, err };
+function run(cmd: typeof analyze, args: string[]): Promise<CommandOutput> {
+  return captureOutput(() => cmd.run(args));
 }
 
 describe('HAR round trip', () => {
