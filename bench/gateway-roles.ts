@@ -40,35 +40,41 @@ function ready(msg: RoleReady): void {
   process.on('SIGTERM', () => process.exit(0));
 }
 
-/** Fast upstream: parses heads, skips Content-Length bodies without copying, answers an Ack. */
-export function runUpstream(): void {
-  const server = net.createServer((socket) => {
-    socket.setNoDelay(true);
-    let head: Buffer = Buffer.alloc(0);
-    let skip = 0;
-    socket.on('error', () => {});
-    socket.on('data', (chunk: Buffer) => {
-      let data: Buffer = chunk;
-      while (data.length > 0) {
-        if (skip > 0) {
-          const n = Math.min(skip, data.length);
-          skip -= n;
-          data = data.subarray(n);
-          if (skip === 0) socket.write(ACK);
-          continue;
-        }
-        head = head.length ? Buffer.concat([head, data]) : data;
-        const end = head.indexOf(CRLFCRLF);
-        if (end < 0) return;
-        const text = head.subarray(0, end).toString('latin1');
-        data = head.subarray(end + 4);
-        head = Buffer.alloc(0);
-        const m = /\r\ncontent-length:\s*(\d+)/i.exec(text);
-        skip = m ? Number(m[1]) : 0;
+/**
+ * The fast upstream's connection handler: parses heads, skips Content-Length bodies without
+ * copying, answers an Ack (plain TCP or a TLS socket; the TLS bench reuses it).
+ */
+export function answerAcks(socket: net.Socket): void {
+  socket.setNoDelay(true);
+  let head: Buffer = Buffer.alloc(0);
+  let skip = 0;
+  socket.on('error', () => {});
+  socket.on('data', (chunk: Buffer) => {
+    let data: Buffer = chunk;
+    while (data.length > 0) {
+      if (skip > 0) {
+        const n = Math.min(skip, data.length);
+        skip -= n;
+        data = data.subarray(n);
         if (skip === 0) socket.write(ACK);
+        continue;
       }
-    });
+      head = head.length ? Buffer.concat([head, data]) : data;
+      const end = head.indexOf(CRLFCRLF);
+      if (end < 0) return;
+      const text = head.subarray(0, end).toString('latin1');
+      data = head.subarray(end + 4);
+      head = Buffer.alloc(0);
+      const m = /\r\ncontent-length:\s*(\d+)/i.exec(text);
+      skip = m ? Number(m[1]) : 0;
+      if (skip === 0) socket.write(ACK);
+    }
   });
+}
+
+/** Fast upstream on plain TCP. */
+export function runUpstream(): void {
+  const server = net.createServer(answerAcks);
   server.listen(0, '127.0.0.1', () => ready({ port: (server.address() as net.AddressInfo).port }));
 }
 

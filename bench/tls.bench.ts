@@ -20,9 +20,9 @@ import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { startApp } from '../src/app.js';
 import { TestPki } from '../test/gateway/test-pki.js';
+import { answerAcks } from './gateway-roles.js';
 
 const here = fileURLToPath(import.meta.url);
-const ACK = Buffer.from('HTTP/1.1 200 OK\r\nBITS-Packet-Type: Ack\r\nContent-Length: 0\r\n\r\n', 'latin1');
 const PING = Buffer.from('BITS_POST /up/f.bin HTTP/1.1\r\nHost: bench.example\r\nBITS-Packet-Type: Ping\r\nContent-Length: 0\r\n\r\n', 'latin1');
 
 interface Pki { dir: string; ca: string; cert: string; key: string }
@@ -30,36 +30,9 @@ interface Pki { dir: string; ca: string; cert: string; key: string }
 // ---------------------------------------------------------------- child roles
 
 function runUpstream(pki: Pki | undefined): void {
-  const onSocket = (socket: net.Socket) => {
-    socket.setNoDelay?.(true);
-    let head = '';
-    let skip = 0;
-    socket.on('error', () => {});
-    socket.on('data', (chunk: Buffer) => {
-      let data = chunk;
-      while (data.length > 0) {
-        if (skip > 0) {
-          const n = Math.min(skip, data.length);
-          skip -= n;
-          data = data.subarray(n);
-          if (skip === 0) socket.write(ACK);
-          continue;
-        }
-        head += data.toString('latin1');
-        const end = head.indexOf('\r\n\r\n');
-        if (end < 0) return;
-        const text = head.slice(0, end);
-        data = Buffer.from(head.slice(end + 4), 'latin1');
-        head = '';
-        const m = /\r\ncontent-length:\s*(\d+)/i.exec(text);
-        skip = m ? Number(m[1]) : 0;
-        if (skip === 0) socket.write(ACK);
-      }
-    });
-  };
   const server = pki
-    ? tls.createServer({ cert: readFileSync(pki.cert), key: readFileSync(pki.key) }, onSocket)
-    : net.createServer(onSocket);
+    ? tls.createServer({ cert: readFileSync(pki.cert), key: readFileSync(pki.key) }, answerAcks)
+    : net.createServer(answerAcks);
   server.listen(0, '127.0.0.1', () => process.stdout.write(`PORT ${(server.address() as net.AddressInfo).port}\n`));
 }
 
@@ -72,7 +45,8 @@ async function runGateway(upstreamPort: number, pki: Pki | undefined): Promise<v
       tls: { credentials: { default: { certFile: pki.cert, keyFile: pki.key } }, watchIntervalMs: 0 },
     }),
     listen: { host: '127.0.0.1', port: 0 },
-    dashboard: false,
+    // As shipped: tracker, metrics and dashboard on (its own free port), in both cases.
+    dashboard: { host: '127.0.0.1', port: 0 },
   });
   process.stdout.write(`PORT ${app.gateway.address.port}\n`);
 }
