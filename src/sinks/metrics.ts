@@ -16,7 +16,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { logBytesDropped } from './logger.js';
 import type { EventBus } from '../event-bus.js';
 import type { Observation, ObservationSink } from '../observation.js';
-import { BITS_METHOD, decodeExchange, headerValue, parsePacketType } from '../protocol/index.js';
+import { decodeExchange } from '../protocol/index.js';
 import type { BitsEvent, SessionState } from '../sessions/events.js';
 import { packetKind } from '../sessions/packet-record.js';
 
@@ -27,14 +27,6 @@ export interface MetricsOptions {
   version?: string;
   /** Authoritative session counts at scrape time (the tracker); else derived from events. */
   stats?: () => { sessionsByState: Partial<Record<SessionState, number>> };
-}
-
-/** Bounded label for an exchange: the BITS packet type, `http` for other requests. */
-export function packetLabel(obs: Pick<Observation, 'method' | 'requestHeaders'>): string {
-  const raw = headerValue(obs.requestHeaders, 'BITS-Packet-Type');
-  if (raw === undefined) return obs.method.toUpperCase() === BITS_METHOD ? 'unknown' : 'http';
-  const type = parsePacketType(raw);
-  return type === undefined || type === 'ack' ? 'unknown' : type;
 }
 
 /**

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { EventBus } from '../../src/event-bus.js';
 import type { Observation } from '../../src/observation.js';
-import { BitsgateMetrics, createMetrics, packetLabel, statusClass } from '../../src/sinks/metrics.js';
+import { BitsgateMetrics, createMetrics, statusClass } from '../../src/sinks/metrics.js';
+import { decodeRequest } from '../../src/protocol/index.js';
+import { packetKind } from '../../src/sessions/packet-record.js';
 import { FakeSource, packet, summary, violation } from './fake-source.js';
 
 function obs(patch: Partial<Observation> = {}): Observation {
@@ -71,10 +73,12 @@ describe('metrics sink', () => {
   });
 
   it('maps packet types and statuses to bounded labels', () => {
-    expect(packetLabel({ method: 'BITS_POST', requestHeaders: [['bits-packet-type', 'Close-Session']] })).toBe('close-session');
-    expect(packetLabel({ method: 'BITS_POST', requestHeaders: [['BITS-Packet-Type', 'x'.repeat(500)]] })).toBe('unknown');
-    expect(packetLabel({ method: 'BITS_POST', requestHeaders: [] })).toBe('unknown');
-    expect(packetLabel({ method: 'PROPFIND', requestHeaders: [] })).toBe('http');
+    // The label the duration histogram uses: the packet kind of the exchange's one decoding.
+    const label = (method: string, requestHeaders: [string, string][]) => packetKind(decodeRequest(method, requestHeaders));
+    expect(label('BITS_POST', [['bits-packet-type', 'Close-Session']])).toBe('close-session');
+    expect(label('BITS_POST', [['BITS-Packet-Type', 'x'.repeat(500)]])).toBe('unknown');
+    expect(label('BITS_POST', [])).toBe('unknown');
+    expect(label('PROPFIND', [])).toBe('http');
     expect(statusClass(503)).toBe('5xx');
     expect(statusClass(undefined)).toBe('none');
     expect(statusClass(999)).toBe('none');
