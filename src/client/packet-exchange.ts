@@ -16,6 +16,7 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { classifyAnswer, decodeAck, type Answer, type AnsweredPacket, type BitsAck } from '../protocol/index.js';
+import type { MisbehaveMode } from './misbehave.js';
 import { ConnectionLostError, PacketTransport, RequestAbortedError, type PacketRequest, type PacketResponse } from './packet-transport.js';
 import type { RetryWindow } from './retry-policy.js';
 import type { SessionRoute } from './session-route.js';
@@ -95,7 +96,7 @@ export class PacketExchanger {
     private readonly route: SessionRoute,
     private readonly window: RetryWindow,
     private readonly hooks: ExchangeHooks,
-    private readonly options: { noPing?: boolean; signal?: AbortSignal; ping(): PacketRequest },
+    private readonly options: { noPing?: boolean; signal?: AbortSignal; ping(): PacketRequest; misbehave?: MisbehaveMode },
   ) {}
 
   /** Packets now go to another host (BITS-Host-Id): Ping it first, as on any new connection (M 3.1.5.1.2). */
@@ -134,6 +135,9 @@ export class PacketExchanger {
         if (!(err instanceof ConnectionLostError)) throw err;
         const reason = this.connectionLost(err);
         if (err.connected) answerLost = true;
+        if (err.connected && this.options.misbehave === 'no-resend') {
+          throw new UploadError(`${what}: ${reason}; the Ack was lost and we give up (--misbehave no-resend; a Windows client reconnects and resends)`);
+        }
         const lostAck = err.connected ? '; the Ack was lost: reconnect, Ping, resend the same packet' : '';
         await this.waitOrGiveUp(what, `${reason}${lostAck}`, attempts);
         continue;
@@ -149,6 +153,9 @@ export class PacketExchanger {
         case 'session-lost':
           throw new SessionLostError(what, res.status, answerLost);
         case 'retry':
+          if (what === 'Close-Session' && this.options.misbehave === 'no-close-resend') {
+            throw new UploadError(`${failure}: taken as final (--misbehave no-close-resend; a Windows client resends Close after a 5xx)`, res.status, codeText(ack));
+          }
           await this.waitOrGiveUp(what, `answered ${res.status}${codeText(ack) ? ` (${codeText(ack)})` : ''}: ${answer.why}`, attempts, res.status, codeText(ack));
           continue;
         case 'auth':

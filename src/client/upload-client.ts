@@ -174,7 +174,7 @@ class Uploader {
       this.route,
       window,
       { log: (line) => options.onLog?.(line), wait: (w) => options.onWait?.(w) },
-      { noPing: options.noPing, signal: options.signal, ping: () => this.packet(pingHeaders()) },
+      { noPing: options.noPing, signal: options.signal, ping: () => this.packet(pingHeaders()), misbehave: options.misbehave },
     );
     this.result = { total, acked: 0, closed: false, requests: 0, retries: 0, resyncs: 0, restarts: 0, fragmentSize, elapsedMs: 0 };
   }
@@ -196,6 +196,9 @@ class Uploader {
           return this.finish();
         } catch (err) {
           if (!(err instanceof SessionLostError)) throw err;
+          if (this.options.misbehave === 'no-restart') {
+            throw new UploadError(`${err.message}: giving up (--misbehave no-restart; a Windows client starts again at Create-Session)`, err.status, '0x8020001F BG_E_SESSION_NOT_FOUND');
+          }
           await this.restart(err);
         }
       }
@@ -257,9 +260,22 @@ class Uploader {
     try {
       await this.net.exchange('Close-Session', () => this.packet(closeSessionHeaders(sessionId)));
     } catch (err) {
+      if (this.options.misbehave === 'resend-close-4xx' && err instanceof UploadError && err.status !== undefined && err.status >= 400 && err.status < 500) {
+        await this.resendRejectedClose(sessionId, err.status);
+        return;
+      }
       if (!(err instanceof SessionLostError) || !err.afterLostAnswer) throw err;
       this.log(`${err.message} after the first Close's Ack was lost: the server already committed and released the session; done`);
     }
+  }
+
+  /** --misbehave resend-close-4xx: a 1xx-4xx Close Ack is final (§3, §6), and we resend anyway. */
+  private async resendRejectedClose(sessionId: string, status: number): Promise<void> {
+    const mode = 'resend-close-4xx';
+    this.log(`Close-Session answered ${status}: resending it anyway (--misbehave ${mode})`);
+    await this.net.waitOrGiveUp('Close-Session', `answered ${status}, resent anyway (--misbehave ${mode})`, 1, status);
+    const again = await this.net.exchange('Close-Session', () => this.packet(closeSessionHeaders(sessionId)));
+    this.result.misbehaved = { mode, detail: `resent Close-Session after a ${status}; the resend was answered ${describe(again)}`, status };
   }
 
   /**
@@ -309,6 +325,13 @@ class Uploader {
         () => this.packet(fragmentHeaders({ sessionId, start, end, total: this.total, contentName }), createReadStream(this.options.file, { start, end })),
       );
       if (answer.class === 'shrink') {
+        if (mode === 'no-shrink') {
+          // One thing wrong: the same size again. Bounded, so a server that always says 413 ends it.
+          if (++stalls > MAX_STALLS) throw new UploadError(`no progress after ${MAX_STALLS} fragments at offset ${offset}`, res.status);
+          this.result.misbehaved = { mode, detail: `resent ${end - start + 1} bytes after a 413`, status: res.status };
+          this.log(`413: resending the same ${sizeText(end - start + 1)} fragment (--misbehave no-shrink)`);
+          continue;
+        }
         this.shrink(end - start + 1, res.status, ack);
         continue;
       }
@@ -317,6 +340,13 @@ class Uploader {
       if (answer.class === 'resync') {
         if (next === undefined) throw new UploadError('Fragment answered 416 without BITS-Received-Content-Range', 416);
         this.result.resyncs++;
+        if (mode === 'ignore-range') {
+          if (++stalls > MAX_STALLS) throw new UploadError(`no progress after ${MAX_STALLS} fragments at offset ${offset}`, res.status);
+          this.result.misbehaved = { mode, detail: `416 named ${next}; restarted at 0`, status: 416 };
+          this.log(`416: the server holds ${next} bytes; restarting at 0 anyway (--misbehave ignore-range)`);
+          offset = 0;
+          continue;
+        }
         this.log(`416: the server holds ${next} bytes; resuming there (we had sent from ${start})`);
         if (mode === 'gap' && this.result.misbehaved) this.result.misbehaved.status = 416;
       }
