@@ -45,7 +45,9 @@ export interface Judgement {
 type Recovery =
   | { kind: 'fail'; reason: string }
   | { kind: 'waiting'; expected: string }
-  | { kind: 'recovered'; seen: string };
+  | { kind: 'recovered'; seen: string }
+  /** The case could not run on this session (e.g. no upload-reply job). */
+  | { kind: 'not-run'; reason: string };
 
 export function judgeCase(evidence: CaseEvidence): Judgement {
   const c = evidence.case;
@@ -70,6 +72,7 @@ export function judgeCase(evidence: CaseEvidence): Judgement {
     recovery = RECOVERIES[c.id]!(steps, at, sessions);
   }
   if (recovery.kind === 'fail') return { verdict: 'fail', reason: recovery.reason };
+  if (recovery.kind === 'not-run') return { verdict: 'incomplete', reason: recovery.reason };
   if (recovery.kind === 'waiting') {
     return notYet(evidence, `expected ${recovery.expected}; seen nothing more from the client within the case timeout`,
       `the suite stopped while waiting for ${recovery.expected}`);
@@ -157,7 +160,7 @@ function baselineClean(violations: Violation[]): Recovery {
 function replyFetched(steps: ClientStep[], sid: string, hint: string): Recovery {
   const final = steps.find((s) => s.session === sid && s.kind === 'fragment' && s.answer === 'ok' && s.replyUrl !== undefined);
   if (!final) {
-    if (endedClean(steps, sid)) return { kind: 'fail', reason: `expected an upload-reply job (a final Ack with BITS-Reply-URL); seen none: ${hint}` };
+    if (endedClean(steps, sid)) return { kind: 'not-run', reason: `expected an upload-reply job (a final Ack with BITS-Reply-URL); seen none: ${hint}` };
     return { kind: 'waiting', expected: 'the final Fragment Ack with BITS-Reply-URL and its GET' };
   }
   const path = pathOf(final.replyUrl!);
