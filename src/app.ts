@@ -16,6 +16,7 @@ import type { SecureContextOptions } from 'node:tls';
 import {
   GATEWAY_DEFAULTS, RouteTable, startGateway, upstreamSecureContext, upstreamTarget, type Gateway, type TlsCredentials, type UpstreamTlsSettings,
 } from './gateway/index.js';
+import type { InjectionPolicy } from './inject/registry.js';
 import { Inspector } from './inspector.js';
 import type { ObservationSink } from './observation.js';
 import { startBitsServer, type BitsServer, type ReplyMode } from './server/index.js';
@@ -66,6 +67,8 @@ export interface AppOptions {
   fleet?: FleetAppOptions;
   /** How often idle sessions are checked for expiry. */
   expiryIntervalMs?: number;
+  /** Fault injection: consulted by the gateway before each request (src/inject). */
+  injections?: InjectionPolicy;
   logger: pino.Logger;
 }
 
@@ -223,6 +226,7 @@ export async function startApp(options: AppOptions): Promise<App> {
       bodyTimeoutMs: options.bodyTimeoutMs,
       forwardedHeaders: options.forwardedHeaders,
       sinks,
+      ...(options.injections && { injections: options.injections }),
       onSinkError: (err, phase) => logger.error({ err, phase }, 'observation sink failed'),
     });
     closers.push(() => gateway.close());

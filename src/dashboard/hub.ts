@@ -91,6 +91,8 @@ export class HubClient {
   closed = false;
   waitingDrain = false;
   lastSendAt = 0;
+  /** Panels (setPanel) this client has not been sent in their latest state. */
+  readonly panelsDue = new Set<string>();
 
   constructor(readonly transport: ClientTransport) {}
 }
@@ -103,6 +105,8 @@ export class DashboardHub {
   private readonly unsubscribe: () => void;
   private readonly json = new WeakMap<BitsEvent, string>();
   private readonly dirty = new Set<HubClient>();
+  /** Latest message of each panel (e.g. `conformance`), as JSON: small, replaced whole. */
+  private readonly panels = new Map<string, string>();
   private flushScheduled = false;
   private heartbeat: NodeJS.Timeout | undefined;
   private readonly counters = { resyncs: 0, coalescedFromClosed: 0, terminated: 0, eventsSent: 0 };
@@ -164,6 +168,7 @@ export class DashboardHub {
     const client = new HubClient(transport);
     client.lastSendAt = this.now();
     this.clients.add(client);
+    for (const name of this.panels.keys()) client.panelsDue.add(name);
     const sameInstance = instance === undefined || instance === this.instance;
     const missed = since === undefined || !sameInstance ? undefined : this.ring.since(since);
     if (missed === undefined) {
@@ -211,6 +216,19 @@ export class DashboardHub {
         const msg: HeartbeatMessage = { type: 'heartbeat', seq: this.ring.lastSeq, serverTime: now };
         this.send(c, JSON.stringify(msg));
       }
+      this.markDirty(c);
+    }
+  }
+
+  /**
+   * Sets the state of a side panel (a message that is not an event: no seq, not replayed).
+   * Every client gets it once it has its snapshot, and again after each resync; only the
+   * latest state is kept, so a slow browser never queues more than one per panel.
+   */
+  setPanel(name: string, message: { type: string }): void {
+    this.panels.set(name, JSON.stringify(message));
+    for (const c of this.clients) {
+      c.panelsDue.add(name);
       this.markDirty(c);
     }
   }
@@ -293,6 +311,12 @@ export class DashboardHub {
         c.pendingSnapshot = null;
         c.lastSent = snap.seq;
         this.send(c, JSON.stringify(snap));
+        for (const name of this.panels.keys()) c.panelsDue.add(name);
+        continue;
+      }
+      if (c.panelsDue.size > 0) {
+        for (const name of c.panelsDue) this.send(c, this.panels.get(name)!);
+        c.panelsDue.clear();
         continue;
       }
       const events = c.queue.take(maxBatchEvents);
@@ -310,7 +334,7 @@ export class DashboardHub {
       this.send(c, '{"type":"events","events":[' + parts.join(',') + ']}');
     }
     // Still work to do: the next write completion of this client resumes it.
-    c.waitingDrain = c.queue.length > 0 || c.pendingSnapshot !== null;
+    c.waitingDrain = c.queue.length > 0 || c.pendingSnapshot !== null || c.panelsDue.size > 0;
   }
 
   private send(c: HubClient, data: string): void {

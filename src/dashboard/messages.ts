@@ -61,7 +61,34 @@ export interface HeartbeatMessage {
   serverTime: number;
 }
 
-export type ServerMessage = SnapshotMessage | EventsMessage | ResyncMessage | HeartbeatMessage;
+/** One case of a conformance suite as the dashboard's Conformance panel shows it. */
+export interface ConformanceCaseView {
+  id: string;
+  /** `waiting`, `running`, `pass`, `fail` or `incomplete`. */
+  state: string;
+  fault: string;
+  expected: string;
+  reference: string;
+  /** The judge's one line (untrusted text from traffic may appear in it: render as text). */
+  reason?: string;
+  sessions: string[];
+  url?: string;
+}
+
+/**
+ * The live state of a conformance suite (`bitsgate check-client`): the whole table each time
+ * (a handful of cases), sent after every snapshot and whenever it changes. Not an event:
+ * it has no seq and is not replayed by `?since`.
+ */
+export interface ConformanceMessage {
+  type: 'conformance';
+  suite: 'client';
+  cases: ConformanceCaseView[];
+  /** Every case has its verdict. */
+  done: boolean;
+}
+
+export type ServerMessage = SnapshotMessage | EventsMessage | ResyncMessage | HeartbeatMessage | ConformanceMessage;
 
 /** Response of `GET /api/violations`. */
 export type ViolationsResponse = SeqViolation[];
