@@ -1,6 +1,7 @@
 /** Entry point of the dashboard UI: wires the store, the link and the views. */
 import type { ServerMessage } from '../../src/dashboard/messages.js';
 import { startFleetStatus } from './fleet-status.js';
+import { ConformancePanel } from './conformance-panel.js';
 import { Connection, type LinkState } from './connection.js';
 import { byId, el, setText } from './dom.js';
 import { int, rate } from './format.js';
@@ -81,6 +82,9 @@ function route(): void {
 window.addEventListener('hashchange', route);
 route();
 
+// The Conformance panel: shown only while a suite (bitsgate check-client) feeds it.
+const conformance = new ConformancePanel(byId('conformance'), byId('conformance-rows'), byId('conformance-summary'));
+
 // Link state: the pill, the banner and the pause button.
 const pill = byId('conn-pill');
 const banner = byId('banner');
@@ -138,6 +142,9 @@ const connection = new Connection({
         window.setTimeout(() => { if (pill.dataset.state === 'live') banner.hidden = true; }, 3000);
         break;
       case 'heartbeat':
+        break;
+      case 'conformance':
+        conformance.render(msg);
         break;
     }
   },
