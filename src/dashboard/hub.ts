@@ -23,7 +23,7 @@ import type { BitsEvent } from '../sessions/events.js';
 import { ClientQueue } from './client-queue.js';
 import { EventRing } from './event-ring.js';
 import { eventBytes, summaryBytes } from './event-size.js';
-import type { HeartbeatMessage, ResyncMessage, SnapshotMessage, SnapshotReason } from './messages.js';
+import type { ConformanceMessage, HeartbeatMessage, ResyncMessage, SnapshotMessage, SnapshotReason } from './messages.js';
 import { DASHBOARD_PROTOCOL } from './messages.js';
 import type { SnapshotSource } from './snapshot-source.js';
 
@@ -225,7 +225,7 @@ export class DashboardHub {
    * Every client gets it once it has its snapshot, and again after each resync; only the
    * latest state is kept, so a slow browser never queues more than one per panel.
    */
-  setPanel(name: string, message: { type: string }): void {
+  setPanel(name: string, message: ConformanceMessage): void {
     this.panels.set(name, JSON.stringify(message));
     for (const c of this.clients) {
       c.panelsDue.add(name);

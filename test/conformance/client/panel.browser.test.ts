@@ -54,7 +54,7 @@ describe.skipIf(!haveChromium)('Conformance panel in headless Chromium', () => {
     });
     await expect.poll(() => page.locator('tr[data-case="baseline"] .conf-seen').textContent()).toBe('<img src=x onerror="window.pwned=1">');
     expect(await page.locator('#conformance img').count()).toBe(0);
-    expect(await page.evaluate(() => (window as unknown as { pwned?: number }).pwned)).toBeUndefined();
+    expect(await page.evaluate(() => (globalThis as { pwned?: number }).pwned)).toBeUndefined();
     expect(await page.locator('#conformance-summary').textContent()).toBe('0 passed, 1 failed of 1');
     expect(errors).toEqual([]);
     await page.close();
