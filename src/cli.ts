@@ -13,6 +13,7 @@ const loaders: Record<string, () => Promise<Command>> = {
   analyze: async () => (await import('./commands/analyze.js')).command,
   export: async () => (await import('./commands/export.js')).command,
   demo: async () => (await import('./commands/demo.js')).command,
+  'check-server': async () => (await import('./commands/check-server.js')).command,
 };
 
 async function mainHelp(): Promise<string> {
@@ -27,7 +28,7 @@ async function mainHelp(): Promise<string> {
   ];
   for (const name of Object.keys(loaders)) {
     const cmd = await loaders[name]!();
-    lines.push(`  ${name.padEnd(10)} ${cmd.summary}`);
+    lines.push(`  ${name.padEnd(12)} ${cmd.summary}`);
   }
   lines.push('', "Run 'bitsgate <command> --help' for a command's options.");
   return lines.join('\n');
