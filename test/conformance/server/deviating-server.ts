@@ -34,8 +34,11 @@ export const DEVIATIONS = {
 } as const;
 export type Deviation = keyof typeof DEVIATIONS;
 
-/** Not deviations: the other reading of a Conflict, which must pass. */
-export type Variant = 'overlap-416';
+/**
+ * Not deviations: `overlap-416` is the other reading of a Conflict, which must pass;
+ * `hang-on-changed-total` never answers that Fragment (for the Ctrl-C test).
+ */
+export type Variant = 'overlap-416' | 'hang-on-changed-total';
 
 interface Tracked {
   total?: number;
@@ -68,6 +71,9 @@ export async function startDeviatingServer(upstreamUrl: string, deviation: Devia
       // Answers the front makes up without asking our server.
       if (deviation === 'accepts-changed-total' && bits?.type === 'fragment' && tracked?.total !== undefined && bits.range && bits.range.total !== tracked.total) {
         return ack(200, { sessionId: sid, receivedOffset: tracked.received });
+      }
+      if (deviation === 'hang-on-changed-total' && bits?.type === 'fragment' && tracked?.total !== undefined && bits.range && bits.range.total !== tracked.total) {
+        return;
       }
       if (deviation === 'close-mid-upload-keeps-session' && bits?.type === 'close-session' && tracked?.total !== undefined && tracked.received < tracked.total) {
         return ack(200, { sessionId: sid });
