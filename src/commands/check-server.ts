@@ -31,7 +31,8 @@ import { SCRIPTS } from './check-server/scripts.js';
 import type { RunContext } from './check-server/steps.js';
 import type { Command } from './command.js';
 
-const DEFAULT_TIMEOUT_MS = 10_000;
+/** The final Ack of an upload-reply waits for the server application (§3): not too short. */
+const DEFAULT_TIMEOUT_MS = 30_000;
 
 const help = `bitsgate check-server URL [options]: check a BITS upload server against the protocol reference
 
@@ -46,7 +47,8 @@ Options:
                         case applies only when URL itself is an upload-reply directory
   --json                print one JSON document (url, prefix, cases, summary, leftOpen)
                         instead of the table
-  --timeout DURATION    longest wait for an answer (default ${DEFAULT_TIMEOUT_MS / 1000}s)
+  --timeout DURATION    longest wait for an answer (default ${DEFAULT_TIMEOUT_MS / 1000}s; an upload-reply
+                        final Ack waits for the server application)
   --ca FILE             https:// URLs: trust this CA (PEM) too
   --insecure            https:// URLs: do not verify the server's certificate (tests only)
   -h, --help            this text

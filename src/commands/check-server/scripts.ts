@@ -262,7 +262,7 @@ export const SCRIPTS: Readonly<Record<ServerCaseName, CaseScript>> = {
       r.deviation(`BITS-Host-Id ${JSON.stringify(ack.hostId.slice(0, 100))} is not a host name a client can connect to`);
       return tidy(ctx, s);
     }
-    r.note(`BITS-Host-Id ${ack.hostId}${ack.hostIdFallbackTimeoutSec === undefined ? ', no fallback timeout (the client never falls back)' : `, fallback after ${ack.hostIdFallbackTimeoutSec} s`}`);
+    r.note(`BITS-Host-Id ${ack.hostId.slice(0, 100)}${ack.hostIdFallbackTimeoutSec === undefined ? ', no fallback timeout (the client never falls back)' : `, fallback after ${ack.hostIdFallbackTimeoutSec} s`}`);
     // M 3.1.5.1.2: the client Pings the named host, then sends the session's packets there.
     const ping = await ctx.peer.send('ping', `${r.name}: Ping to the BITS-Host-Id host`, s.url, pingHeaders());
     r.expect('ping', `Ping to ${s.url.host}`, ping.seen, OK);

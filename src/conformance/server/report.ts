@@ -12,7 +12,6 @@ const LABEL: Readonly<Record<Outcome, string>> = {
   'not-applicable': 'N/A',
 };
 
-// eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
 
 function clean(text: string): string {
