@@ -196,9 +196,9 @@ export const SCRIPTS: Readonly<Record<ServerCaseName, CaseScript>> = {
     // on Close, so Cancel deletes it. Without overwrites, a Create-Session at the same URL tells.
     const again = await ctx.peer.send('create-session', `${r.name}: Create-Session again`, url, createSessionHeaders([UPLOAD_PROTOCOL_GUID]));
     const status = again.seen.status;
-    if (status === 403) r.note('Conflict (§5, commit point): the file stayed after Cancel (a new Create-Session at its URL answered 403), the [W] reading; either reading is accepted');
+    if (status === 403) r.note('Conflict (§5, commit point): the file stayed after Cancel (a new Create-Session at its URL answered 403), the [W] reading; either reading passes');
     else if (status !== undefined && status < 300) {
-      r.note('Conflict (§5, commit point): no file blocks a new Create-Session at the URL after Cancel: the [M] 1.3.2 reading (or the server allows overwrites); either reading is accepted');
+      r.note('Conflict (§5, commit point): no file blocks a new Create-Session at the URL after Cancel: the [M] 1.3.2 reading (or the server allows overwrites); either reading passes');
       const id = decodeAck(status, again.seen.headers).sessionId;
       if (id !== undefined) await tidy(ctx, { id, url, create: { deviations: [], seen: '' } });
     }
