@@ -14,6 +14,7 @@ const loaders: Record<string, () => Promise<Command>> = {
   export: async () => (await import('./commands/export.js')).command,
   demo: async () => (await import('./commands/demo.js')).command,
   'check-client': async () => (await import('./commands/check-client.js')).command,
+  'check-server': async () => (await import('./commands/check-server.js')).command,
 };
 
 async function mainHelp(): Promise<string> {

@@ -84,13 +84,14 @@ export function formatErrorCode(code: ErrorCode): string {
   return code.name ? `${code.hex} ${code.name}` : code.hex;
 }
 
-const HEX_PREFIXED = /^0[xX]([0-9a-fA-F]{1,8})$/;
+// `0x8020001F`, and `x8020001F` as [MC-BUP] 2.2.1.2 writes it (bits-protocol.md §6, §8).
+const HEX_PREFIXED = /^0?[xX]([0-9a-fA-F]{1,8})$/;
 const HEX_BARE = /^[0-9a-fA-F]{1,8}$/;
 const DECIMAL = /^-?[0-9]{1,10}$/;
 
 /**
  * Reads an error code the ways servers write it:
- * - `0x80070057` (any case, 1-8 hex digits): hex;
+ * - `0x80070057` (any case, 1-8 hex digits) or `x80070057` ([M]'s notation): hex;
  * - `80070057`: eight digits starting with 8 are an unprefixed HRESULT (as a decimal it would
  *   be a meaningless positive code), so hex;
  * - bare hex containing a letter (`8020001F`): hex;

@@ -7,6 +7,7 @@ describe('parseErrorCode', () => {
     ['0X8020001f', 0x8020001f, 'BG_E_SESSION_NOT_FOUND'],
     ['0x80200020', 0x80200020, 'BG_E_TOO_LARGE'],
     ['0x80070005', 0x80070005, 'E_ACCESSDENIED'],
+    ['x8020001F', 0x8020001f, 'BG_E_SESSION_NOT_FOUND'], // [MC-BUP] 2.2.1.2's notation (§8)
     ['80070057', 0x80070057, 'E_INVALIDARG'], // unprefixed HRESULT
     ['8020001F', 0x8020001f, 'BG_E_SESSION_NOT_FOUND'], // bare hex with a letter
     ['-2147024809', 0x80070057, 'E_INVALIDARG'], // signed 32-bit decimal
