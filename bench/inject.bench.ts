@@ -14,14 +14,14 @@ import { InjectionRegistry } from '../src/inject/registry.js';
 import { parseInjectionRule } from '../src/inject/rule-syntax.js';
 
 const CONNECTIONS = 16;
-const ROUND_MS = Number(process.env.BENCH_ROUND_MS ?? 3000);
-const ROUNDS = 3;
+const ROUND_MS = Number(process.env.BENCH_ROUND_MS ?? 2000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const PING = Buffer.from('BITS_POST /up/f.bin HTTP/1.1\r\nHost: x\r\nBITS-Packet-Type: Ping\r\nContent-Length: 0\r\n\r\n', 'latin1');
 const ACK = Buffer.from('HTTP/1.1 200 OK\r\nBITS-Packet-Type: Ack\r\nContent-Length: 0\r\n\r\n', 'latin1');
 
 /** A minimal upstream: one Ack per request head. */
 function upstream(): Promise<net.Server> {
-  const server = net.createServer((s) => {
+  const server = net.createServer({ noDelay: true }, (s) => {
     let buf = '';
     s.on('data', (d) => {
       buf += d.toString('latin1');
@@ -41,7 +41,7 @@ async function round(port: number): Promise<number> {
   let done = 0;
   const deadline = Date.now() + ROUND_MS;
   await Promise.all(Array.from({ length: CONNECTIONS }, () => new Promise<void>((resolve) => {
-    const c = net.connect(port, '127.0.0.1', () => c.write(PING));
+    const c = net.connect({ port, host: '127.0.0.1', noDelay: true }, () => c.write(PING));
     let buf = '';
     c.on('data', (d) => {
       buf += d.toString('latin1');
