@@ -67,7 +67,7 @@ export interface AppOptions {
   fleet?: FleetAppOptions;
   /** How often idle sessions are checked for expiry. */
   expiryIntervalMs?: number;
-  /** Fault injection: consulted by the gateway before each request (src/inject). */
+  /** Fault injection (`--inject`, `inject:` in the config file): consulted per request only when given. */
   injections?: InjectionPolicy;
   logger: pino.Logger;
 }
@@ -98,6 +98,8 @@ export interface App {
   shutdown(graceMs: number): Promise<void>;
   /** Present with `fleet`: the link to the other gateways. */
   fleet?: FleetLink;
+  /** The fault-injection policy the gateway consults, when one was given. */
+  injections?: InjectionPolicy;
   close(): Promise<void>;
 }
 
@@ -226,8 +228,8 @@ export async function startApp(options: AppOptions): Promise<App> {
       bodyTimeoutMs: options.bodyTimeoutMs,
       forwardedHeaders: options.forwardedHeaders,
       sinks,
-      ...(options.injections && { injections: options.injections }),
       onSinkError: (err, phase) => logger.error({ err, phase }, 'observation sink failed'),
+      ...(options.injections && { injections: options.injections }),
     });
     closers.push(() => gateway.close());
 
@@ -235,7 +237,7 @@ export async function startApp(options: AppOptions): Promise<App> {
       await gateway.shutdown(graceMs);
       await close();
     };
-    return { gateway, upstream, routes, embeddedServer, dashboard, tracker, bus, metrics, ...(fleet ? { fleet } : {}), shutdown, close };
+    return { gateway, upstream, routes, embeddedServer, dashboard, tracker, bus, metrics, ...(fleet ? { fleet } : {}), ...(options.injections ? { injections: options.injections } : {}), shutdown, close };
   } catch (err) {
     await close();
     throw err;
