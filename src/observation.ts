@@ -6,6 +6,7 @@
  * consume it. Nothing else crosses from the I/O edge into the protocol core, so a
  * recorded file replays through the core with the same result as live traffic.
  */
+import type { InjectionAction } from './inject/rule.js';
 import type { BitsAck, BitsRequest } from './protocol/index.js';
 
 /** Header fields in wire order with their original names; duplicates kept. */
@@ -57,11 +58,24 @@ export interface Observation extends ExchangeStart {
    */
   refused?: boolean;
   /**
+   * Set when the gateway injected a fault into this exchange (`--inject`, the control API, a
+   * client conformance case): which injection, its rule text and action. Recorded, so
+   * `analyze` and the tracker never blame the client or the server for it.
+   */
+  injected?: InjectedFault;
+  /**
    * Derived, never recorded: the request packet and Ack as the one decoder (src/protocol)
    * read them, filled in by the first reader through `decodeExchange(obs)` so the tracker,
    * metrics and request log decode each exchange once. Absent until then (and in recordings).
    */
   decoded?: DecodedExchange;
+}
+
+/** The mark of an injected fault; `action` is the kind of the rule's action (e.g. `forget-session`). */
+export interface InjectedFault {
+  id: string;
+  rule: string;
+  action: InjectionAction['kind'];
 }
 
 /** The BITS view of an exchange: `request` null when it is not a BITS packet (e.g. the reply GET). */

@@ -3,7 +3,7 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 /**
- * The protocol core (src/protocol, src/sessions, and the HAR converter src/har) is pure: no I/O, no edge module, at any
+ * The protocol core (src/protocol, src/sessions, the HAR converter src/har, the injection rules src/inject) is pure: no I/O, no edge module, at any
  * import depth. Every import specifier is checked, in every form (`import … from`,
  * `import '…'`, `export … from`, `import(…)`, `require(…)`):
  * - a relative path must resolve inside the core or to the shared observation type;
@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
  *   I/O or time (net, fs, timers, …), pino, ws, http-proxy and the rest are refused.
  */
 const src = join(__dirname, '..', '..', 'src');
-const CORE = ['protocol', 'sessions', 'har'] as const;
+const CORE = ['protocol', 'sessions', 'har', 'inject'] as const;
 /** Files outside the core folders that the core may import (pure type definitions). */
 const SHARED = new Set([join(src, 'observation.ts')]);
 /** Packages the core may use: pure computation, no I/O. */
