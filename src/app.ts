@@ -16,6 +16,8 @@ import type { SecureContextOptions } from 'node:tls';
 import {
   GATEWAY_DEFAULTS, RouteTable, startGateway, upstreamSecureContext, upstreamTarget, type Gateway, type TlsCredentials, type UpstreamTlsSettings,
 } from './gateway/index.js';
+import { registryControl } from './dashboard/injection-control.js';
+import { InjectionRegistry } from './inject/registry.js';
 import { Inspector } from './inspector.js';
 import type { ObservationSink } from './observation.js';
 import { startBitsServer, type BitsServer, type ReplyMode } from './server/index.js';
@@ -59,6 +61,11 @@ export interface AppOptions {
   dashboardToken?: string;
   /** Extra Host names the dashboard accepts (DNS names of this machine). */
   dashboardAllowedHosts?: string[];
+  /**
+   * `--control`: the dashboard may list, add and remove the gateway's injection rules
+   * (writes need `Authorization: Bearer <token>`). Needs the dashboard.
+   */
+  control?: { token: string };
   /** Append every observation to this NDJSON file. */
   record?: string;
   tracker?: SessionTrackerOptions;
@@ -95,6 +102,10 @@ export interface App {
   shutdown(graceMs: number): Promise<void>;
   /** Present with `fleet`: the link to the other gateways. */
   fleet?: FleetLink;
+  /** The live injection rules the gateway consults (present with `--inject` or `--control`). */
+  injections?: InjectionRegistry;
+  /** Present with `--control`: the token writes need. */
+  control?: { token: string };
   close(): Promise<void>;
 }
 
@@ -191,6 +202,10 @@ export async function startApp(options: AppOptions): Promise<App> {
       sinks.push(recorder);
     }
 
+    if (options.control && options.dashboard === false) throw new RangeError('control: needs the dashboard');
+    // --control edits the same registry --inject fills; without either the gateway has no policy (no per-request work).
+    const injections = options.control ? new InjectionRegistry() : undefined;
+
     let dashboard: DashboardHandle | undefined;
     if (options.dashboard !== false) {
       dashboard = await startDashboard({
@@ -202,6 +217,7 @@ export async function startApp(options: AppOptions): Promise<App> {
         allowedHosts: options.dashboardAllowedHosts,
         ...(options.dashboardTls && { tls: options.dashboardTls }),
         ...(fleet ? { extraStats: () => ({ fleet: fleet!.stats() }) } : {}),
+        ...(options.control && injections && { control: { control: registryControl(injections), token: options.control.token } }),
       });
       closers.push(() => dashboard!.close());
     }
@@ -223,6 +239,7 @@ export async function startApp(options: AppOptions): Promise<App> {
       bodyTimeoutMs: options.bodyTimeoutMs,
       forwardedHeaders: options.forwardedHeaders,
       sinks,
+      ...(injections && { injections }),
       onSinkError: (err, phase) => logger.error({ err, phase }, 'observation sink failed'),
     });
     closers.push(() => gateway.close());
@@ -231,7 +248,10 @@ export async function startApp(options: AppOptions): Promise<App> {
       await gateway.shutdown(graceMs);
       await close();
     };
-    return { gateway, upstream, routes, embeddedServer, dashboard, tracker, bus, metrics, ...(fleet ? { fleet } : {}), shutdown, close };
+    return {
+      gateway, upstream, routes, embeddedServer, dashboard, tracker, bus, metrics, ...(fleet ? { fleet } : {}),
+      ...(injections && { injections }), ...(options.control && { control: { token: options.control.token } }), shutdown, close,
+    };
   } catch (err) {
     await close();
     throw err;

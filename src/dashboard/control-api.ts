@@ -22,7 +22,7 @@ import type { InjectionView, RuleErrorBody } from './messages.js';
 export interface LiveControl {
   list(): InjectionView[];
   /** Parses and adds a rule; a rule that does not parse gives the parser's message and 0-based position. */
-  add(ruleText: string): { entry: InjectionView } | { error: string; position: number };
+  add(ruleText: string): { entry: InjectionView } | { error: string; position: number } | { refused: string };
   remove(id: string): boolean;
   /** Called after every add, remove or fire. Returns the unsubscribe function. */
   onChange(listener: () => void): () => void;
@@ -110,6 +110,7 @@ function addRule(body: Buffer, opts: ControlOptions): ControlResult {
   const rule = (parsed as { rule?: unknown } | null)?.rule;
   if (typeof rule !== 'string' || rule.length === 0) return { status: 400, body: { error: 'expected {"rule": "..."} with a non-empty string' } };
   const result = opts.control.add(rule);
+  if ('refused' in result) return { status: 409, body: { error: result.refused } };
   if ('error' in result) {
     const err: RuleErrorBody = { error: result.error, rule, position: result.position, column: result.position + 1 };
     return { status: 400, body: err };
