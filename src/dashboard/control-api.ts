@@ -112,7 +112,7 @@ function addRule(body: Buffer, opts: ControlOptions): ControlResult {
   const result = opts.control.add(rule);
   if ('refused' in result) return { status: 409, body: { error: result.refused } };
   if ('error' in result) {
-    const err: RuleErrorBody = { error: result.error, rule, position: result.position, column: result.position + 1 };
+    const err: RuleErrorBody = { error: result.error, rule, column: result.position };
     return { status: 400, body: err };
   }
   return { status: 201, body: result.entry, headers: { Location: `${INJECTIONS_PATH}/${encodeURIComponent(result.entry.id)}` } };

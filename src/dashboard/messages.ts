@@ -96,8 +96,6 @@ export interface ApiError {
 /** JSON body of `POST /api/injections` answered 400 for a rule that does not parse. */
 export interface RuleErrorBody extends ApiError {
   rule: string;
-  /** 0-based column of the parser's complaint in `rule`. */
-  position: number;
-  /** The same, 1-based, as an editor shows it. */
+  /** Where the parser stopped in `rule`: its 0-based column, as its message says it. */
   column: number;
 }

@@ -42,32 +42,16 @@ export class ControlPanel {
   private token: string | null = readToken();
   private readonly list = el('ul', { class: 'injection-list', attrs: { id: 'injection-list' } });
   private readonly message = el('p', { class: 'control-message', attrs: { id: 'control-message', role: 'status' } });
-  private readonly tokenForm: HTMLFormElement;
-  private readonly tokenInput = el('input', {
-    attrs: { id: 'control-token', type: 'password', autocomplete: 'off', placeholder: 'control token (printed at start)', 'aria-label': 'Control token' },
-  });
   private readonly ruleInput = el('input', {
     attrs: { id: 'injection-rule', type: 'text', autocomplete: 'off', spellcheck: 'false', placeholder: 'fragment#2: status=503', 'aria-label': 'New injection rule' },
   });
+  private readonly panelTokenForm: HTMLFormElement;
+  /** The open session view's own prompt and message line (the drawer covers the panel). */
+  private session: { form: HTMLFormElement; message: HTMLElement } | undefined;
   /** A write waiting for the token the user is asked for. */
   private pending: { method: string; path: string; body?: string; done?: () => void } | undefined;
 
   constructor(private readonly root: HTMLElement) {
-    this.tokenForm = el('form', { class: 'control-token', attrs: { id: 'control-token-form' } }, [
-      this.tokenInput, el('button', { class: 'btn small', text: 'Use token', attrs: { type: 'submit', id: 'control-token-save' } }),
-    ]);
-    this.tokenForm.addEventListener('submit', (ev) => {
-      ev.preventDefault();
-      const t = this.tokenInput.value.trim();
-      if (!t) return;
-      this.token = t;
-      storeToken(t);
-      this.tokenInput.value = '';
-      this.renderToken();
-      const next = this.pending;
-      this.pending = undefined;
-      if (next) void this.write(next.method, next.path, next.body, next.done);
-    });
     const addForm = el('form', { class: 'control-add', attrs: { id: 'injection-add-form' } }, [
       this.ruleInput, el('button', { class: 'btn small', text: 'Add rule', attrs: { type: 'submit', id: 'injection-add' } }),
     ]);
@@ -77,8 +61,32 @@ export class ControlPanel {
       if (rule) this.addRule(rule, () => { this.ruleInput.value = ''; });
     });
     clear(root);
-    root.append(el('h2', { text: 'Injections' }), this.tokenForm, this.list, addForm, this.message);
+    this.panelTokenForm = this.tokenForm('control-token');
+    root.append(el('h2', { text: 'Injections' }), this.panelTokenForm, this.list, addForm, this.message);
     this.renderToken();
+  }
+
+  /** A prompt for the control token; once given it is kept in sessionStorage and every prompt hides. */
+  private tokenForm(id?: string): HTMLFormElement {
+    const input = el('input', {
+      attrs: { type: 'password', autocomplete: 'off', placeholder: 'control token (printed at start)', 'aria-label': 'Control token', ...(id && { id }) },
+    });
+    const form = el('form', { class: 'control-token' }, [
+      input, el('button', { class: 'btn small', text: 'Use token', attrs: { type: 'submit', ...(id && { id: `${id}-save` }) } }),
+    ]);
+    form.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      const t = input.value.trim();
+      if (!t) return;
+      this.token = t;
+      storeToken(t);
+      input.value = '';
+      this.renderToken();
+      const next = this.pending;
+      this.pending = undefined;
+      if (next) void this.write(next.method, next.path, next.body, next.done);
+    });
+    return form;
   }
 
   get isEnabled(): boolean {
@@ -116,7 +124,11 @@ export class ControlPanel {
       b.addEventListener('click', () => this.addRule(f.rule(sessionId)));
       wrap.append(b);
     }
+    // The drawer covers the panel: it asks for the token and reports results itself.
+    this.session = { form: this.tokenForm(), message: el('p', { class: 'control-message', attrs: { role: 'status' } }) };
+    wrap.append(this.session.form, this.session.message);
     wrap.hidden = !this.enabled;
+    this.renderToken();
     return wrap;
   }
 
@@ -125,12 +137,16 @@ export class ControlPanel {
   }
 
   private renderToken(): void {
-    this.tokenForm.hidden = this.token !== null;
+    this.panelTokenForm.hidden = this.token !== null;
+    if (this.session) this.session.form.hidden = this.token !== null;
   }
 
   private say(text: string, kind: 'ok' | 'error'): void {
-    this.message.dataset.kind = kind;
-    setText(this.message, text);
+    for (const m of [this.message, this.session?.message]) {
+      if (!m) continue;
+      m.dataset.kind = kind;
+      setText(m, text);
+    }
   }
 
   private async write(method: string, path: string, body?: string, done?: () => void): Promise<void> {
@@ -138,7 +154,6 @@ export class ControlPanel {
       this.pending = { method, path, body, done };
       this.renderToken();
       this.say('Enter the control token to change traffic.', 'error');
-      this.tokenInput.focus();
       return;
     }
     let res: Response;
@@ -173,7 +188,7 @@ export class ControlPanel {
     } catch {
       /* no JSON body */
     }
-    const where = typeof err.column === 'number' ? ` (column ${err.column})` : '';
-    this.say(`${res.status}: ${clean(err.error ?? res.statusText, 300)}${where}`, 'error');
+    // A rule error's message names its column already.
+    this.say(`${res.status}: ${clean(err.error ?? res.statusText, 300)}`, 'error');
   }
 }
