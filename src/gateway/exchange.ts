@@ -1,4 +1,5 @@
 import type http from 'node:http';
+import type { InjectionDecision } from '../inject/registry.js';
 import type { ExchangeStart, HeaderList, Observation } from '../observation.js';
 
 /**
@@ -21,6 +22,8 @@ export class Exchange {
   /** Epoch ms of the last byte moved on the upstream side: the inactivity sweep reads it. */
   lastActivity: number;
   continueSent = false;
+  /** The fault the injection policy chose for this exchange (src/gateway/fault-injector.ts). */
+  fault: InjectionDecision | undefined;
   private ended = false;
 
   constructor(readonly start: ExchangeStart) {
@@ -69,6 +72,7 @@ export class Exchange {
     if (this.responder !== undefined) obs.responder = this.responder;
     if (this.upstreamConnectionId !== undefined) obs.upstreamConnectionId = this.upstreamConnectionId;
     if (this.error !== undefined) obs.error = this.error;
+    if (this.fault !== undefined) obs.injected = { id: this.fault.injectionId, rule: this.fault.rule.text, action: this.fault.rule.action.kind };
     return obs;
   }
 }

@@ -44,13 +44,19 @@
  *   meets a closing upstream connection (no byte of response) gets its client connection
  *   closed without an answer, as the server did (observed as `upstream-closed`).
  *
+ * - Fault injection (fault-injector.ts): with a policy configured, three hooks (before
+ *   forwarding, where the body is sent, where the response is relayed) hand the exchange
+ *   to the injector; without one, no per-request work.
+ *
  * Every exchange yields exactly one Observation, whatever path ends it.
  */
 import type http from 'node:http';
 import { pipeline } from 'node:stream';
 import httpProxy from 'http-proxy';
+import type { InjectionPolicy } from '../inject/registry.js';
 import type { ExchangeStart, HeaderList, Observation, ObservationSink } from '../observation.js';
 import { Exchange } from './exchange.js';
+import { FaultInjector } from './fault-injector.js';
 import { clientResponseHeaders, groupForSetHeader, plainAddress, upstreamRequestHeaders } from './hop-by-hop.js';
 import type { ConnectionInfo as ListenerConnection, Http1Request as ListenerRequest, Http1Response as ListenerResponse, RejectInfo as ListenerReject } from './http1/types.js';
 import { PinnedAgent } from './pinned-agent.js';
@@ -69,6 +75,8 @@ export interface ForwarderOptions {
   /** Set X-Forwarded-For/-Proto/-Host (overwriting client-sent ones). */
   forwardedHeaders: boolean;
   sink: ObservationSink;
+  /** Fault injection (`--inject`, the control API): consulted per request only when given. */
+  injections?: InjectionPolicy;
   /** Wall clock, injectable for tests. */
   now?: () => number;
 }
@@ -102,6 +110,7 @@ export class Forwarder {
   private readonly connections = new Map<number, ConnectionState>();
   private readonly routes: RouteTable;
   private readonly now: () => number;
+  private readonly injector: FaultInjector | undefined;
   private nextExchangeId = 1;
   private nextUpstreamId = 1;
   private readonly sweeper: NodeJS.Timeout;
@@ -112,6 +121,7 @@ export class Forwarder {
     if (!options.routes && !options.upstream) throw new TypeError('Forwarder: an upstream or routes are required');
     this.routes = options.routes ?? new RouteTable([], upstreamTarget(options.upstream!));
     this.now = options.now ?? Date.now;
+    this.injector = options.injections ? new FaultInjector(options.injections, this.now) : undefined;
     const interval = Math.min(1_000, Math.max(10, Math.floor(options.upstreamTimeoutMs / 4)));
     this.sweeper = setInterval(() => this.sweep(), interval);
     this.sweeper.unref();
@@ -257,6 +267,8 @@ export class Forwarder {
       conn.upstream = route.upstream;
       conn.agent.bind(route.upstream.tls);
     }
+    // Fault injection: an injected answer or reset never reaches the upstream.
+    if (this.injector !== undefined && this.injector.intercept(ex, req, res)) return;
     conn.agent.busy = true;
 
     const forwarded = this.options.forwardedHeaders
@@ -334,6 +346,9 @@ export class Forwarder {
       // queueMicrotask: that one allocates an AsyncResource per call.)
       process.nextTick(() => this.onResponse(conn, ex, req, res, proxyRes));
     });
+    if (ex.fault !== undefined && this.injector!.sendRequest(ex, req, proxyReq, (err) => {
+      if (!ex.isEnded && !req.complete && !res.headersSent) this.abortExchange(conn, ex, bodyErrorReason(err));
+    })) return;
     // The upstream must see the head now: the client waits for its 100 before sending a body.
     if (req.expectContinue) proxyReq.flushHeaders();
     if (req.contentLength === 0 || (req.contentLength === null && !req.chunked)) {
@@ -361,6 +376,10 @@ export class Forwarder {
     ex.lastActivity = this.now();
     if (ex.isEnded || res.headersSent) {
       proxyRes.destroy();
+      return;
+    }
+    if (ex.fault?.action.kind === 'drop-ack') {
+      this.injector!.dropAnswer(ex, res, proxyRes);
       return;
     }
     const headers = clientResponseHeaders(proxyRes.rawHeaders);

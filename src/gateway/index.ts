@@ -1,5 +1,6 @@
 import type net from 'node:net';
-import type { ObservationSink } from '../observation.js';
+import type { InjectionPolicy } from '../inject/registry.js';
+import type { Observation, ObservationSink } from '../observation.js';
 import type { ListenAddress } from '../util/option-values.js';
 import { Forwarder } from './forwarder.js';
 import { createHttp1Server } from './http1/index.js';
@@ -42,6 +43,8 @@ export interface GatewayOptions {
   onSinkError?: SinkErrorHandler;
   /** Speak TLS to clients (the HTTP/1.1 listener runs unchanged behind it). */
   tls?: GatewayTlsOptions;
+  /** Fault injection policy (`--inject`, the control API); absent: no per-request work. */
+  injections?: InjectionPolicy;
 }
 
 export interface GatewayTlsOptions {
@@ -71,13 +74,17 @@ export interface Gateway {
 }
 
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
-  const sink = new SinkFanout(options.sinks ?? [], options.onSinkError);
+  const policy = options.injections;
+  // The policy learns from finished exchanges (e.g. each session's acknowledged range) on the sink path.
+  const sinks = policy?.observe ? [...(options.sinks ?? []), { onObservation: (obs: Observation) => policy.observe!(obs) }] : options.sinks ?? [];
+  const sink = new SinkFanout(sinks, options.onSinkError);
   const forwarder = new Forwarder({
     ...(options.upstream && { upstream: options.upstream }),
     ...(options.routes && { routes: options.routes }),
     upstreamTimeoutMs: options.upstreamTimeoutMs ?? GATEWAY_DEFAULTS.upstreamTimeoutMs,
     forwardedHeaders: options.forwardedHeaders ?? GATEWAY_DEFAULTS.forwardedHeaders,
     sink,
+    ...(policy && { injections: policy }),
   });
   const sockets = new Set<net.Socket>();
   const server = createHttp1Server((req, res) => forwarder.handle(req, res), {

@@ -1,0 +1,261 @@
+/**
+ * The I/O side of fault injection: applies what an InjectionPolicy (src/inject) decided to
+ * one exchange. The forwarder calls it at three points only when a policy is configured:
+ * - intercept(), before anything goes upstream: answers in the server's place (the body is
+ *   read and discarded so the client connection stays usable), or resets the connection at
+ *   once (reset-after with nothing to relay);
+ * - sendRequest(), where the forwarder would send the body: delays, throttles, or relays
+ *   the first N bytes and then resets the client connection;
+ * - dropAnswer(), where the forwarder would relay the response: consumes it and closes the
+ *   client connection without a byte of it (the lost Ack).
+ *
+ * The pinned upstream stays consistent: an answered request never reaches the upstream, and
+ * every fault that leaves a request half-sent ends the client connection, which destroys its
+ * pinned upstream socket (forwarder onConnectionClose); no later request can meet it.
+ */
+import type http from 'node:http';
+import type net from 'node:net';
+import { pipeline, Transform, type TransformCallback } from 'node:stream';
+import type { InjectionDecision, InjectionPolicy } from '../inject/registry.js';
+import type { InjectionAction } from '../inject/rule.js';
+import type { HeaderList } from '../observation.js';
+import { type BitsRequest, decodeRequest, formatHex } from '../protocol/index.js';
+import type { Exchange } from './exchange.js';
+import { clientResponseHeaders } from './hop-by-hop.js';
+import type { Http1Request, Http1Response } from './http1/types.js';
+
+/** Error reasons observed on injected failures (stable, bounded: they are metric labels). */
+export const INJECTED_ERRORS = { reset: 'injected-reset', dropAck: 'injected-drop-ack' } as const;
+
+/** BITS-Error-Context when a rule gives a code and no context: the BITS server extension (0x5), as IIS sends. */
+const DEFAULT_CONTEXT = 0x5;
+
+export class FaultInjector {
+  constructor(
+    private readonly policy: InjectionPolicy,
+    private readonly now: () => number,
+  ) {}
+
+  /**
+   * Asks the policy about a request and marks the exchange. Returns true when the injector
+   * took the exchange over (it ends through the response's 'finish' or 'close').
+   */
+  intercept(ex: Exchange, req: Http1Request, res: Http1Response): boolean {
+    const packet = decodeRequest(req.method, req.headerList);
+    const fault = this.policy.decide({
+      exchangeId: ex.start.id, connectionId: ex.start.connectionId, clientAddress: ex.start.client.address,
+      url: ex.start.url, packet, now: this.now(),
+    });
+    if (fault === undefined) return false;
+    ex.fault = fault;
+    const action = fault.action;
+    if (action.kind === 'answer') {
+      this.answer(ex, req, res, action, packet);
+      return true;
+    }
+    if (action.kind === 'reset-after' && resetLimit(action, req) === 0) {
+      // Nothing to relay first: the server never sees the request.
+      resetClient(ex, req.socket);
+      return true;
+    }
+    return false;
+  }
+
+  /** Sends the request body for delay / bandwidth / reset-after; false leaves it to the forwarder. */
+  sendRequest(ex: Exchange, req: Http1Request, proxyReq: http.ClientRequest, onBodyError: (err: Error) => void): boolean {
+    const action = ex.fault?.action;
+    if (action === undefined) return false;
+    switch (action.kind) {
+      case 'delay': {
+        // The sweep must not count the wait as the upstream's silence.
+        ex.lastActivity = this.now() + action.ms;
+        setTimeout(() => {
+          if (ex.isEnded) return;
+          ex.lastActivity = this.now();
+          this.relayBody(ex, req, proxyReq, onBodyError, undefined);
+        }, action.ms).unref();
+        return true;
+      }
+      case 'bandwidth':
+        this.relayBody(ex, req, proxyReq, onBodyError, new Throttle(action.bytesPerSecond, () => (ex.lastActivity = this.now())));
+        return true;
+      case 'reset-after':
+        this.relayThenReset(ex, req, proxyReq, resetLimit(action, req));
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  /** drop-ack: the upstream answered; consume its answer and close the client connection without it. */
+  dropAnswer(ex: Exchange, res: Http1Response, proxyRes: http.IncomingMessage): void {
+    // Recorded as the server's answer (it was given: the server's state moved), never relayed.
+    ex.responded(proxyRes.statusCode ?? 502, clientResponseHeaders(proxyRes.rawHeaders), 'upstream', this.now());
+    ex.fail(INJECTED_ERRORS.dropAck);
+    const drop = () => res.destroy();
+    if (proxyRes.complete) {
+      drop();
+    } else {
+      proxyRes.once('end', drop);
+      proxyRes.once('close', drop);
+    }
+    proxyRes.resume();
+  }
+
+  private answer(ex: Exchange, req: Http1Request, res: Http1Response, action: InjectionAction & { kind: 'answer' }, packet: BitsRequest | null): void {
+    const reply = () => {
+      if (ex.isEnded || res.headersSent) return;
+      const headers = ackHeaders(action, packet);
+      ex.responded(action.status, headers, 'gateway', this.now());
+      res.writeHead(action.status, headers);
+      res.end();
+    };
+    if (req.complete) {
+      reply();
+      return;
+    }
+    // Read the whole body first: the client then reads the answer on a connection still in step.
+    if (req.expectContinue) res.writeContinue();
+    req.on('data', (chunk: Buffer) => {
+      ex.requestBodyBytes += chunk.length;
+    });
+    req.once('end', reply);
+    req.resume();
+  }
+
+  private relayBody(ex: Exchange, req: Http1Request, proxyReq: http.ClientRequest, onBodyError: (err: Error) => void, throttle: Throttle | undefined): void {
+    if (req.expectContinue) proxyReq.flushHeaders();
+    if (req.contentLength === 0 || (req.contentLength === null && !req.chunked)) {
+      proxyReq.end();
+      return;
+    }
+    req.on('data', (chunk: Buffer) => {
+      ex.requestBodyBytes += chunk.length;
+      ex.lastActivity = this.now();
+    });
+    const done = (err: NodeJS.ErrnoException | null) => {
+      if (err) onBodyError(err);
+    };
+    if (throttle) pipeline(req, throttle, proxyReq, done);
+    else pipeline(req, proxyReq, done);
+  }
+
+  /** Relays exactly `limit` body bytes (fewer if the body is shorter), waits until they are written, then resets the client. */
+  private relayThenReset(ex: Exchange, req: Http1Request, proxyReq: http.ClientRequest, limit: number): void {
+    if (req.expectContinue) proxyReq.flushHeaders();
+    let sent = 0;
+    let pendingWrites = 0;
+    let resetting = false;
+    // The reset waits for every relayed byte to reach the upstream socket: destroying the
+    // request (which the client's close does) would discard bytes still queued.
+    const resetWhenFlushed = () => {
+      if (resetting && pendingWrites === 0) resetClient(ex, req.socket);
+    };
+    const written = () => {
+      pendingWrites--;
+      resetWhenFlushed();
+    };
+    const reset = () => {
+      if (resetting) return;
+      resetting = true;
+      req.pause();
+      resetWhenFlushed();
+    };
+    req.on('data', (chunk: Buffer) => {
+      if (resetting) return;
+      const take = Math.min(chunk.length, limit - sent);
+      sent += take;
+      ex.requestBodyBytes += take;
+      ex.lastActivity = this.now();
+      pendingWrites++;
+      const ok = proxyReq.write(take === chunk.length ? chunk : chunk.subarray(0, take), written);
+      if (sent >= limit) reset();
+      else if (!ok) {
+        req.pause();
+        proxyReq.once('drain', () => req.resume());
+      }
+    });
+    req.once('end', reset);
+    req.resume();
+  }
+}
+
+/** Bytes to relay before a reset-after fires; a percentage needs Content-Length (none: 0). */
+export function resetLimit(action: InjectionAction & { kind: 'reset-after' }, req: { contentLength: number | null; chunked: boolean }): number {
+  const length = req.contentLength ?? 0;
+  const wanted = action.percent !== undefined ? Math.floor((length * action.percent) / 100) : action.bytes ?? 0;
+  return req.chunked ? wanted : Math.min(wanted, length);
+}
+
+/** The Ack a BITS server would send: Packet-Type, the echoed session id, the error fields, Received-Content-Range. */
+export function ackHeaders(action: InjectionAction & { kind: 'answer' }, packet: BitsRequest | null): HeaderList {
+  const h: Array<[string, string]> = [];
+  if (packet !== null) {
+    h.push(['BITS-Packet-Type', 'Ack']);
+    if (packet.sessionId !== undefined) h.push(['BITS-Session-Id', packet.sessionId]);
+  }
+  if (action.code !== undefined) {
+    h.push(['BITS-Error-Code', formatHex(action.code)]);
+    h.push(['BITS-Error-Context', '0x' + (action.context ?? DEFAULT_CONTEXT).toString(16).toUpperCase()]);
+  } else if (action.context !== undefined) {
+    h.push(['BITS-Error-Context', '0x' + action.context.toString(16).toUpperCase()]);
+  }
+  if (action.range !== undefined && action.range !== 'server') h.push(['BITS-Received-Content-Range', String(action.range.end + 1)]);
+  h.push(['Content-Length', '0']);
+  return h;
+}
+
+/** A TCP reset (RST), not a FIN: what a crashed or cut-off path looks like to the client. */
+function resetClient(ex: Exchange, socket: net.Socket): void {
+  ex.fail(INJECTED_ERRORS.reset);
+  const s = socket as net.Socket & { resetAndDestroy?: () => void };
+  try {
+    if (typeof s.resetAndDestroy === 'function' && (s as { _handle?: unknown })._handle) s.resetAndDestroy();
+    else s.destroy();
+  } catch {
+    s.destroy();
+  }
+}
+
+/**
+ * Passes bytes on no faster than `bytesPerSecond`, in slices of a tenth of a second; the
+ * transform callback waits for the last slice, so backpressure reaches the client socket.
+ */
+class Throttle extends Transform {
+  private sent = 0;
+  private readonly startedAt = Date.now();
+  private timer: NodeJS.Timeout | undefined;
+  private readonly slice: number;
+
+  constructor(private readonly bytesPerSecond: number, private readonly onBytes: () => void) {
+    super();
+    this.slice = Math.max(1, Math.floor(bytesPerSecond / 10));
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.sendFrom(chunk, 0, callback);
+  }
+
+  override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
+    clearTimeout(this.timer);
+    callback(err);
+  }
+
+  private sendFrom(chunk: Buffer, offset: number, callback: TransformCallback): void {
+    while (offset < chunk.length) {
+      const wait = this.startedAt + (this.sent / this.bytesPerSecond) * 1000 - Date.now();
+      if (wait > 0) {
+        this.timer = setTimeout(() => this.sendFrom(chunk, offset, callback), wait);
+        return;
+      }
+      const piece = chunk.subarray(offset, offset + this.slice);
+      offset += piece.length;
+      this.sent += piece.length;
+      this.push(piece);
+      this.onBytes();
+    }
+    callback();
+  }
+}
+
+export type { InjectionDecision };
