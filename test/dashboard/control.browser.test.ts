@@ -83,6 +83,7 @@ describe.skipIf(!haveChromium)('live control in headless Chromium', () => {
     const injected = await exchange(gw(), fragment(id, 10, 'abcdefghij'));
     expect(injected.status).toBe(503);
     expect(injected.get('BITS-Packet-Type')).toBe('Ack');
+    expect(injected.get('BITS-Error-Code')).toBeUndefined(); // the rule gave no code
     expect(app.injections!.list()[0]).toMatchObject({ fired: 1, spent: true });
     await expect.poll(() => page.locator('#injection-list .injection.spent').count()).toBe(1);
 
@@ -91,7 +92,9 @@ describe.skipIf(!haveChromium)('live control in headless Chromium', () => {
     expect(again.status).toBe(200);
     expect(again.get('BITS-Received-Content-Range')).toBe('20');
 
-    // Remove it from the panel: every dashboard sees the list empty again.
+    // Close the drawer and remove the rule from the panel: the list is empty again.
+    await page.keyboard.press('Escape');
+    await page.locator('#drawer[hidden]').waitFor({ state: 'attached' });
     await page.locator('#injection-list .injection button').click();
     await expect.poll(() => app.injections!.list().length).toBe(0);
     await expect.poll(() => page.locator('#injection-list .injection').count()).toBe(0);
