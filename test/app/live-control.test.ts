@@ -204,6 +204,7 @@ describe('--control: rules change traffic', () => {
   it('adds a rule that answers the next Fragment 503 without forwarding it, lists and broadcasts it, and after DELETE the Fragment reaches the upstream byte for byte', async () => {
     const { dash, gw, up } = await start();
     const { messages } = await openEvents(dash);
+    const { messages: other } = await openEvents(dash);
     expect((messages[0] as SnapshotMessage).control).toEqual({ injections: [] });
 
     const rule = 'fragment: status=503 code=0x80004005';
@@ -214,7 +215,10 @@ describe('--control: rules change traffic', () => {
     expect(added.headers.location).toBe(`/api/injections/${entry.id}`);
     const listed = JSON.parse((await http(dash, 'GET', '/api/injections')).body) as InjectionView[];
     expect(listed.map((i) => [i.id, i.rule])).toEqual([[entry.id, rule]]);
-    await waitUntil(() => messages.some((m) => m.type === 'injections' && m.injections.length === 1), 3_000, 'broadcast of the new rule');
+    // Every open dashboard gets the new list.
+    for (const list of [messages, other]) {
+      await waitUntil(() => list.some((m) => m.type === 'injections' && m.injections.length === 1 && m.injections[0]!.id === entry.id), 3_000, 'broadcast of the new rule');
+    }
 
     const c1 = await RawClient.connect(gw);
     clients.push(c1);
