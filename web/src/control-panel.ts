@@ -8,18 +8,9 @@
 import type { InjectionView, RuleErrorBody } from '../../src/dashboard/messages.js';
 import { clear, el, setText } from './dom.js';
 import { clean } from './format.js';
+import { isGuid, SESSION_FAULTS } from './session-faults.js';
 
 const TOKEN_KEY = 'bitsgate-control-token';
-/** Only GUID session ids go into a rule: a session id from traffic must never add rule keys. */
-const GUID = /^\{?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\}?$/i;
-
-/** The session detail's one-click faults: button label and the rule it adds. */
-export const SESSION_FAULTS: ReadonlyArray<{ action: string; label: string; rule: (id: string) => string }> = [
-  { action: 'drop-ack', label: 'drop the next Ack', rule: (id) => `any: drop-ack session=${id} times=1` },
-  { action: 'fragment-503', label: 'answer the next fragment 503', rule: (id) => `fragment: status=503 session=${id} times=1` },
-  { action: 'forget-session', label: 'forget this session', rule: (id) => `any: forget-session session=${id}` },
-];
-
 function readToken(): string | null {
   try {
     return sessionStorage.getItem(TOKEN_KEY);
@@ -117,7 +108,7 @@ export class ControlPanel {
 
   /** The fault buttons of one session's detail view (hidden while control is off). */
   sessionActions(sessionId: string): HTMLElement | null {
-    if (!GUID.test(sessionId)) return null;
+    if (!isGuid(sessionId)) return null;
     const wrap = el('div', { class: 'session-control' }, [el('h3', { text: 'Live control' })]);
     for (const f of SESSION_FAULTS) {
       const b = el('button', { class: 'btn', text: f.label, attrs: { type: 'button' }, data: { fault: f.action } });
