@@ -16,8 +16,9 @@ import type { SecureContextOptions } from 'node:tls';
 import {
   GATEWAY_DEFAULTS, RouteTable, startGateway, upstreamSecureContext, upstreamTarget, type Gateway, type TlsCredentials, type UpstreamTlsSettings,
 } from './gateway/index.js';
+import type { InjectionPolicy } from './inject/registry.js';
+import type { InjectionRegistry } from './inject/registry.js';
 import { registryControl } from './dashboard/injection-control.js';
-import { InjectionRegistry } from './inject/registry.js';
 import { Inspector } from './inspector.js';
 import type { ObservationSink } from './observation.js';
 import { startBitsServer, type BitsServer, type ReplyMode } from './server/index.js';
@@ -62,10 +63,10 @@ export interface AppOptions {
   /** Extra Host names the dashboard accepts (DNS names of this machine). */
   dashboardAllowedHosts?: string[];
   /**
-   * `--control`: the dashboard may list, add and remove the gateway's injection rules
-   * (writes need `Authorization: Bearer <token>`). Needs the dashboard.
+   * `--control`: the dashboard may list, add and remove the rules of `registry` (writes need
+   * `Authorization: Bearer <token>`). `registry` must be the `injections` the gateway consults.
    */
-  control?: { token: string };
+  control?: { token: string; registry: InjectionRegistry };
   /** Append every observation to this NDJSON file. */
   record?: string;
   tracker?: SessionTrackerOptions;
@@ -73,6 +74,8 @@ export interface AppOptions {
   fleet?: FleetAppOptions;
   /** How often idle sessions are checked for expiry. */
   expiryIntervalMs?: number;
+  /** Fault injection (`--inject`, `inject:` in the config file): consulted per request only when given. */
+  injections?: InjectionPolicy;
   logger: pino.Logger;
 }
 
@@ -95,6 +98,8 @@ export interface App {
   routes: RouteTable;
   embeddedServer?: BitsServer;
   dashboard?: DashboardHandle;
+  /** Present with `--control`: the token writes need, and the rules they edit. */
+  control?: { token: string; registry: InjectionRegistry };
   tracker: SessionTracker;
   bus: EventBus;
   metrics: BitsgateMetrics;
@@ -102,10 +107,8 @@ export interface App {
   shutdown(graceMs: number): Promise<void>;
   /** Present with `fleet`: the link to the other gateways. */
   fleet?: FleetLink;
-  /** The live injection rules the gateway consults (present with `--inject` or `--control`). */
-  injections?: InjectionRegistry;
-  /** Present with `--control`: the token writes need. */
-  control?: { token: string };
+  /** The fault-injection policy the gateway consults, when one was given. */
+  injections?: InjectionPolicy;
   close(): Promise<void>;
 }
 
@@ -202,9 +205,10 @@ export async function startApp(options: AppOptions): Promise<App> {
       sinks.push(recorder);
     }
 
-    if (options.control && options.dashboard === false) throw new RangeError('control: needs the dashboard');
-    // --control edits the same registry --inject fills; without either the gateway has no policy (no per-request work).
-    const injections = options.control ? new InjectionRegistry() : undefined;
+    const { control } = options;
+    if (control && options.dashboard === false) throw new RangeError('control: needs the dashboard');
+    // What the dashboard edits must be what the gateway consults.
+    if (control && control.registry !== options.injections) throw new RangeError('control: its registry must be the gateway\'s injections');
 
     let dashboard: DashboardHandle | undefined;
     if (options.dashboard !== false) {
@@ -217,7 +221,7 @@ export async function startApp(options: AppOptions): Promise<App> {
         allowedHosts: options.dashboardAllowedHosts,
         ...(options.dashboardTls && { tls: options.dashboardTls }),
         ...(fleet ? { extraStats: () => ({ fleet: fleet!.stats() }) } : {}),
-        ...(options.control && injections && { control: { control: registryControl(injections), token: options.control.token } }),
+        ...(control && { control: { control: registryControl(control.registry), token: control.token } }),
       });
       closers.push(() => dashboard!.close());
     }
@@ -239,8 +243,8 @@ export async function startApp(options: AppOptions): Promise<App> {
       bodyTimeoutMs: options.bodyTimeoutMs,
       forwardedHeaders: options.forwardedHeaders,
       sinks,
-      ...(injections && { injections }),
       onSinkError: (err, phase) => logger.error({ err, phase }, 'observation sink failed'),
+      ...(options.injections && { injections: options.injections }),
     });
     closers.push(() => gateway.close());
 
@@ -248,10 +252,7 @@ export async function startApp(options: AppOptions): Promise<App> {
       await gateway.shutdown(graceMs);
       await close();
     };
-    return {
-      gateway, upstream, routes, embeddedServer, dashboard, tracker, bus, metrics, ...(fleet ? { fleet } : {}),
-      ...(injections && { injections }), ...(options.control && { control: { token: options.control.token } }), shutdown, close,
-    };
+    return { gateway, upstream, routes, embeddedServer, dashboard, tracker, bus, metrics, ...(fleet ? { fleet } : {}), ...(options.injections ? { injections: options.injections } : {}), ...(control && { control }), shutdown, close };
   } catch (err) {
     await close();
     throw err;

@@ -6,6 +6,7 @@ import type { UpstreamTlsSettings } from '../gateway/index.js';
 import { type CertificateSource, CredentialError, explainCredentialError, loadSource } from '../gateway/tls-credentials.js';
 import type { DashboardHandle } from '../dashboard/index.js';
 import { generateToken } from '../dashboard/access-control.js';
+import { InjectionRegistry } from '../inject/registry.js';
 import { APP_DEFAULTS, startApp, type App } from '../app.js';
 import { isRedisUrl } from '../fleet/connection.js';
 import { FLEET_DEFAULTS } from '../fleet/fleet-link.js';
@@ -316,6 +317,7 @@ export async function startFromOptions(opts: GatewayCommandOptions, logger: Retu
   const controlToken = opts.control
     ? opts.control.tokenFile !== undefined ? await readControlToken(opts.control.tokenFile) : generateToken()
     : undefined;
+  const controlRegistry = controlToken !== undefined ? new InjectionRegistry() : undefined;
   const upstreamTls = await readUpstreamTls(edge);
   const dashboardTls = edge.dashboardTls ? await loadSource(edge.dashboardTls) : undefined;
   return startApp({
@@ -338,7 +340,8 @@ export async function startFromOptions(opts: GatewayCommandOptions, logger: Retu
     dashboard: opts.dashboard,
     dashboardToken: opts.dashboardToken,
     dashboardAllowedHosts: opts.dashboardAllowedHosts,
-    ...(controlToken !== undefined && { control: { token: controlToken } }),
+    // --control edits the registry the gateway consults.
+    ...(controlRegistry && { injections: controlRegistry, control: { token: controlToken!, registry: controlRegistry } }),
     record: opts.record,
     ...(opts.fleet ? { fleet: { url: opts.fleet.url, stream: opts.fleet.stream, backlog: opts.fleet.backlog, ...(opts.fleet.node ? { node: opts.fleet.node } : {}) } } : {}),
     tracker: { maxSessions: opts.maxSessions, maxSessionMemory: opts.maxSessionMemory, sessionTimeoutMs: opts.sessionTimeoutMs },

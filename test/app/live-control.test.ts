@@ -9,6 +9,7 @@ import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { startApp, type App } from '../../src/app.js';
+import { InjectionRegistry } from '../../src/inject/registry.js';
 import { InjectionRuleError, parseInjectionRule } from '../../src/inject/rule-syntax.js';
 import type { InjectionsMessage, InjectionView, ServerMessage, SnapshotMessage } from '../../src/dashboard/messages.js';
 import { bitsPost, headerOf, RawClient, startUpstream, type TestUpstream, waitUntil } from '../gateway/helpers.js';
@@ -59,6 +60,7 @@ afterEach(async () => {
 
 async function start(opts: { control?: boolean; dashboardToken?: string } = {}): Promise<{ app: App; dash: number; gw: number; up: TestUpstream }> {
   upstream = await startUpstream();
+  const registry = opts.control !== false ? new InjectionRegistry() : undefined;
   app = await startApp({
     logger: pino({ level: 'silent' }),
     upstream: upstream.url,
@@ -66,7 +68,7 @@ async function start(opts: { control?: boolean; dashboardToken?: string } = {}):
     dashboard: { host: '127.0.0.1', port: 0 },
     forwardedHeaders: false,
     ...(opts.dashboardToken && { dashboardToken: opts.dashboardToken }),
-    ...(opts.control !== false && { control: { token: CONTROL_TOKEN } }),
+    ...(registry && { injections: registry, control: { token: CONTROL_TOKEN, registry } }),
   });
   return { app, dash: app.dashboard!.port, gw: app.gateway.address.port, up: upstream };
 }
@@ -111,7 +113,19 @@ describe('live control is off by default', () => {
     expect((messages[0] as SnapshotMessage).control).toBeUndefined();
     // Any other write is still refused as before.
     expect((await http(dash, 'POST', '/api/sessions', { ...bearer, ...json }, '{}')).status).toBe(405);
+    expect(a.control).toBeUndefined();
     expect(a.injections).toBeUndefined();
+  });
+});
+
+describe('--control wiring', () => {
+  it('refuses a control registry that is not the one the gateway consults, and control without the dashboard', async () => {
+    const registry = new InjectionRegistry();
+    const base = { logger: pino({ level: 'silent' }), upstream: new URL('http://127.0.0.1:9'), listen: { host: '127.0.0.1', port: 0 } };
+    await expect(startApp({ ...base, dashboard: { host: '127.0.0.1', port: 0 }, control: { token: CONTROL_TOKEN, registry } }))
+      .rejects.toThrow("control: its registry must be the gateway's injections");
+    await expect(startApp({ ...base, dashboard: false, injections: registry, control: { token: CONTROL_TOKEN, registry } }))
+      .rejects.toThrow('control: needs the dashboard');
   });
 });
 
@@ -128,7 +142,7 @@ describe('--control: who may write', () => {
     expect(wrongLength.body).toBe(none.body);
     expect(wrong.headers['www-authenticate']).toBe(none.headers['www-authenticate']);
     expect(JSON.parse(none.body).error).toMatch(/^Unauthorized: live control needs Authorization: Bearer/);
-    expect(a.injections!.list()).toEqual([]);
+    expect(a.control!.registry.list()).toEqual([]);
   });
 
   it('refuses a cross-origin write carrying the right token (403), and a cross-site one', async () => {
@@ -143,7 +157,7 @@ describe('--control: who may write', () => {
     expect(del.status).toBe(403);
     const site = await http(dash, 'POST', '/api/injections', { ...bearer, ...json, 'Sec-Fetch-Site': 'cross-site' }, addBody('fragment: status=503'));
     expect(site.status).toBe(403);
-    expect(a.injections!.list()).toEqual([]);
+    expect(a.control!.registry.list()).toEqual([]);
     // Its own origin is fine.
     const own = await http(dash, 'POST', '/api/injections', { ...bearer, ...json, Origin: `http://127.0.0.1:${dash}` }, addBody('fragment: status=503'));
     expect(own.status).toBe(201);
@@ -163,7 +177,7 @@ describe('--control: who may write', () => {
     // The control token in a cookie is no credential for a write.
     const controlInCookie = await http(dash, 'POST', '/api/injections', { ...json, Cookie: `bitsgate_dashboard=${CONTROL_TOKEN}` }, addBody('fragment: status=503'));
     for (const r of [viaCookie, viaQuery, dashAsBearer, controlInCookie]) expect(r.status).toBe(401);
-    expect(a.injections!.list()).toEqual([]);
+    expect(a.control!.registry.list()).toEqual([]);
     // With the Bearer the write goes through even though the dashboard itself wants its token for reads.
     expect((await http(dash, 'POST', '/api/injections', { ...bearer, ...json }, addBody('fragment: status=503'))).status).toBe(201);
   });
@@ -176,7 +190,7 @@ describe('--control: who may write', () => {
     expect(form.status).toBe(415);
     const none = await http(dash, 'POST', '/api/injections', bearer, addBody('fragment: status=503'));
     expect(none.status).toBe(415);
-    expect(a.injections!.list()).toEqual([]);
+    expect(a.control!.registry.list()).toEqual([]);
     const withCharset = await http(dash, 'POST', '/api/injections', { ...bearer, 'Content-Type': 'application/json; charset=utf-8' }, addBody('fragment: status=503'));
     expect(withCharset.status).toBe(201);
   });
@@ -196,7 +210,7 @@ describe('--control: who may write', () => {
     expect((await http(dash, 'POST', '/api/injections', { ...bearer, ...json }, '{"rule":')).status).toBe(400);
     expect((await http(dash, 'POST', '/api/injections', { ...bearer, ...json }, '{"rule": 5}')).status).toBe(400);
     expect((await http(dash, 'POST', '/api/injections', { ...bearer, ...json }, JSON.stringify({ rule: 'x'.repeat(5000) }))).status).toBe(413);
-    expect(a.injections!.list()).toEqual([]);
+    expect(a.control!.registry.list()).toEqual([]);
   });
 });
 

@@ -11,6 +11,7 @@ import pino from 'pino';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type App } from '../../src/app.js';
+import { InjectionRegistry } from '../../src/inject/registry.js';
 import { bits, exchange } from '../server/raw-http.js';
 import { CHROMIUM, haveChromium, launchChromium, type LaunchedChromium } from './chromium.js';
 
@@ -29,11 +30,13 @@ describe.skipIf(!haveChromium)('live control in headless Chromium', () => {
   beforeAll(async () => {
     root = mkdtempSync(join(tmpdir(), 'bitsgate-control-root-'));
     browser = await launchChromium({ width: 1440, height: 900 });
+    const registry = new InjectionRegistry();
     app = await startApp({
       embedded: { root },
       listen: { host: '127.0.0.1', port: 0 },
       dashboard: { host: '127.0.0.1', port: 0 },
-      control: { token: TOKEN },
+      injections: registry,
+      control: { token: TOKEN, registry },
       logger: pino({ level: 'silent' }),
     });
   }, 60_000);
@@ -84,7 +87,7 @@ describe.skipIf(!haveChromium)('live control in headless Chromium', () => {
     expect(injected.status).toBe(503);
     expect(injected.get('BITS-Packet-Type')).toBe('Ack');
     expect(injected.get('BITS-Error-Code')).toBeUndefined(); // the rule gave no code
-    expect(app.injections!.list()[0]).toMatchObject({ fired: 1, spent: true });
+    expect(app.control!.registry.list()[0]).toMatchObject({ fired: 1, spent: true });
     await expect.poll(() => page.locator('#injection-list .injection.spent').count()).toBe(1);
 
     // times=1: the resent fragment goes through to the server and is acknowledged.
@@ -96,7 +99,7 @@ describe.skipIf(!haveChromium)('live control in headless Chromium', () => {
     await page.keyboard.press('Escape');
     await page.locator('#drawer[hidden]').waitFor({ state: 'attached' });
     await page.locator('#injection-list .injection button').click();
-    await expect.poll(() => app.injections!.list().length).toBe(0);
+    await expect.poll(() => app.control!.registry.list().length).toBe(0);
     await expect.poll(() => page.locator('#injection-list .injection').count()).toBe(0);
   });
 });
