@@ -110,6 +110,8 @@ export class DashboardHub {
   private heartbeat: NodeJS.Timeout | undefined;
   private control: LiveControl | undefined;
   private stopControl: (() => void) | undefined;
+  /** The current `injections` message, built once per change for every client. */
+  private controlJson: string | undefined;
   private readonly counters = { resyncs: 0, coalescedFromClosed: 0, terminated: 0, eventsSent: 0 };
   /** This hub's seq space (see SnapshotMessage.instance). */
   readonly instance = randomBytes(6).toString('hex');
@@ -227,6 +229,7 @@ export class DashboardHub {
   attachControl(control: LiveControl): void {
     this.control = control;
     this.stopControl = control.onChange(() => {
+      this.controlJson = undefined;
       for (const c of this.clients) {
         c.pendingControl = true;
         this.markDirty(c);
@@ -319,8 +322,11 @@ export class DashboardHub {
       }
       if (c.pendingControl && this.control) {
         c.pendingControl = false;
-        const msg: InjectionsMessage = { type: 'injections', injections: this.control.list() };
-        this.send(c, JSON.stringify(msg));
+        if (this.controlJson === undefined) {
+          const msg: InjectionsMessage = { type: 'injections', injections: this.control.list() };
+          this.controlJson = JSON.stringify(msg);
+        }
+        this.send(c, this.controlJson);
         continue;
       }
       const events = c.queue.take(maxBatchEvents);
