@@ -16,6 +16,7 @@ import type { SecureContextOptions } from 'node:tls';
 import {
   GATEWAY_DEFAULTS, RouteTable, startGateway, upstreamSecureContext, upstreamTarget, type Gateway, type TlsCredentials, type UpstreamTlsSettings,
 } from './gateway/index.js';
+import type { InjectionPolicy } from './inject/registry.js';
 import { Inspector } from './inspector.js';
 import type { ObservationSink } from './observation.js';
 import { startBitsServer, type BitsServer, type ReplyMode } from './server/index.js';
@@ -66,6 +67,8 @@ export interface AppOptions {
   fleet?: FleetAppOptions;
   /** How often idle sessions are checked for expiry. */
   expiryIntervalMs?: number;
+  /** Fault injection (`--inject`, `inject:` in the config file): consulted per request only when given. */
+  injections?: InjectionPolicy;
   logger: pino.Logger;
 }
 
@@ -95,6 +98,8 @@ export interface App {
   shutdown(graceMs: number): Promise<void>;
   /** Present with `fleet`: the link to the other gateways. */
   fleet?: FleetLink;
+  /** The fault-injection policy the gateway consults, when one was given. */
+  injections?: InjectionPolicy;
   close(): Promise<void>;
 }
 
@@ -224,6 +229,7 @@ export async function startApp(options: AppOptions): Promise<App> {
       forwardedHeaders: options.forwardedHeaders,
       sinks,
       onSinkError: (err, phase) => logger.error({ err, phase }, 'observation sink failed'),
+      ...(options.injections && { injections: options.injections }),
     });
     closers.push(() => gateway.close());
 
@@ -231,7 +237,7 @@ export async function startApp(options: AppOptions): Promise<App> {
       await gateway.shutdown(graceMs);
       await close();
     };
-    return { gateway, upstream, routes, embeddedServer, dashboard, tracker, bus, metrics, ...(fleet ? { fleet } : {}), shutdown, close };
+    return { gateway, upstream, routes, embeddedServer, dashboard, tracker, bus, metrics, ...(fleet ? { fleet } : {}), ...(options.injections ? { injections: options.injections } : {}), shutdown, close };
   } catch (err) {
     await close();
     throw err;

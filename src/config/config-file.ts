@@ -66,6 +66,8 @@ export const CONFIG_SCHEMA = z.strictObject({
   'fleet-stream': text,
   'node-id': text,
   'fleet-backlog': textOrNumber,
+  /** Fault-injection rules, as --inject takes them. */
+  inject: z.array(text),
 }).partial();
 
 export type ConfigFile = z.infer<typeof CONFIG_SCHEMA>;

@@ -8,7 +8,7 @@
  *   reads a Close or Fragment resent after a lost answer as a legal retry.
  * The client's reaction (its next packet) is judged like any other packet.
  */
-import type { Observation } from '../observation.js';
+import type { InjectedFault, Observation } from '../observation.js';
 import type { BitsEvent } from './events.js';
 
 /** The server never saw this exchange: the gateway answered it itself, or reset before forwarding. */
@@ -24,4 +24,14 @@ export function faultInjectedEvent(obs: Observation, sessionId: string | undefin
   };
   if (sessionId !== undefined) event.sessionId = sessionId;
   return event;
+}
+
+const ACTIONS: ReadonlySet<string> = new Set<InjectedFault['action']>(['answer', 'drop-ack', 'reset-after', 'delay', 'bandwidth', 'forget-session']);
+
+/** Reads the `injected` mark back from a recording, a fleet stream or a bitsgate HAR (untrusted JSON). */
+export function parseInjectedMark(v: unknown): InjectedFault | undefined {
+  if (typeof v !== 'object' || v === null) return undefined;
+  const o = v as Record<string, unknown>;
+  if (typeof o.id !== 'string' || typeof o.rule !== 'string' || typeof o.action !== 'string' || !ACTIONS.has(o.action)) return undefined;
+  return { id: o.id, rule: o.rule, action: o.action as InjectedFault['action'] };
 }

@@ -12,6 +12,7 @@
 import type { ConnectionClosed, HeaderList, Observation } from '../observation.js';
 import type { Decoded } from '../protocol/index.js';
 import type { BitsEvent, SessionSummary, Violation } from './events.js';
+import { parseInjectedMark } from './injected.js';
 import { SessionTracker, type SessionTrackerOptions } from './tracker.js';
 
 export const RECORDING_FORMAT = 'bitsgate-observations';
@@ -189,6 +190,8 @@ function toObservation(o: Record<string, unknown>): Decoded<Observation> {
   if (typeof o.error === 'string') obs.error = o.error;
   if (o.refused === true) obs.refused = true;
   if (typeof o.node === 'string') obs.node = o.node;
+  const injected = parseInjectedMark(o.injected);
+  if (injected !== undefined) obs.injected = injected;
   return { ok: true, value: obs };
 }
 
