@@ -29,7 +29,7 @@ describe('the real client through injected faults', () => {
     ['a lost Close Ack', ['close: drop-ack times=1'], ['drop-ack']],
     ['a lost Fragment Ack', ['fragment#2: drop-ack times=1'], ['drop-ack']],
     ['a 416 naming what the server holds', ['fragment#2: status=416 range=server times=1'], ['answer']],
-    ['a forgotten session (0x8020001F)', ['fragment#2: forget-session times=1'], ['forget-session', 'forget-session']],
+    ['a forgotten session (0x8020001F): it starts a new one', ['fragment#2: forget-session times=1'], ['forget-session']],
     ['a 503 on Close', ['close: status=503 times=1'], ['answer']],
     ['a reset in the middle of a fragment', ['fragment#2: reset-after=50% times=1'], ['reset-after']],
   ])('recovers from %s with zero violations, and every fault is marked', async (_what, rules, actions) => {
