@@ -35,6 +35,8 @@ export interface ReplayResult {
   warnings: ReplayNotice[];
   /** Observations the recorder reported as dropped. */
   dropped: number;
+  /** Exchanges the gateway injected a fault into (`--inject`): never held against client or server. */
+  injected?: number;
 }
 
 export interface ReplayOptions extends SessionTrackerOptions {
@@ -82,6 +84,7 @@ export async function replay(lines: AsyncIterable<string | RecordingLine> | Iter
           if (event.type === 'violation') result.violations.push(event.violation);
           else if (event.type === 'session-created' && !order.has(event.session.id)) order.set(event.session.id, order.size);
           else if (event.type === 'session-evicted') evicted.set(event.session.id, event.session);
+          else if (event.type === 'fault-injected') result.injected = (result.injected ?? 0) + 1;
           onEvent?.(event);
         }
         break;

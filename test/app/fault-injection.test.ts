@@ -83,3 +83,17 @@ describe('the real client through injected faults', () => {
     expect(replayed.tracker.stats().violationsByCode).toEqual({});
   });
 });
+
+describe('analyze', () => {
+  it('says how many exchanges had a fault injected', async () => {
+    const { textReport } = await import('../../src/analyze/report.js');
+    const obs = (id: number, injected?: object) => JSON.stringify({
+      type: 'observation', id, connectionId: 1, client: { address: '127.0.0.1', port: 1 }, method: 'BITS_POST', url: '/u', httpVersion: '1.1',
+      requestHeaders: [['BITS-Packet-Type', 'Ping']], startedAt: 1, requestBodyBytes: 0, responseBodyBytes: 0, endedAt: 2, status: 503,
+      responseHeaders: [['BITS-Packet-Type', 'Ack'], ['Content-Length', '0']], responder: 'gateway', ...(injected ? { injected } : {}),
+    });
+    const r = await replay([obs(1, { id: 'inj-1', rule: 'ping: status=503', action: 'answer' }), obs(2, { id: 7, rule: 'x', action: 'answer' })]);
+    expect(r.injected).toBe(1);
+    expect(textReport(r, 'f.ndjson').split('\n')[1]).toBe('1 exchanges with a fault injected by the gateway (--inject): never held against the client or the server');
+  });
+});
