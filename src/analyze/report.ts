@@ -30,6 +30,7 @@ export function textReport(r: ReplayResult, source: string): string {
   lines.push(`${printable(source)}: ${r.observations} observations, ${r.sessions.length} sessions, ` +
     `${r.violations.length} violations (${bySeverity.error} errors, ${bySeverity.warning} warnings, ${bySeverity.info} info)`);
   if (r.malformed.length) lines.push(`${r.malformed.length} malformed lines skipped (see stderr)`);
+  if (r.injected) lines.push(`${r.injected} exchanges with a fault injected by the gateway (--inject): never held against the client or the server`);
   for (const w of r.warnings) lines.push(`note: line ${w.line}: ${printable(w.message)}`);
 
   lines.push('', 'Sessions');

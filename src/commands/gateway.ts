@@ -6,7 +6,6 @@ import type { UpstreamTlsSettings } from '../gateway/index.js';
 import { type CertificateSource, CredentialError, explainCredentialError, loadSource } from '../gateway/tls-credentials.js';
 import type { DashboardHandle } from '../dashboard/index.js';
 import { generateToken } from '../dashboard/access-control.js';
-import { InjectionRegistry } from '../inject/registry.js';
 import { APP_DEFAULTS, startApp, type App } from '../app.js';
 import { isRedisUrl } from '../fleet/connection.js';
 import { FLEET_DEFAULTS } from '../fleet/fleet-link.js';
@@ -17,7 +16,10 @@ import {
   type ListenAddress, parseBytes, parseDuration, parseInteger, parseListen, UsageError,
 } from '../util/option-values.js';
 import type { Command } from './command.js';
-import { startupErrorLine } from './startup-errors.js';
+import { injectionRuleErrorLine, startupErrorLine } from './startup-errors.js';
+import { InjectionRegistry, type InjectionOrigin } from '../inject/registry.js';
+import type { InjectionRule } from '../inject/rule.js';
+import { INJECTION_GRAMMAR_HELP, InjectionRuleError, parseInjectionRule } from '../inject/rule-syntax.js';
 
 /**
  * `bitsgate [gateway]`: parse options (parseGatewayArgs), then start everything through
@@ -52,6 +54,8 @@ export interface GatewayCommandOptions {
   edge: EdgeOptions;
   /** `--control`: injection rules editable from the dashboard; the token from this file, or generated. */
   control: { tokenFile: string | undefined } | undefined;
+  /** Fault-injection rules (`--inject`, `inject:` in the config file), in order. */
+  inject: Array<{ rule: InjectionRule; origin: InjectionOrigin }>;
 }
 
 /** Below this the tracker could hold only a few sessions with large heads. */
@@ -134,9 +138,15 @@ Options:
                             'skipped' fields). At debug: a line for every exchange, with
                             its (redacted) headers
   --pretty                  human-readable log lines (default when stdout is a terminal)
+  --inject RULE             make a rare fault happen now, to debug a client (repeatable;
+                            grammar below). Every injected fault is marked in the log, the
+                            recording, the metrics and the dashboard, and never blamed on
+                            the client or the server
   -h, --help                this text
 
 ${EDGE_HELP}
+
+${INJECTION_GRAMMAR_HELP}
 
 Durations: 30 (seconds), 500ms, 30s, 5m, 2h, 14d. Sizes: 268435456, 512k, 256MiB, 1g.`;
 
@@ -172,6 +182,7 @@ export function parseGatewayArgs(args: string[]): GatewayCommandOptions {
       pretty: { type: 'boolean' },
       control: { type: 'boolean' },
       'control-token-file': { type: 'string' },
+      inject: { type: 'string', multiple: true },
     },
   });
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
@@ -247,7 +258,17 @@ export function parseGatewayArgs(args: string[]): GatewayCommandOptions {
     pretty: values.pretty ? true : undefined,
     edge: parseEdgeOptions(values),
     control: values.control ? { tokenFile: values['control-token-file'] } : undefined,
+    inject: (values.inject ?? []).map((text) => ({ rule: parseRule(text), origin: 'cli' as InjectionOrigin })),
   };
+}
+
+function parseRule(text: string): InjectionRule {
+  try {
+    return parseInjectionRule(text);
+  } catch (err) {
+    if (err instanceof InjectionRuleError) throw new UsageError(injectionRuleErrorLine(err));
+    throw err;
+  }
 }
 
 /**
@@ -261,7 +282,11 @@ function withConfigFile(file: string, args: string[], tokens: ReadonlyArray<{ ki
   // Drop `--config FILE` / `--config=FILE` from the command line.
   const rest = args.filter((arg, i) => !configAt.has(i) && !(configAt.has(i - 1) && !args[i - 1]!.includes('=')));
   const merged = [...fromFile.filter(([key]) => !onCommandLine.has(key)).flatMap(([, a]) => a), ...rest];
-  return parseGatewayArgs(merged);
+  const opts = parseGatewayArgs(merged);
+  // The file's rules come first in `merged` (unless the command line replaced them).
+  const fromConfig = onCommandLine.has('inject') ? 0 : (fromFile.find(([key]) => key === 'inject')?.[1].length ?? 0) / 2;
+  for (let i = 0; i < fromConfig; i++) opts.inject[i]!.origin = 'config';
+  return opts;
 }
 
 /** Reads the upstream CA and client certificate named on the command line. */
@@ -317,7 +342,8 @@ export async function startFromOptions(opts: GatewayCommandOptions, logger: Retu
   const controlToken = opts.control
     ? opts.control.tokenFile !== undefined ? await readControlToken(opts.control.tokenFile) : generateToken()
     : undefined;
-  const controlRegistry = controlToken !== undefined ? new InjectionRegistry() : undefined;
+  // One registry: --inject and the config file fill it, --control edits it live.
+  const injections = opts.inject.length > 0 || controlToken !== undefined ? injectionRegistry(opts.inject) : undefined;
   const upstreamTls = await readUpstreamTls(edge);
   const dashboardTls = edge.dashboardTls ? await loadSource(edge.dashboardTls) : undefined;
   return startApp({
@@ -340,12 +366,19 @@ export async function startFromOptions(opts: GatewayCommandOptions, logger: Retu
     dashboard: opts.dashboard,
     dashboardToken: opts.dashboardToken,
     dashboardAllowedHosts: opts.dashboardAllowedHosts,
-    // --control edits the registry the gateway consults.
-    ...(controlRegistry && { injections: controlRegistry, control: { token: controlToken!, registry: controlRegistry } }),
+    ...(injections && controlToken !== undefined && { control: { token: controlToken, registry: injections } }),
     record: opts.record,
     ...(opts.fleet ? { fleet: { url: opts.fleet.url, stream: opts.fleet.stream, backlog: opts.fleet.backlog, ...(opts.fleet.node ? { node: opts.fleet.node } : {}) } } : {}),
     tracker: { maxSessions: opts.maxSessions, maxSessionMemory: opts.maxSessionMemory, sessionTimeoutMs: opts.sessionTimeoutMs },
+    ...(injections && { injections }),
   });
+}
+
+/** The registry the gateway consults, filled from --inject / the config file. Only built when there are rules. */
+export function injectionRegistry(rules: GatewayCommandOptions['inject']): InjectionRegistry {
+  const registry = new InjectionRegistry();
+  for (const { rule, origin } of rules) registry.add(rule, origin);
+  return registry;
 }
 
 /** The lines printed on stderr once everything listens: where to look and what to paste. */
@@ -364,6 +397,7 @@ export function banner(app: App, opts: GatewayCommandOptions): string {
       : `live control       ON: control token ${app.control.token}   (Authorization: Bearer; the dashboard asks for it once)`);
   }
   if (opts.record) lines.push(`recording to       ${opts.record}`);
+  for (const { rule } of opts.inject) lines.push(`injecting          ${rule.text}`);
   if (app.fleet) {
     const f = app.fleet.stats();
     lines.push(`fleet              node ${f.node}, stream ${f.stream}${f.connected ? '' : ' (Redis unreachable: tracking locally)'}`);

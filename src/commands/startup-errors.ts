@@ -1,4 +1,11 @@
+import { InjectionRuleError } from '../inject/rule-syntax.js';
 import { ServerStartError } from '../server/index.js';
+
+/** `--inject "RULE": what is wrong at column N` (the rule quoted as JSON: it is untrusted text). */
+export function injectionRuleErrorLine(err: InjectionRuleError): string {
+  const rule = err.rule.length > 200 ? err.rule.slice(0, 200) + '...' : err.rule;
+  return `--inject ${JSON.stringify(rule)}: ${err.message}`;
+}
 
 /**
  * One line for a failure to start that is the user's to fix (an address that cannot be

@@ -69,6 +69,8 @@ export const CONFIG_SCHEMA = z.strictObject({
   /** Live control from the dashboard (off by default). */
   control: flag,
   'control-token-file': text,
+  /** Fault-injection rules, as --inject takes them. */
+  inject: z.array(text),
 }).partial();
 
 export type ConfigFile = z.infer<typeof CONFIG_SCHEMA>;

@@ -34,6 +34,8 @@ export function eventBytes(e: BitsEvent): number {
       return EVENT_OVERHEAD + str(e.sessionId) + 2 * (recordBaseBytes(e.packet) + retainedHeaderBytes(e.packet));
     case 'violation':
       return EVENT_OVERHEAD + violationBytes(e.violation);
+    case 'fault-injected':
+      return EVENT_OVERHEAD + 2 * (str(e.sessionId) + str(e.rule) + str(e.injectionId) + str(e.action));
     default:
       return EVENT_OVERHEAD + summaryBytes(e.session);
   }

@@ -21,6 +21,7 @@
 import type { HeaderList, Observation } from '../observation.js';
 import { decodeAck, decodeRequest, type Decoded, headerValue } from '../protocol/index.js';
 import { pathAndQuery } from '../sessions/url.js';
+import { parseInjectedMark } from '../sessions/injected.js';
 import { HAR_CREATOR } from './har-types.js';
 
 export interface HarNotice {
@@ -154,6 +155,8 @@ function applyBits(obs: Observation, b: Obj): void {
   if (isInt(b.upstreamConnectionId)) obs.upstreamConnectionId = b.upstreamConnectionId as number;
   if (typeof b.error === 'string') obs.error = b.error;
   else delete obs.error;
+  const injected = parseInjectedMark(b.injected);
+  if (injected !== undefined) obs.injected = injected;
 }
 
 /** ISO 8601 with any number of fraction digits (Fiddler writes 7; Date.parse wants at most 3). */

@@ -61,6 +61,8 @@ export interface BitsEntryFields {
   responder?: 'upstream' | 'gateway';
   upstreamConnectionId?: number;
   error?: string;
+  /** The gateway injected a fault into this exchange (Observation.injected). */
+  injected?: { id: string; rule: string; action: string };
   /** Decoded packet, for readers that do not decode BITS headers themselves. */
   packet: {
     kind: string;

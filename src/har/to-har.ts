@@ -116,6 +116,7 @@ function bitsFields(obs: Observation): BitsEntryFields {
   if (obs.responder !== undefined) f.responder = obs.responder;
   if (obs.upstreamConnectionId !== undefined) f.upstreamConnectionId = obs.upstreamConnectionId;
   if (obs.error !== undefined) f.error = obs.error;
+  if (obs.injected !== undefined) f.injected = { ...obs.injected };
   return f;
 }
 

@@ -46,6 +46,9 @@ const MAX_DELAY_MS = 10 * 60_000;
 
 /** Parses one rule; throws InjectionRuleError naming the column of the first bad word. */
 export function parseInjectionRule(text: string): InjectionRule {
+  // Rules come from command lines, config files and the control API, and are printed back.
+  const bad = /[^\x20-\x7e\t]/.exec(text);
+  if (bad) throw new InjectionRuleError(text, bad.index, `character U+${bad[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')} is not allowed in a rule`);
   const colon = text.indexOf(':');
   if (colon < 0) throw new InjectionRuleError(text, text.length, "expected 'SELECTOR: ACTION' (missing ':')");
   const head = words(text.slice(0, colon), 0);

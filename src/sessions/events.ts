@@ -6,6 +6,7 @@
  * Fields may be added; none may be renamed or removed without updating every sink.
  */
 
+import type { InjectedFault } from '../observation.js';
 import type { ProblemCode, Severity } from '../protocol/decoded.js';
 
 export type { Severity };
@@ -133,6 +134,8 @@ export interface PacketRecord {
   urlTruncated?: boolean;
   /** The fleet member that relayed the exchange (src/fleet); absent outside a fleet. */
   node?: string;
+  /** The gateway injected a fault into this exchange (`--inject`): it is never held against client or server. */
+  injected?: boolean;
 }
 
 export interface SessionSummary {
@@ -187,6 +190,8 @@ export type BitsEvent =
   | (EventBase & { type: 'session-ended'; session: SessionSummary })
   | (EventBase & { type: 'session-evicted'; session: SessionSummary; reason: 'capacity' })
   | (EventBase & { type: 'packet'; sessionId?: string; packet: PacketRecord })
-  | (EventBase & { type: 'violation'; violation: Violation });
+  | (EventBase & { type: 'violation'; violation: Violation })
+  /** The gateway injected a fault (Observation.injected): one per injected exchange. */
+  | (EventBase & { type: 'fault-injected'; sessionId?: string; exchange: number; injectionId: string; rule: string; action: InjectedFault['action'] });
 
 export type BitsEventType = BitsEvent['type'];

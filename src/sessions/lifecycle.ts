@@ -145,6 +145,16 @@ const INDEX: Index = (() => {
   return m;
 })();
 
+/**
+ * An answer the gateway injected in the server's place (Observation.injected, responder
+ * gateway): the server never saw the packet, so what it holds is unchanged and nothing about
+ * the exchange is held against the client or the server. The client's NEXT packet is judged
+ * against the unchanged state, as usual.
+ */
+export const INJECTED_ANSWER: Transition = {
+  next: 'same', findings: [], rules: 'none', why: 'an answer the gateway injected: the server never saw the packet',
+};
+
 const UNLISTED: Transition = { next: 'same', findings: [], rules: 'none', why: 'not in the table' };
 
 /** The transition for one exchange. Every reachable (state, packet, answer) has a row; see lifecycle.test.ts. */

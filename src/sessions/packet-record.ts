@@ -31,6 +31,7 @@ export function packetRecord(obs: Observation, req: BitsRequest | null, ack: Bit
   if (ack?.errorCode) rec.errorCode = formatErrorCode(ack.errorCode);
   if (obs.error !== undefined) rec.error = obs.error;
   if (obs.node !== undefined) rec.node = obs.node;
+  if (obs.injected !== undefined) rec.injected = true;
   if (obs.responseHeaders !== undefined) rec.responseHeaders = obs.responseHeaders;
   return capRecord(rec);
 }

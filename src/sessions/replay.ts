@@ -12,6 +12,7 @@
 import type { ConnectionClosed, HeaderList, Observation } from '../observation.js';
 import type { Decoded } from '../protocol/index.js';
 import type { BitsEvent, SessionSummary, Violation } from './events.js';
+import { parseInjectedMark } from './injected.js';
 import { SessionTracker, type SessionTrackerOptions } from './tracker.js';
 
 export const RECORDING_FORMAT = 'bitsgate-observations';
@@ -34,6 +35,8 @@ export interface ReplayResult {
   warnings: ReplayNotice[];
   /** Observations the recorder reported as dropped. */
   dropped: number;
+  /** Exchanges the gateway injected a fault into (`--inject`): never held against client or server. */
+  injected?: number;
 }
 
 export interface ReplayOptions extends SessionTrackerOptions {
@@ -81,6 +84,7 @@ export async function replay(lines: AsyncIterable<string | RecordingLine> | Iter
           if (event.type === 'violation') result.violations.push(event.violation);
           else if (event.type === 'session-created' && !order.has(event.session.id)) order.set(event.session.id, order.size);
           else if (event.type === 'session-evicted') evicted.set(event.session.id, event.session);
+          else if (event.type === 'fault-injected') result.injected = (result.injected ?? 0) + 1;
           onEvent?.(event);
         }
         break;
@@ -189,6 +193,8 @@ function toObservation(o: Record<string, unknown>): Decoded<Observation> {
   if (typeof o.error === 'string') obs.error = o.error;
   if (o.refused === true) obs.refused = true;
   if (typeof o.node === 'string') obs.node = o.node;
+  const injected = parseInjectedMark(o.injected);
+  if (injected !== undefined) obs.injected = injected;
   return { ok: true, value: obs };
 }
 

@@ -32,7 +32,8 @@ import {
 } from './events.js';
 import { closeEnded, closeOverlaps, closesInFlight, lateOverlaps, rememberClose } from './close-overlap.js';
 import { packetRecord } from './packet-record.js';
-import { type LifecyclePacket, type LifecycleState, type Next, type RuleSet, transition } from './lifecycle.js';
+import { faultInjectedEvent, neverForwarded } from './injected.js';
+import { INJECTED_ANSWER, type LifecyclePacket, type LifecycleState, type Next, type RuleSet, transition } from './lifecycle.js';
 import { CLOSE_RULES, busyMessage } from './rules/close-rules.js';
 import { CREATE_ACK_RULES, EXCHANGE_RULES } from './rules/exchange-rules.js';
 import { FRAGMENT_RULES } from './rules/fragment-rules.js';
@@ -255,6 +256,8 @@ export class SessionTracker {
     const status = obs.status;
     const fromServer = status !== undefined && obs.responder !== 'gateway';
     const ack = fromServer ? decoded.ack : undefined;
+    // Injected in the server's place (injected.ts): shown on the timeline, never judged.
+    const unseen = obs.injected !== undefined && neverForwarded(obs);
     // What the answer means to the client (§6): the one classifier, shared with our client and server.
     const answer: AnswerClass = classifyAnswer(req.type === 'ack' ? 'unknown' : req.type, status, ack?.errorCode?.value, ack?.errorContext).class;
     // An NTLM/Negotiate challenge is a normal round, not the BITS server's answer.
@@ -268,7 +271,7 @@ export class SessionTracker {
     const before = session?.state;
     const state: LifecycleState = session ? (session.state === 'evicted' ? 'unknown' : session.state) : 'unknown';
     const packet = LIFECYCLE_PACKETS[req.type];
-    const step = packet ? transition(state, packet, answer) : undefined;
+    const step = packet ? (unseen ? INJECTED_ANSWER : transition(state, packet, answer)) : undefined;
 
     // Reused per call (observe is not reentrant); events copy the violations out of it.
     const found = this.found;
@@ -304,7 +307,7 @@ export class SessionTracker {
       if (step) {
         for (const code of step.findings) found.push(this.violation(code, LIFECYCLE_FINDINGS[code]!(ctx), sessionId, obs.id, time));
       }
-      for (let i = 0; i < EXCHANGE_RULES.length; i++) {
+      for (let i = 0; i < (unseen ? 0 : EXCHANGE_RULES.length); i++) {
         const rule = EXCHANGE_RULES[i]!;
         const finding = rule.check(ctx);
         if (finding) found.push(this.violation(rule.code, finding, sessionId, obs.id, time));
@@ -327,10 +330,10 @@ export class SessionTracker {
       }
     }
 
-    const record = packetRecord(obs, req, ack);
+    const record = packetRecord(obs, req, unseen ? decoded.ack : ack);
     if (session && req.type === 'close-session') closeEnded(session, obs, authRound);
     if (session) {
-      if (!authRound) this.apply(session, obs, req, ack, answer, step?.next ?? 'same', found);
+      if (!authRound && !unseen) this.apply(session, obs, req, ack, answer, step?.next ?? 'same', found);
       if (req.type !== 'close-session') this.reportLateOverlaps(session, obs, found);
       if (obs.endedAt > session.lastSeen) session.lastSeen = obs.endedAt;
       this.timelines.append(session, record);
@@ -339,6 +342,7 @@ export class SessionTracker {
 
     if (created) this.push(out, { seq: 0, type: 'session-created', time, session: toSummary(session!) });
     this.push(out, session ? { seq: 0, type: 'packet', time, sessionId: session.id, packet: record } : { seq: 0, type: 'packet', time, packet: record });
+    if (obs.injected !== undefined) this.push(out, faultInjectedEvent(obs, session?.id ?? sessionId));
     this.emitViolations(out, undefined, found, time);
     if (session) this.emitChange(out, session, created ? undefined : before, mark, created, time);
     if (session) this.account(session);
@@ -505,6 +509,7 @@ export class SessionTracker {
     }
     if (!session) {
       this.push(out, { seq: 0, type: 'packet', time, packet: packetRecord(obs, null, undefined) });
+      if (obs.injected !== undefined) this.push(out, faultInjectedEvent(obs, undefined));
       return;
     }
     const mark = fillMark(this.mark, session);
@@ -516,6 +521,7 @@ export class SessionTracker {
     this.reportLateOverlaps(session, obs, late);
     for (const v of late) addViolationCode(session, v);
     this.push(out, { seq: 0, type: 'packet', time, sessionId: session.id, packet: rec });
+    if (obs.injected !== undefined) this.push(out, faultInjectedEvent(obs, session.id));
     this.emitViolations(out, undefined, late, time);
     this.emitChange(out, session, session.state, mark, false, time);
     this.account(session);

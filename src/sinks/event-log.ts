@@ -67,6 +67,19 @@ export function logEvent(logger: pino.Logger, event: BitsEvent, evictions?: Evic
       );
       return;
     }
+    case 'fault-injected':
+      logger.info(
+        {
+          seq: event.seq,
+          exchange: event.exchange,
+          injection: cleanText(event.injectionId, 40),
+          action: event.action,
+          rule: cleanText(event.rule, 256),
+          sessionId: event.sessionId === undefined ? undefined : cleanText(event.sessionId, 100),
+        },
+        'fault injected',
+      );
+      return;
     case 'session-created':
       logger.info({ seq: event.seq, ...sessionFields(event.session) }, 'session created');
       return;

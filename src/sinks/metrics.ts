@@ -92,6 +92,8 @@ export class BitsgateMetrics implements ObservationSink {
   private readonly errorCounts = new Map<string, number>();
   private requestBytes = 0;
   private responseBytes = 0;
+  /** Injected faults by action (six kinds: a bounded label). */
+  private readonly injectedCounts = new Map<string, number>();
   private readonly duration: Histogram<'packet'>;
 
   constructor(opts: MetricsOptions = {}) {
@@ -171,6 +173,14 @@ export class BitsgateMetrics implements ObservationSink {
         for (const [error, n] of self.errorCounts) this.inc({ error }, n);
       },
     });
+    new Counter({
+      name: 'bitsgate_injected_faults_total', help: 'Faults the gateway injected (--inject), by action',
+      labelNames: ['action'], registers: [registry],
+      collect() {
+        this.reset();
+        for (const [action, n] of self.injectedCounts) this.inc({ action }, n);
+      },
+    });
     this.duration = new Histogram({
       name: 'bitsgate_request_duration_seconds',
       help: 'Time from request head to end of exchange, by packet type',
@@ -227,6 +237,9 @@ export class BitsgateMetrics implements ObservationSink {
         break;
       case 'packet':
         this.packetCounts.add(event.packet.kind, event.packet.status);
+        break;
+      case 'fault-injected':
+        this.injectedCounts.set(event.action, (this.injectedCounts.get(event.action) ?? 0) + 1);
         break;
       case 'violation': {
         const { code, severity } = event.violation;

@@ -88,8 +88,9 @@ describe('parseInjectionRule', () => {
     expect(error(text)).toEqual({ message, position, rule: text });
   });
 
-  it('keeps untrusted text printable and short in messages', () => {
-    expect(error('fragment: \u001b[31m=1').message).toBe("unknown key '?[31m' at column 10");
+  it('refuses control characters and keeps untrusted text short in messages', () => {
+    expect(error('fragment: \u001b[31m=1').message).toBe('character U+001B is not allowed in a rule at column 10');
+    expect(error('fragment: drop-ack url=/\u00e9').message).toBe('character U+00E9 is not allowed in a rule at column 24');
     expect(error(`fragment: ${'x'.repeat(100)}`).message).toBe(`unknown key '${'x'.repeat(40)}...' at column 10`);
   });
 });

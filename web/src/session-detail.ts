@@ -274,10 +274,14 @@ export class SessionDetailView {
   private timelineRow(p: PacketRecord): HTMLTableRowElement[] {
     const toggle = el('button', { class: 'btn small', text: 'headers', attrs: { type: 'button', 'aria-expanded': 'false' } });
     const statusClass = p.status === undefined ? 'none' : p.status < 300 ? 'ok' : p.status < 500 ? 'warn' : 'bad';
-    const row = el('tr', { class: 'pkt', data: { exchange: String(p.exchange), kind: p.kind } }, [
+    const row = el('tr', { class: p.injected ? 'pkt injected' : 'pkt', data: { exchange: String(p.exchange), kind: p.kind } }, [
       el('td', { class: 'mono', text: clock(p.startedAt) }),
       el('td', {}, [el('span', { class: `kind kind-${p.kind}`, text: p.kind === 'http' ? `${clean(p.method, 20)}` : p.kind })]),
-      el('td', {}, [el('span', { class: `status ${statusClass}`, text: p.status === undefined ? (p.error ? clean(p.error, 40) : 'no response') : String(p.status) })]),
+      el('td', {}, [
+        el('span', { class: `status ${statusClass}`, text: p.status === undefined ? (p.error ? clean(p.error, 40) : 'no response') : String(p.status) }),
+        // The gateway made this fault happen (--inject): never the client's or the server's doing.
+        p.injected ? el('span', { class: 'badge injected', text: 'injected', title: 'fault injected by the gateway (--inject)' }) : null,
+      ]),
       el('td', { class: 'mono', text: rangeText(p) }),
       el('td', { class: 'num', text: bytes(p.requestBytes) }),
       el('td', { class: 'mono', text: p.ackedOffset !== undefined ? `acked ${p.ackedOffset}` : p.errorCode ? clean(p.errorCode, 80) : bytes(p.responseBytes) }),
