@@ -8,7 +8,8 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseGatewayArgs, readControlToken } from '../../src/commands/gateway.js';
+import pino from 'pino';
+import { parseGatewayArgs, readControlToken, startFromOptions } from '../../src/commands/gateway.js';
 import { UsageError } from '../../src/util/option-values.js';
 import { waitUntil } from '../gateway/helpers.js';
 
@@ -89,6 +90,35 @@ describe('--control options', () => {
       expect(stdout).not.toContain(token!);
     } finally {
       child.kill('SIGKILL');
+    }
+  });
+
+  it('edits the very registry --inject filled: the dashboard lists the command line\'s rule and can remove it', async () => {
+    const tokenFile = join(dir, 'both.token');
+    writeFileSync(tokenFile, 'a-control-token-for-both-rules\n');
+    const opts = parseGatewayArgs([
+      '--listen', '127.0.0.1:0', '--dashboard', '127.0.0.1:0', '--root', join(dir, 'root2'),
+      '--inject', 'close: drop-ack times=1', '--control', '--control-token-file', tokenFile,
+    ]);
+    const app = await startFromOptions(opts, pino({ level: 'silent' }));
+    try {
+      expect(app.control!.registry).toBe(app.injections);
+      const [cli] = app.control!.registry.list();
+      expect(cli).toMatchObject({ origin: 'cli', rule: { text: 'close: drop-ack times=1' } });
+      const port = app.dashboard!.port;
+      const del = await new Promise<number>((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port, path: `/api/injections/${cli!.id}`, method: 'DELETE',
+          headers: { Host: `127.0.0.1:${port}`, Authorization: 'Bearer a-control-token-for-both-rules' } }, (res) => {
+          res.resume();
+          resolve(res.statusCode!);
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      expect(del).toBe(204);
+      expect(app.control!.registry.list()).toEqual([]);
+    } finally {
+      await app.close();
     }
   });
 });
