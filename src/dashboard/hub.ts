@@ -23,7 +23,8 @@ import type { BitsEvent } from '../sessions/events.js';
 import { ClientQueue } from './client-queue.js';
 import { EventRing } from './event-ring.js';
 import { eventBytes, summaryBytes } from './event-size.js';
-import type { HeartbeatMessage, ResyncMessage, SnapshotMessage, SnapshotReason } from './messages.js';
+import type { LiveControl } from './control-api.js';
+import type { HeartbeatMessage, InjectionsMessage, ResyncMessage, SnapshotMessage, SnapshotReason } from './messages.js';
 import { DASHBOARD_PROTOCOL } from './messages.js';
 import type { SnapshotSource } from './snapshot-source.js';
 
@@ -87,6 +88,8 @@ export class HubClient {
   lastSent = 0;
   pendingSnapshot: SnapshotReason | null = null;
   pendingResyncNotice = false;
+  /** `--control`: the injection list changed since this client was last sent it. */
+  pendingControl = false;
   alive = true;
   closed = false;
   waitingDrain = false;
@@ -105,6 +108,10 @@ export class DashboardHub {
   private readonly dirty = new Set<HubClient>();
   private flushScheduled = false;
   private heartbeat: NodeJS.Timeout | undefined;
+  private control: LiveControl | undefined;
+  private stopControl: (() => void) | undefined;
+  /** The current `injections` message, built once per change for every client. */
+  private controlJson: string | undefined;
   private readonly counters = { resyncs: 0, coalescedFromClosed: 0, terminated: 0, eventsSent: 0 };
   /** This hub's seq space (see SnapshotMessage.instance). */
   readonly instance = randomBytes(6).toString('hex');
@@ -215,7 +222,23 @@ export class DashboardHub {
     }
   }
 
+  /**
+   * `--control`: snapshots carry the injection list, and every change sends the new list
+   * to every client (only the latest one: a client behind gets one message, not each step).
+   */
+  attachControl(control: LiveControl): void {
+    this.control = control;
+    this.stopControl = control.onChange(() => {
+      this.controlJson = undefined;
+      for (const c of this.clients) {
+        c.pendingControl = true;
+        this.markDirty(c);
+      }
+    });
+  }
+
   close(): void {
+    this.stopControl?.();
     this.unsubscribe();
     if (this.heartbeat) clearInterval(this.heartbeat);
     for (const c of [...this.clients]) this.disconnect(c);
@@ -241,6 +264,7 @@ export class DashboardHub {
       violations: this.source.recentViolations(),
       stats: this.source.stats(),
       serverTime: this.now(),
+      ...(this.control && { control: { injections: this.control.list() } }),
     };
   }
 
@@ -291,8 +315,18 @@ export class DashboardHub {
         }
         const snap = this.snapshot(c.pendingSnapshot);
         c.pendingSnapshot = null;
+        c.pendingControl = false; // the snapshot carries the list
         c.lastSent = snap.seq;
         this.send(c, JSON.stringify(snap));
+        continue;
+      }
+      if (c.pendingControl && this.control) {
+        c.pendingControl = false;
+        if (this.controlJson === undefined) {
+          const msg: InjectionsMessage = { type: 'injections', injections: this.control.list() };
+          this.controlJson = JSON.stringify(msg);
+        }
+        this.send(c, this.controlJson);
         continue;
       }
       const events = c.queue.take(maxBatchEvents);
@@ -310,7 +344,7 @@ export class DashboardHub {
       this.send(c, '{"type":"events","events":[' + parts.join(',') + ']}');
     }
     // Still work to do: the next write completion of this client resumes it.
-    c.waitingDrain = c.queue.length > 0 || c.pendingSnapshot !== null;
+    c.waitingDrain = c.queue.length > 0 || c.pendingSnapshot !== null || c.pendingControl;
   }
 
   private send(c: HubClient, data: string): void {
