@@ -17,6 +17,8 @@ import {
   GATEWAY_DEFAULTS, RouteTable, startGateway, upstreamSecureContext, upstreamTarget, type Gateway, type TlsCredentials, type UpstreamTlsSettings,
 } from './gateway/index.js';
 import type { InjectionPolicy } from './inject/registry.js';
+import type { InjectionRegistry } from './inject/registry.js';
+import { registryControl } from './dashboard/injection-control.js';
 import { Inspector } from './inspector.js';
 import type { ObservationSink } from './observation.js';
 import { startBitsServer, type BitsServer, type ReplyMode } from './server/index.js';
@@ -60,6 +62,11 @@ export interface AppOptions {
   dashboardToken?: string;
   /** Extra Host names the dashboard accepts (DNS names of this machine). */
   dashboardAllowedHosts?: string[];
+  /**
+   * `--control`: the dashboard may list, add and remove the rules of `registry` (writes need
+   * `Authorization: Bearer <token>`). `registry` must be the `injections` the gateway consults.
+   */
+  control?: { token: string; registry: InjectionRegistry };
   /** Append every observation to this NDJSON file. */
   record?: string;
   tracker?: SessionTrackerOptions;
@@ -91,6 +98,8 @@ export interface App {
   routes: RouteTable;
   embeddedServer?: BitsServer;
   dashboard?: DashboardHandle;
+  /** Present with `--control`: the token writes need, and the rules they edit. */
+  control?: { token: string; registry: InjectionRegistry };
   tracker: SessionTracker;
   bus: EventBus;
   metrics: BitsgateMetrics;
@@ -196,6 +205,11 @@ export async function startApp(options: AppOptions): Promise<App> {
       sinks.push(recorder);
     }
 
+    const { control } = options;
+    if (control && options.dashboard === false) throw new RangeError('control: needs the dashboard');
+    // What the dashboard edits must be what the gateway consults.
+    if (control && control.registry !== options.injections) throw new RangeError('control: its registry must be the gateway\'s injections');
+
     let dashboard: DashboardHandle | undefined;
     if (options.dashboard !== false) {
       dashboard = await startDashboard({
@@ -207,6 +221,7 @@ export async function startApp(options: AppOptions): Promise<App> {
         allowedHosts: options.dashboardAllowedHosts,
         ...(options.dashboardTls && { tls: options.dashboardTls }),
         ...(fleet ? { extraStats: () => ({ fleet: fleet!.stats() }) } : {}),
+        ...(control && { control: { control: registryControl(control.registry), token: control.token } }),
       });
       closers.push(() => dashboard!.close());
     }
@@ -237,7 +252,7 @@ export async function startApp(options: AppOptions): Promise<App> {
       await gateway.shutdown(graceMs);
       await close();
     };
-    return { gateway, upstream, routes, embeddedServer, dashboard, tracker, bus, metrics, ...(fleet ? { fleet } : {}), ...(options.injections ? { injections: options.injections } : {}), shutdown, close };
+    return { gateway, upstream, routes, embeddedServer, dashboard, tracker, bus, metrics, ...(fleet ? { fleet } : {}), ...(options.injections ? { injections: options.injections } : {}), ...(control && { control }), shutdown, close };
   } catch (err) {
     await close();
     throw err;

@@ -5,6 +5,7 @@ import { EDGE_HELP, EDGE_OPTION_SPECS, parseEdgeOptions, parseUpstreamUrl, type 
 import type { UpstreamTlsSettings } from '../gateway/index.js';
 import { type CertificateSource, CredentialError, explainCredentialError, loadSource } from '../gateway/tls-credentials.js';
 import type { DashboardHandle } from '../dashboard/index.js';
+import { generateToken } from '../dashboard/access-control.js';
 import { APP_DEFAULTS, startApp, type App } from '../app.js';
 import { isRedisUrl } from '../fleet/connection.js';
 import { FLEET_DEFAULTS } from '../fleet/fleet-link.js';
@@ -51,6 +52,8 @@ export interface GatewayCommandOptions {
   pretty: boolean | undefined;
   /** TLS on both sides, farm routes, shutdown grace (src/config/edge-options.ts). */
   edge: EdgeOptions;
+  /** `--control`: injection rules editable from the dashboard; the token from this file, or generated. */
+  control: { tokenFile: string | undefined } | undefined;
   /** Fault-injection rules (`--inject`, `inject:` in the config file), in order. */
   inject: Array<{ rule: InjectionRule; origin: InjectionOrigin }>;
 }
@@ -99,6 +102,12 @@ Options:
                             also accept this Host name for the dashboard (a DNS name
                             of this machine; repeatable). IP literals of the bind
                             address are always accepted
+  --control                 live control (off by default): the dashboard may add and
+                            remove fault-injection rules (GET/POST /api/injections,
+                            DELETE /api/injections/ID). Writes need Authorization: Bearer
+                            with the control token, even on loopback
+  --control-token-file FILE the control token (first line, 16 to 256 visible ASCII
+                            characters); without it one is generated and printed once
   --upstream-timeout DUR    no upstream progress for this long -> 504 (default ${GATEWAY_DEFAULTS.upstreamTimeoutMs / 1000}s)
   --headers-timeout DUR     a request head not complete in time closes the connection (default ${GATEWAY_DEFAULTS.headersTimeoutMs / 1000}s)
   --body-timeout DUR        a request body that stops arriving for this long -> 408
@@ -171,6 +180,8 @@ export function parseGatewayArgs(args: string[]): GatewayCommandOptions {
       'fleet-backlog': { type: 'string' },
       'log-level': { type: 'string' },
       pretty: { type: 'boolean' },
+      control: { type: 'boolean' },
+      'control-token-file': { type: 'string' },
       inject: { type: 'string', multiple: true },
     },
   });
@@ -193,6 +204,9 @@ export function parseGatewayArgs(args: string[]): GatewayCommandOptions {
   if (values['no-dashboard'] && (values.dashboard !== undefined || values['dashboard-token'] !== undefined)) {
     throw new UsageError('--no-dashboard: cannot go with --dashboard or --dashboard-token');
   }
+  if (values['control-token-file'] !== undefined && !values.control) throw new UsageError('--control-token-file: needs --control');
+  if (values['control-token-file'] === '') throw new UsageError('--control-token-file: expected a file name');
+  if (values.control && values['no-dashboard']) throw new UsageError('--control: needs the dashboard; it cannot go with --no-dashboard');
   if (values['dashboard-token'] !== undefined && !/^[\x21-\x7e]{16,256}$/.test(values['dashboard-token'])) {
     throw new UsageError('--dashboard-token: expected 16 to 256 visible ASCII characters');
   }
@@ -243,6 +257,7 @@ export function parseGatewayArgs(args: string[]): GatewayCommandOptions {
     logLevel,
     pretty: values.pretty ? true : undefined,
     edge: parseEdgeOptions(values),
+    control: values.control ? { tokenFile: values['control-token-file'] } : undefined,
     inject: (values.inject ?? []).map((text) => ({ rule: parseRule(text), origin: 'cli' as InjectionOrigin })),
   };
 }
@@ -305,9 +320,30 @@ export async function reloadDashboardTls(
   }
 }
 
+/** The control token from --control-token-file: its first line, 16 to 256 visible ASCII characters. */
+export async function readControlToken(file: string): Promise<string> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(`--control-token-file: cannot read ${file}: ${(err as Error).message}`);
+  }
+  const token = text.split(/\r?\n/, 1)[0]!.trim();
+  // Never echo the file's content: it is a secret, even when malformed.
+  if (!/^[\x21-\x7e]{16,256}$/.test(token)) {
+    throw new UsageError(`--control-token-file: ${file}: expected 16 to 256 visible ASCII characters on its first line`);
+  }
+  return token;
+}
+
 /** Starts bitsgate with parsed command options (the logger is the caller's). */
 export async function startFromOptions(opts: GatewayCommandOptions, logger: ReturnType<typeof createLogger>): Promise<App> {
   const { edge } = opts;
+  const controlToken = opts.control
+    ? opts.control.tokenFile !== undefined ? await readControlToken(opts.control.tokenFile) : generateToken()
+    : undefined;
+  // One registry: --inject and the config file fill it, --control edits it live.
+  const injections = opts.inject.length > 0 || controlToken !== undefined ? injectionRegistry(opts.inject) : undefined;
   const upstreamTls = await readUpstreamTls(edge);
   const dashboardTls = edge.dashboardTls ? await loadSource(edge.dashboardTls) : undefined;
   return startApp({
@@ -330,10 +366,11 @@ export async function startFromOptions(opts: GatewayCommandOptions, logger: Retu
     dashboard: opts.dashboard,
     dashboardToken: opts.dashboardToken,
     dashboardAllowedHosts: opts.dashboardAllowedHosts,
+    ...(injections && controlToken !== undefined && { control: { token: controlToken, registry: injections } }),
     record: opts.record,
     ...(opts.fleet ? { fleet: { url: opts.fleet.url, stream: opts.fleet.stream, backlog: opts.fleet.backlog, ...(opts.fleet.node ? { node: opts.fleet.node } : {}) } } : {}),
     tracker: { maxSessions: opts.maxSessions, maxSessionMemory: opts.maxSessionMemory, sessionTimeoutMs: opts.sessionTimeoutMs },
-    ...(opts.inject.length > 0 && { injections: injectionRegistry(opts.inject) }),
+    ...(injections && { injections }),
   });
 }
 
@@ -353,6 +390,12 @@ export function banner(app: App, opts: GatewayCommandOptions): string {
   ];
   for (const [host, url] of opts.edge.routes) lines.push(`  route            ${host}   ->   ${url.origin}`);
   if (app.dashboard) lines.push(`dashboard          ${app.dashboard.url}`);
+  if (app.control) {
+    // Printed here once (stderr), never in the JSON log.
+    lines.push(opts.control?.tokenFile !== undefined
+      ? `live control       ON: writes need Authorization: Bearer <the token in ${opts.control.tokenFile}>`
+      : `live control       ON: control token ${app.control.token}   (Authorization: Bearer; the dashboard asks for it once)`);
+  }
   if (opts.record) lines.push(`recording to       ${opts.record}`);
   for (const { rule } of opts.inject) lines.push(`injecting          ${rule.text}`);
   if (app.fleet) {
@@ -403,6 +446,7 @@ export const command: Command = {
       tls: Boolean(opts.edge.tls),
       embedded: Boolean(app.embeddedServer),
       dashboard: app.dashboard?.url.replace(/\?token=.*/, ''),
+      control: Boolean(app.control),
       record: opts.record,
       fleet: app.fleet ? { node: app.fleet.stats().node, stream: app.fleet.stats().stream } : undefined,
     }, 'gateway listening');

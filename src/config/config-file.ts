@@ -66,6 +66,9 @@ export const CONFIG_SCHEMA = z.strictObject({
   'fleet-stream': text,
   'node-id': text,
   'fleet-backlog': textOrNumber,
+  /** Live control from the dashboard (off by default). */
+  control: flag,
+  'control-token-file': text,
   /** Fault-injection rules, as --inject takes them. */
   inject: z.array(text),
 }).partial();
@@ -76,6 +79,7 @@ export type ConfigFile = z.infer<typeof CONFIG_SCHEMA>;
 const PATH_KEYS = new Set([
   'root', 'record', 'tls-cert', 'tls-key', 'tls-pfx', 'tls-passphrase-file', 'tls-client-ca',
   'dashboard-tls-cert', 'dashboard-tls-key', 'upstream-ca', 'upstream-cert', 'upstream-key',
+  'control-token-file',
 ]);
 
 /** The file's options as command-line arguments, grouped by key (so flags given on the command line can replace a key whole). */

@@ -36,6 +36,12 @@ function digest(s: string): Buffer {
   return createHash('sha256').update(s, 'utf8').digest();
 }
 
+/** A constant-time check against one secret (the control token): hashed first, so lengths never leak. */
+export function tokenChecker(token: string): (candidate: string | undefined) => boolean {
+  const expected = digest(token);
+  return (candidate) => candidate !== undefined && timingSafeEqual(digest(candidate), expected);
+}
+
 /** Host names as they appear in a Host header: IPv6 in brackets, lower case. */
 function hostName(h: string): string {
   const bare = h.replace(/^\[|\]$/g, '').toLowerCase();

@@ -23,7 +23,8 @@ import type { BitsEvent } from '../sessions/events.js';
 import { ClientQueue } from './client-queue.js';
 import { EventRing } from './event-ring.js';
 import { eventBytes, summaryBytes } from './event-size.js';
-import type { ConformanceMessage, HeartbeatMessage, ResyncMessage, SnapshotMessage, SnapshotReason } from './messages.js';
+import type { LiveControl } from './control-api.js';
+import type { ConformanceMessage, HeartbeatMessage, InjectionsMessage, ResyncMessage, SnapshotMessage, SnapshotReason } from './messages.js';
 import { DASHBOARD_PROTOCOL } from './messages.js';
 import type { SnapshotSource } from './snapshot-source.js';
 
@@ -87,6 +88,8 @@ export class HubClient {
   lastSent = 0;
   pendingSnapshot: SnapshotReason | null = null;
   pendingResyncNotice = false;
+  /** `--control`: the injection list changed since this client was last sent it. */
+  pendingControl = false;
   alive = true;
   closed = false;
   waitingDrain = false;
@@ -109,6 +112,10 @@ export class DashboardHub {
   private readonly panels = new Map<string, string>();
   private flushScheduled = false;
   private heartbeat: NodeJS.Timeout | undefined;
+  private control: LiveControl | undefined;
+  private stopControl: (() => void) | undefined;
+  /** The current `injections` message, built once per change for every client. */
+  private controlJson: string | undefined;
   private readonly counters = { resyncs: 0, coalescedFromClosed: 0, terminated: 0, eventsSent: 0 };
   /** This hub's seq space (see SnapshotMessage.instance). */
   readonly instance = randomBytes(6).toString('hex');
@@ -233,7 +240,23 @@ export class DashboardHub {
     }
   }
 
+  /**
+   * `--control`: snapshots carry the injection list, and every change sends the new list
+   * to every client (only the latest one: a client behind gets one message, not each step).
+   */
+  attachControl(control: LiveControl): void {
+    this.control = control;
+    this.stopControl = control.onChange(() => {
+      this.controlJson = undefined;
+      for (const c of this.clients) {
+        c.pendingControl = true;
+        this.markDirty(c);
+      }
+    });
+  }
+
   close(): void {
+    this.stopControl?.();
     this.unsubscribe();
     if (this.heartbeat) clearInterval(this.heartbeat);
     for (const c of [...this.clients]) this.disconnect(c);
@@ -259,6 +282,7 @@ export class DashboardHub {
       violations: this.source.recentViolations(),
       stats: this.source.stats(),
       serverTime: this.now(),
+      ...(this.control && { control: { injections: this.control.list() } }),
     };
   }
 
@@ -309,6 +333,7 @@ export class DashboardHub {
         }
         const snap = this.snapshot(c.pendingSnapshot);
         c.pendingSnapshot = null;
+        c.pendingControl = false; // the snapshot carries the list
         c.lastSent = snap.seq;
         this.send(c, JSON.stringify(snap));
         for (const name of this.panels.keys()) c.panelsDue.add(name);
@@ -317,6 +342,15 @@ export class DashboardHub {
       if (c.panelsDue.size > 0) {
         for (const name of c.panelsDue) this.send(c, this.panels.get(name)!);
         c.panelsDue.clear();
+        continue;
+      }
+      if (c.pendingControl && this.control) {
+        c.pendingControl = false;
+        if (this.controlJson === undefined) {
+          const msg: InjectionsMessage = { type: 'injections', injections: this.control.list() };
+          this.controlJson = JSON.stringify(msg);
+        }
+        this.send(c, this.controlJson);
         continue;
       }
       const events = c.queue.take(maxBatchEvents);
@@ -334,7 +368,7 @@ export class DashboardHub {
       this.send(c, '{"type":"events","events":[' + parts.join(',') + ']}');
     }
     // Still work to do: the next write completion of this client resumes it.
-    c.waitingDrain = c.queue.length > 0 || c.pendingSnapshot !== null || c.panelsDue.size > 0;
+    c.waitingDrain = c.queue.length > 0 || c.pendingSnapshot !== null || c.pendingControl || c.panelsDue.size > 0;
   }
 
   private send(c: HubClient, data: string): void {

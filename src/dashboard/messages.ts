@@ -38,6 +38,28 @@ export interface SnapshotMessage {
   stats: TrackerStats;
   /** Server time, epoch ms (lets the UI show ages without trusting the browser clock). */
   serverTime: number;
+  /** Present only with `--control`: the live injection rules (the UI shows its control panel). */
+  control?: { injections: InjectionView[] };
+}
+
+/** One live fault-injection rule as the dashboard shows it (`GET /api/injections` returns a list of these). */
+export interface InjectionView {
+  id: string;
+  /** Canonical rule text (`fragment#2: status=503`). */
+  rule: string;
+  origin: string;
+  fired: number;
+  spent: boolean;
+  addedAt: number;
+}
+
+/**
+ * With `--control`: the whole current list of injection rules, sent after every add, remove
+ * or fire. Outside the event seq space: each one replaces the previous list.
+ */
+export interface InjectionsMessage {
+  type: 'injections';
+  injections: InjectionView[];
 }
 
 /** A batch of events in increasing seq order. */
@@ -88,7 +110,7 @@ export interface ConformanceMessage {
   done: boolean;
 }
 
-export type ServerMessage = SnapshotMessage | EventsMessage | ResyncMessage | HeartbeatMessage | ConformanceMessage;
+export type ServerMessage = SnapshotMessage | EventsMessage | ResyncMessage | HeartbeatMessage | InjectionsMessage | ConformanceMessage;
 
 /** Response of `GET /api/violations`. */
 export type ViolationsResponse = SeqViolation[];
@@ -96,4 +118,11 @@ export type ViolationsResponse = SeqViolation[];
 /** JSON error body of the API. */
 export interface ApiError {
   error: string;
+}
+
+/** JSON body of `POST /api/injections` answered 400 for a rule that does not parse. */
+export interface RuleErrorBody extends ApiError {
+  rule: string;
+  /** Where the parser stopped in `rule`: its 0-based column, as its message says it. */
+  column: number;
 }

@@ -1,6 +1,8 @@
 /**
  * The dashboard's own HTTP listener: static UI, read-only JSON API, /metrics and the
- * /events WebSocket. GET and HEAD only: nothing here can change traffic.
+ * /events WebSocket. GET and HEAD only: nothing here can change traffic, unless the
+ * gateway runs with `--control` (control-api.ts: the injection rules, behind their own
+ * Bearer token, Origin and media-type checks).
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -8,7 +10,10 @@ import type { SecureContextOptions } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import type { EventBus } from '../event-bus.js';
 import { BitsgateMetrics } from '../sinks/metrics.js';
-import { AccessPolicy, generateToken, isLoopbackHost } from './access-control.js';
+import { AccessPolicy, generateToken, isLoopbackHost, tokenChecker } from './access-control.js';
+import {
+  applyWrite, type ControlOptions, type ControlResult, INJECTIONS_PATH, isControlPath, listInjections, MAX_RULE_BODY_BYTES, refuseWrite,
+} from './control-api.js';
 import { routeApi } from './api-routes.js';
 import { DashboardHub, type HubOptions } from './hub.js';
 import { setSecurityHeaders } from './security-headers.js';
@@ -35,6 +40,8 @@ export interface DashboardOptions {
   tls?: SecureContextOptions;
   /** More fields for /api/stats (e.g. `fleet`: Redis link, backlog, loss). */
   extraStats?: () => Record<string, unknown>;
+  /** `--control`: serve /api/injections (writes need this Bearer token). Absent: no route can change traffic. */
+  control?: ControlOptions;
 }
 
 export interface DashboardHandle {
@@ -66,6 +73,38 @@ function sendJson(res: ServerResponse, status: number, body: unknown, head: bool
   res.end(head ? undefined : text);
 }
 
+function sendResult(res: ServerResponse, r: ControlResult, head: boolean): void {
+  for (const [k, v] of Object.entries(r.headers ?? {})) res.setHeader(k, v);
+  if (r.body === undefined) {
+    res.writeHead(r.status, { 'Cache-Control': 'no-store' });
+    return void res.end();
+  }
+  sendJson(res, r.status, r.body, head);
+}
+
+/** The whole request body, or undefined past `limit` bytes (then stops reading). */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > limit) return resolve(undefined);
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.removeAllListeners('data');
+        req.pause();
+        resolve(undefined);
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('close', () => resolve(undefined)); // aborted before the end (after it: a no-op)
+    req.on('error', reject);
+  });
+}
+
 function sendText(res: ServerResponse, status: number, text: string, head: boolean): void {
   res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
   res.end(head ? undefined : text);
@@ -91,6 +130,10 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
   if (!opts.metrics) ownMetrics = metrics.attach(opts.bus);
   metrics.setDashboardClients(() => hub.clientCount);
   const files = loadStaticFiles(opts.webRoot ?? defaultWebRoot());
+  const control = opts.control;
+  if (control && control.token.length < 16) throw new RangeError('control token: use at least 16 characters');
+  const controlTokenMatches = control ? tokenChecker(control.token) : undefined;
+  if (control) hub.attachControl(control.control);
 
   let policy: AccessPolicy | undefined;
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
@@ -110,6 +153,12 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
     const p = policy!;
     if (!p.checkHost(req.headers.host)) return sendText(res, 403, 'Forbidden host\n', false);
     const head = req.method === 'HEAD';
+    const path = new URL(req.url ?? '/', 'http://dashboard.invalid').pathname;
+    if (isControlPath(path)) {
+      // Without --control these routes do not exist, whatever the method.
+      if (!control) return sendJson(res, 404, { error: 'no such endpoint' }, head);
+      if (req.method !== 'GET' && !head) return controlWrite(req, res, path);
+    }
     if (req.method !== 'GET' && !head) {
       res.setHeader('Allow', 'GET, HEAD');
       return sendText(res, 405, 'Method Not Allowed: the dashboard is read-only\n', false);
@@ -138,6 +187,10 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
     if (url.pathname.startsWith('/api/')) {
       // Defence in depth: our own UI fetches same-origin; a cross-site page has no business here.
       if (req.headers['sec-fetch-site'] === 'cross-site') return sendJson(res, 403, { error: 'cross-site request' }, head);
+      if (control && isControlPath(url.pathname)) {
+        if (url.pathname !== INJECTIONS_PATH) return sendJson(res, 405, { error: 'Method Not Allowed' }, head);
+        return sendResult(res, listInjections(control), head);
+      }
       const result = routeApi(url.pathname, { source: opts.source, extraStats: () => ({ ...opts.extraStats?.(), dashboard: hub.counts() }) });
       return sendJson(res, result!.status, result!.body, head);
     }
@@ -162,6 +215,24 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
       'Cache-Control': 'no-cache',
     });
     res.end(head ? undefined : file.body);
+  }
+
+  /** A write to the injection rules: every check before the body is read (control-api.ts). */
+  async function controlWrite(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+    const refused = refuseWrite(req, policy!, controlTokenMatches!);
+    if (refused) {
+      res.setHeader('Connection', 'close'); // its body, if any, is not read
+      return sendResult(res, refused, false);
+    }
+    let body: Buffer | undefined;
+    if (req.method === 'POST') {
+      body = await readBody(req, MAX_RULE_BODY_BYTES);
+      if (body === undefined) {
+        res.setHeader('Connection', 'close');
+        return sendJson(res, 413, { error: `Payload Too Large: a rule is at most ${MAX_RULE_BODY_BYTES} bytes of JSON` }, false);
+      }
+    }
+    sendResult(res, applyWrite(req.method ?? '', path, body, control!), false);
   }
 
   // llhttp refuses methods outside its table (BITS_POST) before any handler runs: answer

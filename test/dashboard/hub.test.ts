@@ -250,3 +250,56 @@ describe('DashboardHub', () => {
     expect(t.messages().at(-1)).toMatchObject({ type: 'heartbeat', seq: 0 });
   });
 });
+
+describe('hub: --control injection list', () => {
+  function fakeControl() {
+    const listeners = new Set<() => void>();
+    let rules: Array<{ id: string; rule: string; origin: string; fired: number; spent: boolean; addedAt: number }> = [];
+    return {
+      set(n: number) {
+        rules = Array.from({ length: n }, (_, i) => ({ id: `inj-${i + 1}`, rule: `ping: delay=${i + 1}ms`, origin: 'control', fired: 0, spent: false, addedAt: 0 }));
+        for (const l of listeners) l();
+      },
+      list: () => rules.map((r) => ({ ...r })),
+      add: () => ({ refused: 'not in this test' }),
+      remove: () => false,
+      onChange(l: () => void) {
+        listeners.add(l);
+        return () => listeners.delete(l);
+      },
+    };
+  }
+
+  it('puts the list in the snapshot, and sends a stalled client only the latest list once it drains', async () => {
+    const src = new FakeSource();
+    const hub = makeHub(src);
+    const control = fakeControl();
+    hub.attachControl(control);
+    const t = new FakeTransport();
+    hub.connect(t);
+    await settle();
+    const snap = t.messages()[0]!;
+    expect(snap.type === 'snapshot' && snap.control).toEqual({ injections: [] });
+    t.stall();
+    control.set(1);
+    await settle(); // written into the stalled socket, whose buffer then passes the high-water mark
+    t.bufferedAmount = 10 * 1024 * 1024;
+    for (let n = 2; n <= 50; n++) control.set(n);
+    await settle();
+    t.drain();
+    await settle();
+    const lists = t.messages().flatMap((m) => (m.type === 'injections' ? [m.injections.length] : []));
+    expect(lists).toEqual([1, 50]);
+  });
+
+  it('sends nothing about control when none is attached', async () => {
+    const src = new FakeSource();
+    const hub = makeHub(src);
+    const t = new FakeTransport();
+    hub.connect(t);
+    await settle();
+    const snap = t.messages()[0]!;
+    expect(snap.type).toBe('snapshot');
+    expect('control' in snap).toBe(false);
+  });
+});

@@ -1,5 +1,6 @@
 /** Entry point of the dashboard UI: wires the store, the link and the views. */
 import type { ServerMessage } from '../../src/dashboard/messages.js';
+import { ControlPanel } from './control-panel.js';
 import { startFleetStatus } from './fleet-status.js';
 import { ConformancePanel } from './conformance-panel.js';
 import { Connection, type LinkState } from './connection.js';
@@ -60,10 +61,12 @@ const table = new SessionsTable(byId('sessions-table'), byId('toolbar'), store, 
 store.on('reset', () => table.invalidate());
 store.on('sessions', () => table.invalidate());
 new ViolationsFeed(byId<HTMLOListElement>('violations-feed'), byId('violation-count'), store);
+// --control only: hidden until a snapshot says the gateway accepts live injection rules.
+const control = new ControlPanel(byId('injections'));
 const detail = new SessionDetailView(byId('drawer'), store, () => {
   history.replaceState(null, '', location.pathname + location.search);
   route();
-});
+}, (id) => control.sessionActions(id));
 
 function route(): void {
   const m = /^#\/session\/(.+)$/.exec(location.hash);
@@ -133,6 +136,10 @@ const connection = new Connection({
     switch (msg.type) {
       case 'snapshot':
         store.applySnapshot(msg);
+        control.setState(msg.control);
+        break;
+      case 'injections':
+        if (control.isEnabled) control.render(msg.injections);
         break;
       case 'events':
         store.applyEvents(msg.events);

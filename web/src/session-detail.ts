@@ -32,7 +32,13 @@ export class SessionDetailView {
   private stopPackets: (() => void) | undefined;
   private loadToken = 0;
 
-  constructor(private readonly root: HTMLElement, private readonly store: Store, private readonly onClose: () => void) {
+  constructor(
+    private readonly root: HTMLElement,
+    private readonly store: Store,
+    private readonly onClose: () => void,
+    /** `--control`: the session's fault buttons (control-panel.ts), or null. */
+    private readonly actions: (sessionId: string) => HTMLElement | null = () => null,
+  ) {
     document.addEventListener('keydown', (ev) => {
       if (ev.key === 'Escape' && this.id !== undefined) this.onClose();
     });
@@ -125,7 +131,7 @@ export class SessionDetailView {
     }
     panel.append(this.head(s));
     if (notice) panel.append(el('p', { class: 'notice', text: notice }));
-    panel.append(this.facts(s), this.coverage(s), this.violations(s.id));
+    panel.append(this.facts(s), this.actions(s.id) ?? '', this.coverage(s), this.violations(s.id));
     if (this.detail) panel.append(this.sequence(), this.timeline(this.detail.timeline));
   }
 
