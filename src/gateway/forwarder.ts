@@ -36,7 +36,8 @@
  *   before the body stream errors; that reason ends the exchange in flight. Once a response
  *   is under way (an early 413), only its own 'finish' or 'close' ends the exchange.
  * - Timeouts: our own inactivity sweep (`upstreamTimeoutMs`), not `proxyTimeout` (which
- *   calls the deprecated abort() and surfaces as a generic ECONNRESET).
+ *   calls the deprecated abort() and surfaces as a generic ECONNRESET). Body progress is
+ *   sampled by the sweep from byte counters: no clock read and no listener per body chunk.
  * - Faults: any upstream failure drops the pinned upstream socket and closes the client
  *   connection after the 502/504 (or at once when the head was already relayed).
  * - Upstream closes are mirrored, never turned into a 502: when the upstream connection
@@ -223,6 +224,7 @@ export class Forwarder {
     if (conn.tls) start.scheme = 'https';
     this.options.sink.onExchangeStart?.(start);
     const ex = new Exchange(start);
+    ex.request = req;
     res.on('finish', () => this.endExchange(conn, ex));
     // Emitted only when the response did not reach the client (connection gone, or the
     // listener rejected the body: then onReject already ended the exchange with its reason).
@@ -343,10 +345,6 @@ export class Forwarder {
       // reading it would only run the stream's end/close ticks.
       proxyReq.end();
     } else {
-      req.on('data', (chunk: Buffer) => {
-        ex.requestBodyBytes += chunk.length;
-        ex.lastActivity = this.now();
-      });
       pipeline(req, proxyReq, (err) => {
         // Once a response is under way (an early 413 destroys proxyReq) its own 'finish' or
         // 'close' ends the exchange; only a body failing before it is the request's fault.
@@ -394,7 +392,6 @@ export class Forwarder {
     res.on('drain', resume);
     proxyRes.on('data', (chunk: Buffer) => {
       ex.responseBodyBytes += chunk.length;
-      ex.lastActivity = this.now();
       if (!res.write(chunk)) proxyRes.pause();
     });
     proxyRes.on('end', () => {
@@ -519,7 +516,9 @@ export class Forwarder {
    * Before the response head: no request bytes relayed and no head for `limit` → 504
    * (or, when the client is the one that stopped sending its body, a close).
    * After it: no response bytes for `limit` while the client is not the one holding us
-   * back → close. An exchange times out between `limit` and `limit + interval`.
+   * back → close. Body progress is sampled here (byte counts compared with the previous
+   * sweep's) and dated when a sweep sees it, never earlier, so an exchange times out no
+   * sooner than `limit` after its last byte and at most two intervals later.
    */
   private sweep(): void {
     const limit = this.options.upstreamTimeoutMs;
@@ -527,8 +526,14 @@ export class Forwarder {
     for (const conn of this.connections.values()) {
       const ex = conn.active;
       if (!ex || !ex.proxyReq || ex.isEnded || !conn.activeRes) continue;
-      if (now - ex.lastActivity < limit || ex.proxyRes?.isPaused() || ex.proxyRes?.complete) continue;
       const req = conn.activeRes.req;
+      const progress = req.bodyBytesRead + ex.responseBodyBytes;
+      if (progress !== ex.progressSeen) {
+        ex.progressSeen = progress;
+        ex.lastActivity = now;
+        continue;
+      }
+      if (now - ex.lastActivity < limit || ex.proxyRes?.isPaused() || ex.proxyRes?.complete) continue;
       if (!ex.proxyRes && !req.complete && !ex.proxyReq.writableNeedDrain) {
         // The client stopped sending its body; the upstream is not to blame.
         ex.fail('client-timeout');

@@ -56,6 +56,7 @@ export class Http1RequestImpl extends Readable implements Http1Request {
   /** Trailer fields of a chunked body (never merged into headers). */
   rawTrailers: string[] = [];
   bodyBytesRead = 0;
+  bodyBytesPushed = 0;
   complete = false;
   /** Set when the connection died or the body was malformed before the body completed. */
   aborted = false;
