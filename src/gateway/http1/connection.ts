@@ -26,8 +26,8 @@ import { ChunkedDecoder } from './chunked-decoder.js';
 import type { Http1Limits } from './limits.js';
 import { decideRequestFraming } from './request-framing.js';
 import { RequestHeadParser, type RequestHead } from './request-head.js';
-import { Http1RequestImpl } from './request.js';
-import { Http1ResponseImpl } from './response.js';
+import { Http1RequestImpl, type RequestBinding } from './request.js';
+import { Http1ResponseImpl, type ResponseBinding } from './response.js';
 import { errorResponse } from './response-writer.js';
 import type { ConnectionInfo, Http1Handler, Http1ServerOptions, RejectInfo } from './types.js';
 
@@ -80,6 +80,8 @@ export class Http1Connection {
   private bodyTickBytes = 0;
   private bodyActiveAt = 0;
   private readonly onBodyData = (data: Buffer): void => this.deliver(data);
+  /** What each request and response of this connection calls back: built once, not per request. */
+  private readonly binding: RequestBinding & ResponseBinding;
 
   constructor(socket: net.Socket, handler: Http1Handler, limits: Http1Limits, hooks: ConnectionHooks) {
     this.socket = socket;
@@ -92,6 +94,13 @@ export class Http1Connection {
       socket,
       remoteAddress: socket.remoteAddress ?? '',
       remotePort: socket.remotePort ?? 0,
+    };
+    this.binding = {
+      socket,
+      connectionId: this.info.id,
+      onBodyRead: (req) => this.onBodyRead(req),
+      onResponseEnd: (res, close) => this.onResponseEnd(res, close),
+      onResponseDestroy: (res) => this.onResponseDestroy(res),
     };
     socket.on('error', () => {}); // 'close' follows and does the cleanup
     socket.on('close', () => this.onSocketClose());
@@ -162,17 +171,8 @@ export class Http1Connection {
       return;
     }
     this.clearTimer();
-    const req: Http1RequestImpl = new Http1RequestImpl(head, meta.value, {
-      socket: this.socket,
-      connectionId: this.info.id,
-      onRead: () => this.onBodyRead(req),
-    }, Date.now());
-    const res: Http1ResponseImpl = new Http1ResponseImpl(req, {
-      socket: this.socket,
-      keepAlive: meta.value.keepAlive,
-      onEnd: (close) => this.onResponseEnd(res, close),
-      onDestroy: () => this.onResponseDestroy(res),
-    });
+    const req = new Http1RequestImpl(head, meta.value, this.binding, Date.now());
+    const res = new Http1ResponseImpl(req, this.binding, meta.value.keepAlive);
     this.req = req;
     this.res = res;
     this.responseEnded = false;
