@@ -52,9 +52,10 @@ import { pipeline } from 'node:stream';
 import httpProxy from 'http-proxy';
 import type { ExchangeStart, HeaderList, Observation, ObservationSink } from '../observation.js';
 import { Exchange } from './exchange.js';
-import { clientResponseHeaders, groupForSetHeader, plainAddress, upstreamRequestHeaders } from './hop-by-hop.js';
+import { clientResponseHeaders, plainAddress, upstreamRequestGroups } from './hop-by-hop.js';
 import type { ConnectionInfo as ListenerConnection, Http1Request as ListenerRequest, Http1Response as ListenerResponse, RejectInfo as ListenerReject } from './http1/types.js';
 import { PinnedAgent } from './pinned-agent.js';
+import { ProxyCall } from './proxy-call.js';
 import { refusalFor, type Refusal } from './refused-methods.js';
 import { originForm } from './request-target.js';
 import { absoluteFormAuthority, RouteTable, upstreamTarget, type UpstreamTarget } from './routes.js';
@@ -90,6 +91,8 @@ interface ConnectionState {
   tls: boolean;
 }
 
+type Call = ProxyCall<ConnectionState, Exchange, ListenerRequest, ListenerResponse>;
+
 /** Gives idle client connections this long to finish closing before they are destroyed. */
 const CLOSE_GRACE_MS = 2_000;
 
@@ -108,6 +111,10 @@ export class Forwarder {
   private readonly sweeper: NodeJS.Timeout;
   /** Shutting down: every response closes its connection. */
   private draining = false;
+  // Made once: each request's context travels in its ProxyCall, not in per-request closures.
+  private readonly dispatchCall = (call: Call, proxyReq: http.ClientRequest): void =>
+    this.dispatch(call.conn, call.exchange, call.request, call.response, proxyReq, call.outgoing);
+  private readonly onProxyError = (err: Error, call: Call): void => this.onUpstreamError(call.conn, call.exchange, call.response, err);
 
   constructor(private readonly options: ForwarderOptions) {
     if (!options.routes && !options.upstream) throw new TypeError('Forwarder: an upstream or routes are required');
@@ -264,32 +271,16 @@ export class Forwarder {
     const forwarded = this.options.forwardedHeaders
       ? { for: conn.address, proto: conn.tls ? 'https' as const : 'http' as const, host: absoluteAuthority ?? clientHost }
       : null;
-    const outgoing = upstreamRequestHeaders(req.headerList, { contentLength: req.contentLength, chunked: req.chunked }, forwarded);
-    if (absoluteAuthority !== undefined) replaceHost(outgoing, absoluteAuthority);
-    const grouped = groupForSetHeader(outgoing);
-    const facade = {
-      method: req.method,
-      url,
-      httpVersion: req.httpVersion,
-      // Empty: http-proxy copies headers in reverse key order (util._extend) and lower-case;
-      // dispatch() sets the real list on the ClientRequest instead.
-      headers: {},
-      socket: req.socket,
-      connection: req.socket,
-      // http-proxy subscribes to req 'aborted'/'error'; we handle both ourselves.
-      on() {
-        return facade;
-      },
-    };
-    const bufferHook = {
-      pipe: (proxyReq: http.ClientRequest) => this.dispatch(conn, ex, req, res, proxyReq, grouped),
-    };
+    const grouped = upstreamRequestGroups(req.headerList, { contentLength: req.contentLength, chunked: req.chunked }, forwarded);
+    if (absoluteAuthority !== undefined) replaceHost(grouped, absoluteAuthority);
+    // The facade request http-proxy reads is also its `buffer`: see proxy-call.ts.
+    const call: Call = new ProxyCall(conn, ex, req, res, grouped, req.method, url, req.httpVersion, req.socket, this.dispatchCall);
     try {
       this.proxy.web(
-        facade as unknown as http.IncomingMessage,
+        call as unknown as http.IncomingMessage,
         res as unknown as http.ServerResponse,
-        { target: route.upstream.target as unknown as httpProxy.ProxyTargetUrl, agent: conn.agent, buffer: bufferHook as never },
-        (err: Error) => this.onUpstreamError(conn, ex, res, err),
+        { target: route.upstream.target as unknown as httpProxy.ProxyTargetUrl, agent: conn.agent, buffer: call as never },
+        this.onProxyError as (err: Error) => void,
       );
     } catch (err) {
       // Node's http client refused the request (e.g. a header value it will not send).
@@ -308,7 +299,8 @@ export class Forwarder {
     headers: Array<[string, string | string[]]>,
   ): void {
     ex.proxyReq = proxyReq;
-    // Only the Host Node added in the constructor: the client's own list replaces it.
+    // Only the Host Node added in the constructor: the client's own list replaces it. (Removed
+    // even when the list has a Host: a setHeader over it would keep Node's Host in first place.)
     proxyReq.removeHeader('host');
     // Removed, Node writes no `Connection: keep-alive` of its own (the socket still persists:
     // HTTP/1.1's default); the client's own close / keep-alive comes back from the list below.
@@ -328,7 +320,8 @@ export class Forwarder {
         }
       });
     }
-    proxyReq.once('response', (proxyRes: http.IncomingMessage) => {
+    // `on`, not `once` (its wrapper costs an allocation): a ClientRequest emits 'response' once.
+    proxyReq.on('response', (proxyRes: http.IncomingMessage) => {
       ex.proxyRes = proxyRes;
       // One tick later: a parse error in the same packet (a complete response followed by
       // garbage) is reported synchronously after 'response', and then the head we write can
@@ -595,7 +588,7 @@ function bodyErrorReason(err: Error): string {
 }
 
 /** RFC 9112 §3.2.2: with an absolute-form target, the Host sent on is the target's authority. */
-function replaceHost(headers: Array<[string, string]>, authority: string): void {
+function replaceHost(headers: Array<[string, string | string[]]>, authority: string): void {
   const at = headers.findIndex(([name]) => name.length === 4 && name.toLowerCase() === 'host');
   if (at >= 0) headers[at] = [headers[at]![0], authority];
   else headers.unshift(['Host', authority]);
