@@ -242,7 +242,18 @@ async function bundleChildren(): Promise<void> {
   mkdirSync(bundleDir, { recursive: true });
   // One file per run: node_modules (and so this cache) is shared by every worktree on the machine.
   const outfile = join(bundleDir, `gateway.bench.${process.pid}.mjs`);
-  await build({ entryPoints: [here], bundle: true, platform: 'node', format: 'esm', packages: 'external', outfile, logLevel: 'error' });
+  // src/version.ts reads `../package.json` relative to itself, which the bundle's directory
+  // does not have: the bundle gets the version inlined instead.
+  const { version } = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string };
+  const inlineVersion = {
+    name: 'inline-version',
+    setup(b: { onLoad(o: { filter: RegExp }, cb: () => { contents: string; loader: 'ts' }): void }) {
+      b.onLoad({ filter: /[\\/]src[\\/]version\.ts$/ }, () => ({ contents: `export const VERSION = ${JSON.stringify(version)};`, loader: 'ts' }));
+    },
+  };
+  await build({
+    entryPoints: [here], bundle: true, platform: 'node', format: 'esm', packages: 'external', outfile, logLevel: 'error', plugins: [inlineVersion],
+  });
   childScript = outfile;
 }
 

@@ -2,6 +2,12 @@ import type http from 'node:http';
 import type { InjectionDecision } from '../inject/registry.js';
 import type { ExchangeStart, HeaderList, Observation } from '../observation.js';
 
+/** The request body as the listener counts it (see Http1Request.bodyBytesPushed). */
+export interface RequestBodyCount {
+  readonly bodyBytesPushed: number;
+  readonly readableLength: number;
+}
+
 /**
  * Mutable bookkeeping of one request/response while it is in flight, turned into exactly
  * one immutable Observation when it ends. `end()` is idempotent: the many ways an exchange
@@ -19,8 +25,15 @@ export class Exchange {
   error: string | undefined;
   proxyReq: http.ClientRequest | undefined;
   proxyRes: http.IncomingMessage | undefined;
-  /** Epoch ms of the last byte moved on the upstream side: the inactivity sweep reads it. */
+  /**
+   * Epoch ms of the last progress the inactivity sweep saw (or of the dispatch and the
+   * response head): the sweep samples byte counts instead of a clock read per chunk.
+   */
   lastActivity: number;
+  /** Body bytes (both directions) at the sweep's last look. */
+  progressSeen = 0;
+  /** When set, `requestBodyBytes` is taken from it at the end: the bytes the forwarder read. */
+  request: RequestBodyCount | undefined;
   continueSent = false;
   /** The fault the injection policy chose for this exchange (src/gateway/fault-injector.ts). */
   fault: InjectionDecision | undefined;
@@ -51,6 +64,8 @@ export class Exchange {
     if (this.ended) return undefined;
     this.ended = true;
     const start = this.start;
+    // Pushed minus still buffered = what went on upstream (counted once, not per chunk).
+    if (this.request !== undefined) this.requestBodyBytes = this.request.bodyBytesPushed - this.request.readableLength;
     // Spelled out rather than spread: this runs once per exchange on the hot path.
     const obs: Observation = {
       id: start.id,

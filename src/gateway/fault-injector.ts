@@ -116,6 +116,7 @@ export class FaultInjector {
     }
     // Read the whole body first: the client then reads the answer on a connection still in step.
     if (req.expectContinue) res.writeContinue();
+    ex.request = undefined; // counted here per chunk, not from the listener's total
     req.on('data', (chunk: Buffer) => {
       ex.requestBodyBytes += chunk.length;
     });
@@ -129,6 +130,7 @@ export class FaultInjector {
       proxyReq.end();
       return;
     }
+    ex.request = undefined; // counted here per chunk, not from the listener's total
     req.on('data', (chunk: Buffer) => {
       ex.requestBodyBytes += chunk.length;
       ex.lastActivity = this.now();
@@ -143,6 +145,8 @@ export class FaultInjector {
   /** Relays exactly `limit` body bytes (fewer if the body is shorter), waits until they are written, then resets the client. */
   private relayThenReset(ex: Exchange, req: Http1Request, proxyReq: http.ClientRequest, limit: number): void {
     if (req.expectContinue) proxyReq.flushHeaders();
+    // Counted here: the listener's total would include the bytes read but never relayed.
+    ex.request = undefined;
     let sent = 0;
     let pendingWrites = 0;
     let resetting = false;

@@ -36,7 +36,8 @@
  *   before the body stream errors; that reason ends the exchange in flight. Once a response
  *   is under way (an early 413), only its own 'finish' or 'close' ends the exchange.
  * - Timeouts: our own inactivity sweep (`upstreamTimeoutMs`), not `proxyTimeout` (which
- *   calls the deprecated abort() and surfaces as a generic ECONNRESET).
+ *   calls the deprecated abort() and surfaces as a generic ECONNRESET). Body progress is
+ *   sampled by the sweep from byte counters: no clock read and no listener per body chunk.
  * - Faults: any upstream failure drops the pinned upstream socket and closes the client
  *   connection after the 502/504 (or at once when the head was already relayed).
  * - Upstream closes are mirrored, never turned into a 502: when the upstream connection
@@ -57,9 +58,10 @@ import type { InjectionPolicy } from '../inject/registry.js';
 import type { ExchangeStart, HeaderList, Observation, ObservationSink } from '../observation.js';
 import { Exchange } from './exchange.js';
 import { FaultInjector } from './fault-injector.js';
-import { clientResponseHeaders, groupForSetHeader, plainAddress, upstreamRequestHeaders } from './hop-by-hop.js';
+import { clientResponseHeaders, plainAddress, upstreamRequestGroups } from './hop-by-hop.js';
 import type { ConnectionInfo as ListenerConnection, Http1Request as ListenerRequest, Http1Response as ListenerResponse, RejectInfo as ListenerReject } from './http1/types.js';
 import { PinnedAgent } from './pinned-agent.js';
+import { ProxyCall } from './proxy-call.js';
 import { refusalFor, type Refusal } from './refused-methods.js';
 import { originForm } from './request-target.js';
 import { absoluteFormAuthority, RouteTable, upstreamTarget, type UpstreamTarget } from './routes.js';
@@ -97,6 +99,8 @@ interface ConnectionState {
   tls: boolean;
 }
 
+type Call = ProxyCall<ConnectionState, Exchange, ListenerRequest, ListenerResponse>;
+
 /** Gives idle client connections this long to finish closing before they are destroyed. */
 const CLOSE_GRACE_MS = 2_000;
 
@@ -116,6 +120,10 @@ export class Forwarder {
   private readonly sweeper: NodeJS.Timeout;
   /** Shutting down: every response closes its connection. */
   private draining = false;
+  // Made once: each request's context travels in its ProxyCall, not in per-request closures.
+  private readonly dispatchCall = (call: Call, proxyReq: http.ClientRequest): void =>
+    this.dispatch(call.conn, call.exchange, call.request, call.response, proxyReq, call.outgoing);
+  private readonly onProxyError = (err: Error, call: Call): void => this.onUpstreamError(call.conn, call.exchange, call.response, err);
 
   constructor(private readonly options: ForwarderOptions) {
     if (!options.routes && !options.upstream) throw new TypeError('Forwarder: an upstream or routes are required');
@@ -233,6 +241,7 @@ export class Forwarder {
     if (conn.tls) start.scheme = 'https';
     this.options.sink.onExchangeStart?.(start);
     const ex = new Exchange(start);
+    ex.request = req;
     res.on('finish', () => this.endExchange(conn, ex));
     // Emitted only when the response did not reach the client (connection gone, or the
     // listener rejected the body: then onReject already ended the exchange with its reason).
@@ -274,32 +283,16 @@ export class Forwarder {
     const forwarded = this.options.forwardedHeaders
       ? { for: conn.address, proto: conn.tls ? 'https' as const : 'http' as const, host: absoluteAuthority ?? clientHost }
       : null;
-    const outgoing = upstreamRequestHeaders(req.headerList, { contentLength: req.contentLength, chunked: req.chunked }, forwarded);
-    if (absoluteAuthority !== undefined) replaceHost(outgoing, absoluteAuthority);
-    const grouped = groupForSetHeader(outgoing);
-    const facade = {
-      method: req.method,
-      url,
-      httpVersion: req.httpVersion,
-      // Empty: http-proxy copies headers in reverse key order (util._extend) and lower-case;
-      // dispatch() sets the real list on the ClientRequest instead.
-      headers: {},
-      socket: req.socket,
-      connection: req.socket,
-      // http-proxy subscribes to req 'aborted'/'error'; we handle both ourselves.
-      on() {
-        return facade;
-      },
-    };
-    const bufferHook = {
-      pipe: (proxyReq: http.ClientRequest) => this.dispatch(conn, ex, req, res, proxyReq, grouped),
-    };
+    const grouped = upstreamRequestGroups(req.headerList, { contentLength: req.contentLength, chunked: req.chunked }, forwarded);
+    if (absoluteAuthority !== undefined) replaceHost(grouped, absoluteAuthority);
+    // The facade request http-proxy reads is also its `buffer`: see proxy-call.ts.
+    const call: Call = new ProxyCall(conn, ex, req, res, grouped, req.method, url, req.httpVersion, req.socket, this.dispatchCall);
     try {
       this.proxy.web(
-        facade as unknown as http.IncomingMessage,
+        call as unknown as http.IncomingMessage,
         res as unknown as http.ServerResponse,
-        { target: route.upstream.target as unknown as httpProxy.ProxyTargetUrl, agent: conn.agent, buffer: bufferHook as never },
-        (err: Error) => this.onUpstreamError(conn, ex, res, err),
+        { target: route.upstream.target as unknown as httpProxy.ProxyTargetUrl, agent: conn.agent, buffer: call as never },
+        this.onProxyError as (err: Error) => void,
       );
     } catch (err) {
       // Node's http client refused the request (e.g. a header value it will not send).
@@ -318,7 +311,8 @@ export class Forwarder {
     headers: Array<[string, string | string[]]>,
   ): void {
     ex.proxyReq = proxyReq;
-    // Only the Host Node added in the constructor: the client's own list replaces it.
+    // Only the Host Node added in the constructor: the client's own list replaces it. (Removed
+    // even when the list has a Host: a setHeader over it would keep Node's Host in first place.)
     proxyReq.removeHeader('host');
     // Removed, Node writes no `Connection: keep-alive` of its own (the socket still persists:
     // HTTP/1.1's default); the client's own close / keep-alive comes back from the list below.
@@ -338,7 +332,8 @@ export class Forwarder {
         }
       });
     }
-    proxyReq.once('response', (proxyRes: http.IncomingMessage) => {
+    // `on`, not `once` (its wrapper costs an allocation): a ClientRequest emits 'response' once.
+    proxyReq.on('response', (proxyRes: http.IncomingMessage) => {
       ex.proxyRes = proxyRes;
       // One tick later: a parse error in the same packet (a complete response followed by
       // garbage) is reported synchronously after 'response', and then the head we write can
@@ -358,10 +353,6 @@ export class Forwarder {
       // reading it would only run the stream's end/close ticks.
       proxyReq.end();
     } else {
-      req.on('data', (chunk: Buffer) => {
-        ex.requestBodyBytes += chunk.length;
-        ex.lastActivity = this.now();
-      });
       pipeline(req, proxyReq, (err) => {
         // Once a response is under way (an early 413 destroys proxyReq) its own 'finish' or
         // 'close' ends the exchange; only a body failing before it is the request's fault.
@@ -413,7 +404,6 @@ export class Forwarder {
     res.on('drain', resume);
     proxyRes.on('data', (chunk: Buffer) => {
       ex.responseBodyBytes += chunk.length;
-      ex.lastActivity = this.now();
       if (!res.write(chunk)) proxyRes.pause();
     });
     proxyRes.on('end', () => {
@@ -538,7 +528,9 @@ export class Forwarder {
    * Before the response head: no request bytes relayed and no head for `limit` → 504
    * (or, when the client is the one that stopped sending its body, a close).
    * After it: no response bytes for `limit` while the client is not the one holding us
-   * back → close. An exchange times out between `limit` and `limit + interval`.
+   * back → close. Body progress is sampled here (byte counts compared with the previous
+   * sweep's) and dated when a sweep sees it, never earlier, so an exchange times out no
+   * sooner than `limit` after its last byte and at most two intervals later.
    */
   private sweep(): void {
     const limit = this.options.upstreamTimeoutMs;
@@ -546,8 +538,14 @@ export class Forwarder {
     for (const conn of this.connections.values()) {
       const ex = conn.active;
       if (!ex || !ex.proxyReq || ex.isEnded || !conn.activeRes) continue;
-      if (now - ex.lastActivity < limit || ex.proxyRes?.isPaused() || ex.proxyRes?.complete) continue;
       const req = conn.activeRes.req;
+      const progress = req.bodyBytesRead + ex.responseBodyBytes;
+      if (progress !== ex.progressSeen) {
+        ex.progressSeen = progress;
+        ex.lastActivity = now;
+        continue;
+      }
+      if (now - ex.lastActivity < limit || ex.proxyRes?.isPaused() || ex.proxyRes?.complete) continue;
       if (!ex.proxyRes && !req.complete && !ex.proxyReq.writableNeedDrain) {
         // The client stopped sending its body; the upstream is not to blame.
         ex.fail('client-timeout');
@@ -609,7 +607,7 @@ function bodyErrorReason(err: Error): string {
 }
 
 /** RFC 9112 §3.2.2: with an absolute-form target, the Host sent on is the target's authority. */
-function replaceHost(headers: Array<[string, string]>, authority: string): void {
+function replaceHost(headers: Array<[string, string | string[]]>, authority: string): void {
   const at = headers.findIndex(([name]) => name.length === 4 && name.toLowerCase() === 'host');
   if (at >= 0) headers[at] = [headers[at]![0], authority];
   else headers.unshift(['Host', authority]);

@@ -70,39 +70,65 @@ export function upstreamRequestHeaders(
   framing: RequestFraming,
   forwarded: ForwardedValues | null,
 ): Array<[string, string]> {
-  const nominated = connectionNominated(headers);
   const out: Array<[string, string]> = [];
+  collectUpstream(headers, framing, forwarded, (name, value) => {
+    out.push([name, value]);
+  });
+  return out;
+}
+
+/**
+ * The same list, grouped for Node's `setHeader` in the same pass (see groupForSetHeader):
+ * what the forwarder sends, without a second pass and a second lower-casing per field.
+ */
+export function upstreamRequestGroups(
+  headers: HeaderList,
+  framing: RequestFraming,
+  forwarded: ForwardedValues | null,
+): Array<[string, string | string[]]> {
+  const grouper = new SetHeaderGrouper(headers.length);
+  collectUpstream(headers, framing, forwarded, (name, value, lower) => grouper.add(name, value, lower));
+  return grouper.out;
+}
+
+/** The rules of upstreamRequestHeaders: `add` gets each field sent upstream, with its lower-cased name. */
+function collectUpstream(
+  headers: HeaderList,
+  framing: RequestFraming,
+  forwarded: ForwardedValues | null,
+  add: (name: string, value: string, lower: string) => void,
+): void {
+  const nominated = connectionNominated(headers);
   let framed = false;
   for (const [name, value] of headers) {
     const lower = name.toLowerCase();
     if (lower === 'content-length' || lower === 'transfer-encoding') {
       if (framed) continue;
       if (framing.contentLength !== null) {
-        out.push(['Content-Length', String(framing.contentLength)]);
+        add('Content-Length', String(framing.contentLength), 'content-length');
         framed = true;
       } else if (framing.chunked) {
-        out.push(['Transfer-Encoding', 'chunked']);
+        add('Transfer-Encoding', 'chunked', 'transfer-encoding');
         framed = true;
       }
       continue;
     }
     if (lower === 'connection') {
       const intent = persistenceIntent(value);
-      if (intent !== undefined) out.push([name, intent]);
+      if (intent !== undefined) add(name, intent, lower);
       continue;
     }
     if (ALWAYS_DROPPED.has(lower) || nominated.has(lower)) continue;
     if (forwarded && FORWARDED.has(lower)) continue;
-    out.push([name, value]);
+    add(name, value, lower);
   }
-  if (!framed && framing.contentLength !== null) out.push(['Content-Length', String(framing.contentLength)]);
-  else if (!framed && framing.chunked) out.push(['Transfer-Encoding', 'chunked']);
+  if (!framed && framing.contentLength !== null) add('Content-Length', String(framing.contentLength), 'content-length');
+  else if (!framed && framing.chunked) add('Transfer-Encoding', 'chunked', 'transfer-encoding');
   if (forwarded) {
-    out.push(['X-Forwarded-For', forwarded.for]);
-    out.push(['X-Forwarded-Proto', forwarded.proto]);
-    if (forwarded.host !== undefined) out.push(['X-Forwarded-Host', forwarded.host]);
+    add('X-Forwarded-For', forwarded.for, 'x-forwarded-for');
+    add('X-Forwarded-Proto', forwarded.proto, 'x-forwarded-proto');
+    if (forwarded.host !== undefined) add('X-Forwarded-Host', forwarded.host, 'x-forwarded-host');
   }
-  return out;
 }
 
 /**
@@ -148,37 +174,34 @@ const SMALL_LIST = 24;
  * the position of the first occurrence, so Node still writes them as separate lines.
  */
 export function groupForSetHeader(headers: ReadonlyArray<readonly [string, string]>): Array<[string, string | string[]]> {
-  const out: Array<[string, string | string[]]> = [];
+  const grouper = new SetHeaderGrouper(headers.length);
+  for (const [name, value] of headers) grouper.add(name, value, name.toLowerCase());
+  return grouper.out;
+}
+
+class SetHeaderGrouper {
+  readonly out: Array<[string, string | string[]]> = [];
   // A typical BITS request has under a dozen fields: a linear scan beats building a Map on
   // every request; long lists (up to a 64 KiB head) keep the Map to stay linear.
-  if (headers.length <= SMALL_LIST) {
-    const lowers: string[] = [];
-    for (const [name, value] of headers) {
-      const lower = name.toLowerCase();
-      const at = lowers.indexOf(lower);
-      if (at < 0) {
-        lowers.push(lower);
-        out.push([name, value]);
-      } else {
-        const entry = out[at]!;
-        entry[1] = Array.isArray(entry[1]) ? [...entry[1], value] : [entry[1], value];
-      }
-    }
-    return out;
+  private readonly lowers: string[] | undefined;
+  private readonly index: Map<string, number> | undefined;
+
+  constructor(size: number) {
+    if (size <= SMALL_LIST) this.lowers = [];
+    else this.index = new Map();
   }
-  const index = new Map<string, number>();
-  for (const [name, value] of headers) {
-    const lower = name.toLowerCase();
-    const at = index.get(lower);
-    if (at === undefined) {
-      index.set(lower, out.length);
-      out.push([name, value]);
-    } else {
-      const entry = out[at]!;
-      entry[1] = Array.isArray(entry[1]) ? [...entry[1], value] : [entry[1], value];
+
+  add(name: string, value: string, lower: string): void {
+    const at = this.lowers !== undefined ? this.lowers.indexOf(lower) : this.index!.get(lower) ?? -1;
+    if (at < 0) {
+      if (this.lowers !== undefined) this.lowers.push(lower);
+      else this.index!.set(lower, this.out.length);
+      this.out.push([name, value]);
+      return;
     }
+    const entry = this.out[at]!;
+    entry[1] = Array.isArray(entry[1]) ? [...entry[1], value] : [entry[1], value];
   }
-  return out;
 }
 
 /** `::ffff:127.0.0.1` → `127.0.0.1`: what an origin expects in X-Forwarded-For. */

@@ -125,6 +125,24 @@ describe('client side of the gateway', () => {
     await waitUntil(() => fx.upstream!.open === 0, 2_000, 'upstream socket closed');
   });
 
+  it('a request body that keeps arriving, slowly, for several upstream timeouts is relayed whole (progress is sampled)', async () => {
+    fx.upstream = await startUpstream();
+    const sink = new CollectingSink();
+    fx.gateway = await startGateway({ upstream: fx.upstream.url, listen: { host: '127.0.0.1', port: 0 }, sinks: [sink], upstreamTimeoutMs: 200 });
+    const c = await client();
+    c.write(bitsPost('/up/f.bin', [['BITS-Packet-Type', 'Fragment'], ['Content-Length', '12']]));
+    // One byte every 60 ms: 720 ms of body against a 200 ms timeout, never 200 ms of silence.
+    for (let i = 0; i < 12; i++) {
+      await new Promise((r) => setTimeout(r, 60));
+      c.write(Buffer.from('z'));
+    }
+    const [res] = await c.responsesAfter(1, 3_000);
+    expect(res!.status).toBe(200);
+    const [obs] = await sink.waitFor(1);
+    expect(obs).toMatchObject({ status: 200, requestBodyBytes: 12 });
+    expect(obs!.error).toBeUndefined();
+  });
+
   it('pins: two parallel clients use two distinct upstream connections; each client stays on its own', async () => {
     fx.upstream = await startUpstream(async (req) => {
       await new Promise((r) => setTimeout(r, 5));

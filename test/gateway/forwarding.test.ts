@@ -134,6 +134,13 @@ describe('gateway forwarding', () => {
     expect(client.closed).toBe(false);
   });
 
+  it('keeps the client\'s Host in its place and spelling, not where Node puts its own', async () => {
+    const { client } = await setup(new CollectingSink(), undefined, false);
+    client.write('BITS_POST /up/h.bin HTTP/1.1\r\nBITS-Packet-Type: Ping\r\nhOST: h\r\nContent-Length: 0\r\n\r\n');
+    await client.responsesAfter(1);
+    expect(fx.upstream!.requests[0]!.rawHead).toBe('BITS_POST /up/h.bin HTTP/1.1\r\nBITS-Packet-Type: Ping\r\nhOST: h\r\nContent-Length: 0\r\n\r\n');
+  });
+
   it('forwards the client\'s Connection: close (in its spelling and place) and closes both sides after the answer', async () => {
     const { client } = await setup(new CollectingSink(), undefined, false);
     client.write('BITS_POST /up/f.bin HTTP/1.1\r\nHost: h\r\nconnection: Close\r\nBITS-Packet-Type: Ping\r\nContent-Length: 0\r\n\r\n');

@@ -222,6 +222,26 @@ describe('upstream faults', () => {
     await secondClientServed();
   });
 
+  it('a response body that keeps arriving, slowly, for several timeouts is relayed whole (progress is sampled)', async () => {
+    const sink = await setup((socket) => {
+      socket.write('HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n');
+      // One byte every 60 ms: 720 ms of body against a 200 ms timeout, never 200 ms of silence.
+      let sent = 0;
+      const drip = setInterval(() => {
+        if (socket.destroyed || sent === 12) return clearInterval(drip);
+        socket.write('y');
+        sent++;
+      }, 60);
+    }, 200);
+    const c = await client();
+    c.write(PING);
+    const [res] = await c.responsesAfter(1, 3_000);
+    expect(res!.body.toString()).toBe('y'.repeat(12));
+    const [obs] = await sink.waitFor(1);
+    expect(obs).toMatchObject({ status: 200, responseBodyBytes: 12 });
+    expect(obs!.error).toBeUndefined();
+  });
+
   it('upstream Connection: close ends the pinning: the client connection closes after the response', async () => {
     await setup((socket) => {
       socket.write('HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok');

@@ -7,7 +7,9 @@
  *   body    - the current request's body is being received and pushed into its Readable
  *             (Content-Length countdown or ChunkedDecoder); push() returning false pauses
  *             the socket until the consumer reads (`_read` -> onBodyRead); the body timer
- *             runs only while we are reading (client silence, not our backpressure);
+ *             runs only while we are reading (client silence, not our backpressure). It is
+ *             not re-armed per chunk: it ticks every bodyTimeoutMs/8 and compares the body
+ *             byte count with its previous tick (see onBodyTick);
  *   wait    - body complete, response not ended yet. The socket keeps flowing so a client
  *             disconnect is seen, but any pipelined bytes are stashed and the socket
  *             paused: the next head is parsed only after the response ended;
@@ -24,8 +26,8 @@ import { ChunkedDecoder } from './chunked-decoder.js';
 import type { Http1Limits } from './limits.js';
 import { decideRequestFraming } from './request-framing.js';
 import { RequestHeadParser, type RequestHead } from './request-head.js';
-import { Http1RequestImpl } from './request.js';
-import { Http1ResponseImpl } from './response.js';
+import { Http1RequestImpl, type RequestBinding } from './request.js';
+import { Http1ResponseImpl, type ResponseBinding } from './response.js';
 import { errorResponse } from './response-writer.js';
 import type { ConnectionInfo, Http1Handler, Http1ServerOptions, RejectInfo } from './types.js';
 
@@ -74,7 +76,12 @@ export class Http1Connection {
   private readonly timers: { [K in TimerKind]?: NodeJS.Timeout } = {};
   private timerKind: TimerKind | null = null;
   private readonly onTimerTask = (kind: TimerKind): void => this.onTimer(kind);
+  /** Body bytes seen at the body timer's last tick, and when they last changed (Date.now()). */
+  private bodyTickBytes = 0;
+  private bodyActiveAt = 0;
   private readonly onBodyData = (data: Buffer): void => this.deliver(data);
+  /** What each request and response of this connection calls back: built once, not per request. */
+  private readonly binding: RequestBinding & ResponseBinding;
 
   constructor(socket: net.Socket, handler: Http1Handler, limits: Http1Limits, hooks: ConnectionHooks) {
     this.socket = socket;
@@ -87,6 +94,13 @@ export class Http1Connection {
       socket,
       remoteAddress: socket.remoteAddress ?? '',
       remotePort: socket.remotePort ?? 0,
+    };
+    this.binding = {
+      socket,
+      connectionId: this.info.id,
+      onBodyRead: (req) => this.onBodyRead(req),
+      onResponseEnd: (res, close) => this.onResponseEnd(res, close),
+      onResponseDestroy: (res) => this.onResponseDestroy(res),
     };
     socket.on('error', () => {}); // 'close' follows and does the cleanup
     socket.on('close', () => this.onSocketClose());
@@ -157,17 +171,8 @@ export class Http1Connection {
       return;
     }
     this.clearTimer();
-    const req: Http1RequestImpl = new Http1RequestImpl(head, meta.value, {
-      socket: this.socket,
-      connectionId: this.info.id,
-      onRead: () => this.onBodyRead(req),
-    }, Date.now());
-    const res: Http1ResponseImpl = new Http1ResponseImpl(req, {
-      socket: this.socket,
-      keepAlive: meta.value.keepAlive,
-      onEnd: (close) => this.onResponseEnd(res, close),
-      onDestroy: () => this.onResponseDestroy(res),
-    });
+    const req = new Http1RequestImpl(head, meta.value, this.binding, Date.now());
+    const res = new Http1ResponseImpl(req, this.binding, meta.value.keepAlive);
     this.req = req;
     this.res = res;
     this.responseEnded = false;
@@ -195,7 +200,6 @@ export class Http1Connection {
 
   /** Feeds body bytes from `chunk[start..]`; returns the index after what the body used. */
   private feedBody(chunk: Buffer, start: number): number {
-    if (this.timerKind === 'body') this.timers.body!.refresh();
     if (this.decoder !== null) {
       const decoder = this.decoder;
       const r = decoder.decode(chunk, start, this.onBodyData);
@@ -227,6 +231,7 @@ export class Http1Connection {
       return;
     }
     if (req.destroyed) return; // the consumer gave up on the body: drop it
+    req.bodyBytesPushed += data.length;
     if (!req.push(data)) {
       this.backpressure = true;
       this.updateFlow();
@@ -471,14 +476,19 @@ export class Http1Connection {
    * refresh() instead of a clearTimeout + setTimeout pair per request (a Timeout object and
    * timer-list churn on every Ping showed up in bench/gateway.bench.ts profiles). Clearing
    * only disarms: a stale Timeout that fires for a kind that is not live does nothing.
+   * The body timer is a periodic tick (bodyTickMs), not a deadline: see onBodyTick.
    */
   private setTimer(kind: TimerKind): void {
     this.timerKind = null;
     const ms = kind === 'headers' ? this.limits.headersTimeoutMs
       : kind === 'keep-alive' ? this.limits.keepAliveTimeoutMs
-        : kind === 'body' ? this.limits.bodyTimeoutMs
+        : kind === 'body' ? bodyTickMs(this.limits.bodyTimeoutMs)
           : this.limits.lingerMs;
     if (ms <= 0) return; // 0 disables a timeout
+    if (kind === 'body') {
+      this.bodyTickBytes = this.req!.bodyBytesRead;
+      this.bodyActiveAt = Date.now();
+    }
     this.timerKind = kind;
     const timer = this.timers[kind];
     if (timer !== undefined) timer.refresh();
@@ -498,20 +508,43 @@ export class Http1Connection {
     }
   }
 
+  /**
+   * Body inactivity, sampled: every tick compares the body byte count with the previous
+   * tick's, so receiving a chunk costs neither a clock read nor a timer refresh. Progress is
+   * dated when a tick sees it (never earlier than it happened), so a body times out no
+   * sooner than bodyTimeoutMs after its last byte, and at most two ticks (bodyTimeoutMs/4) later.
+   */
+  private onBodyTick(): void {
+    const req = this.req!;
+    const now = Date.now();
+    if (req.bodyBytesRead !== this.bodyTickBytes) {
+      this.bodyTickBytes = req.bodyBytesRead;
+      this.bodyActiveAt = now;
+    } else if (now - this.bodyActiveAt >= this.limits.bodyTimeoutMs) {
+      const err = new RequestBodyError('body-timeout', 'HTTP1_BODY_TIMEOUT', 'request body timed out');
+      this.reject(this.res!.headersSent ? null : 408, 'body-timeout', req.method, req.url, err);
+      return;
+    }
+    this.timerKind = 'body';
+    this.timers.body!.refresh();
+  }
+
   private onTimer(kind: TimerKind): void {
     if (this.timerKind !== kind) return; // disarmed (or superseded) since it was armed
     this.timerKind = null;
     if (kind === 'linger') {
       this.socket.destroy();
     } else if (kind === 'body') {
-      if (this.phase !== 'body') return;
-      const req = this.req!;
-      const err = new RequestBodyError('body-timeout', 'HTTP1_BODY_TIMEOUT', 'request body timed out');
-      this.reject(this.res!.headersSent ? null : 408, 'body-timeout', req.method, req.url, err);
+      if (this.phase === 'body') this.onBodyTick();
     } else if (this.phase === 'head') {
       // Nothing of a request arrived (fresh or kept-alive connection): an idle close, not a rejection.
       if (this.parser.bytesSeen === 0) this.closeGracefully();
       else this.reject(408, 'headers-timeout');
     }
   }
+}
+
+/** Period of the body inactivity tick: an eighth of the timeout (see onBodyTick). */
+function bodyTickMs(bodyTimeoutMs: number): number {
+  return bodyTimeoutMs <= 0 ? 0 : Math.max(1, Math.floor(bodyTimeoutMs / 8));
 }

@@ -9,11 +9,16 @@ import { trimOws } from './syntax.js';
 
 export type BodyFraming = { kind: 'none' } | { kind: 'length'; length: number } | { kind: 'chunked' };
 
+const NO_BODY: BodyFraming = { kind: 'none' };
+const CHUNKED: BodyFraming = { kind: 'chunked' };
+
 export interface RequestMeta {
   framing: BodyFraming;
   /** The client allows the connection to persist after this exchange. */
   keepAlive: boolean;
   expectContinue: boolean;
+  /** A Content-Length field was sent (`Content-Length: 0` too, which frames no body). */
+  contentLengthSent: boolean;
 }
 
 export type FramingResult = { ok: true; value: RequestMeta } | { ok: false; status: number; reason: string };
@@ -40,17 +45,23 @@ export function listMembers(values: readonly string[]): string[] {
   return out;
 }
 
+const NONE: readonly string[] = [];
+
 export function decideRequestFraming(head: RequestHead): FramingResult {
-  const cl: string[] = [];
-  const te: string[] = [];
-  const connection: string[] = [];
+  // Allocated only when such a field is present: a Ping has none of the three lists' fields
+  // but Content-Length, and only names of the right length are lower-cased.
+  let cl: string[] | undefined;
+  let te: string[] | undefined;
+  let connection: string[] | undefined;
   let hosts = 0;
   let expectContinue = false;
   for (const [name, value] of head.fields) {
+    const n = name.length;
+    if (n !== 4 && n !== 6 && n !== 10 && n !== 14 && n !== 17) continue;
     switch (name.toLowerCase()) {
-      case 'content-length': cl.push(value); break;
-      case 'transfer-encoding': te.push(value); break;
-      case 'connection': connection.push(value); break;
+      case 'content-length': (cl ??= []).push(value); break;
+      case 'transfer-encoding': (te ??= []).push(value); break;
+      case 'connection': (connection ??= []).push(value); break;
       case 'host':
         hosts++;
         if (!HOST.test(value)) return bad('bad-host');
@@ -62,17 +73,17 @@ export function decideRequestFraming(head: RequestHead): FramingResult {
   if (hosts > 1) return bad('duplicate-host');
   if (hosts === 0 && head.httpVersion === '1.1') return bad('missing-host');
 
-  let framing: BodyFraming = { kind: 'none' };
-  if (te.length > 0) {
+  let framing: BodyFraming = NO_BODY;
+  if (te !== undefined) {
     if (head.httpVersion === '1.0') return bad('te-in-http10');
-    if (cl.length > 0) return bad('cl-and-te');
+    if (cl !== undefined) return bad('cl-and-te');
     if (te.length > 1) return bad('duplicate-te');
     const codings = listMembers(te);
     if (codings.length === 0 || codings[codings.length - 1] !== 'chunked') return bad('te-not-chunked');
     // `gzip, chunked` is legal HTTP but a gateway that forwards the decoded body cannot relay it faithfully; BITS never sends it.
     if (codings.length > 1) return bad('te-unsupported');
-    framing = { kind: 'chunked' };
-  } else if (cl.length > 0) {
+    framing = CHUNKED;
+  } else if (cl !== undefined) {
     if (cl.length > 1) return bad('duplicate-content-length');
     const v = cl[0]!;
     if (!CONTENT_LENGTH.test(v)) return bad('bad-content-length');
@@ -81,7 +92,7 @@ export function decideRequestFraming(head: RequestHead): FramingResult {
     if (n > 0) framing = { kind: 'length', length: n };
   }
 
-  const tokens = listMembers(connection);
+  const tokens = connection === undefined ? NONE : listMembers(connection);
   const keepAlive = head.httpVersion === '1.1' ? !tokens.includes('close') : tokens.includes('keep-alive') && !tokens.includes('close');
-  return { ok: true, value: { framing, keepAlive, expectContinue } };
+  return { ok: true, value: { framing, keepAlive, expectContinue, contentLengthSent: cl !== undefined } };
 }

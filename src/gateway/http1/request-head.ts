@@ -7,15 +7,16 @@
  * or LF and NUL are rejected wherever they appear), and a small state machine classifies the
  * bytes of each field line as it goes (name, OWS, value), remembering only offsets; at the
  * line's CRLF the name and the trimmed value are cut from the buffer as latin1 strings (byte
- * exact). No string per line, no regular expression per field: the request line, once per
- * request, is the only line decoded as a whole. Only a line split across reads is copied.
+ * exact). No string per line, no regular expression per field; the request line is checked
+ * byte by byte too, and only its method and target become strings. Only a line split across
+ * reads is copied.
  * Framing rules (CL/TE) are checked afterwards by request-framing.ts, on the whole head.
  *
  * Field errors keep the reason codes (and precedence) of `parseFieldLine` in syntax.ts, which
  * still parses trailer lines: a field error is reported at its line's CRLF, so a bare LF, NUL
  * or size overflow later on the same line wins, as it did when lines were parsed whole.
  */
-import { CR, HTAB, LF, SP, TOKEN } from './syntax.js';
+import { CR, HTAB, LF, SP } from './syntax.js';
 
 export interface RequestHead {
   method: string;
@@ -37,13 +38,14 @@ export type HeadStep =
 /** RFC 9112 §2.2 asks servers to ignore at least one empty line before a request line; we take two. */
 export const MAX_LEADING_EMPTY_LINES = 2;
 
-const REQUEST_LINE = /^([^ ]+) ([^ ]+) ([^ ]+)$/;
-const VERSION = /^HTTP\/(\d)\.(\d)$/;
-/** Request-target bytes: no CTL, no SP, no DEL; obs-text (raw UTF-8 file names) passes through byte-exact. */
-const TARGET_CHARS = /^[\x21-\x7e\x80-\xff]+$/;
 const ABSOLUTE_FORM = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//;
 
 type LineResult = { kind: 'continue' } | { kind: 'done' } | { kind: 'error'; status: number; reason: string };
+/** Shared results: a line that parsed allocates nothing. */
+const CONTINUE: LineResult = { kind: 'continue' };
+const DONE: LineResult = { kind: 'done' };
+const BAD_REQUEST_LINE: LineResult = { kind: 'error', status: 400, reason: 'bad-request-line' };
+const BAD_TARGET: LineResult = { kind: 'error', status: 400, reason: 'bad-request-target' };
 
 const COLON = 0x3a;
 /** tchar (RFC 9110 §5.6.2) by byte. */
@@ -53,6 +55,12 @@ for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijkl
 const VALUE_FORBIDDEN = new Uint8Array(256);
 for (let b = 0; b < 0x20; b++) if (b !== HTAB) VALUE_FORBIDDEN[b] = 1;
 VALUE_FORBIDDEN[0x7f] = 1;
+/** Request-target bytes: no CTL, no SP, no DEL; obs-text (raw UTF-8 file names) passes through byte-exact. */
+const TARGET_BYTE = new Uint8Array(256);
+for (let b = 0x21; b <= 0xff; b++) if (b !== 0x7f) TARGET_BYTE[b] = 1;
+const SLASH = 0x2f, STAR = 0x2a, DOT = 0x2e, DIGIT_0 = 0x30, DIGIT_1 = 0x31, DIGIT_9 = 0x39;
+/** `HTTP/` */
+const VERSION_PREFIX = [0x48, 0x54, 0x54, 0x50, 0x2f];
 
 /** Where the field-line state machine is within the current line. */
 const NAME = 0, BAD_NAME = 1, OWS = 2, VALUE = 3;
@@ -96,7 +104,7 @@ export class RequestHeadParser {
         this.sawCR = false;
         const end = Math.max(lineFrom, i - 1);
         const r = this.method === undefined
-          ? this.onFirstLines(this.takeLine(chunk, lineFrom, end))
+          ? this.onFirstLines(chunk, lineFrom, end)
           : this.onFieldLineEnd(chunk, lineFrom, end);
         lineFrom = i + 1;
         if (r.kind === 'error') return this.fail(r.status, r.reason);
@@ -170,7 +178,7 @@ export class RequestHeadParser {
     this.lastByte = 0;
     if (length === 0) {
       this.partial = [];
-      return { kind: 'done' };
+      return DONE;
     }
     if (error !== undefined) return { kind: 'error', status: 400, reason: error };
     if (state === NAME || state === BAD_NAME) return { kind: 'error', status: 400, reason: 'bad-header-line' };
@@ -185,7 +193,7 @@ export class RequestHeadParser {
     const name = line.toString('latin1', base, base + this.nameLen);
     const value = state === OWS ? '' : line.toString('latin1', base + this.valueStart, base + this.valueEnd);
     this.fields.push([name, value]);
-    return { kind: 'continue' };
+    return CONTINUE;
   }
 
   reset(): void {
@@ -203,42 +211,56 @@ export class RequestHeadParser {
     this.fieldError = undefined;
   }
 
-  private takeLine(chunk: Buffer, from: number, to: number): string {
-    if (this.partial.length === 0) return chunk.toString('latin1', from, to);
-    this.partial.push(chunk.subarray(from, to));
-    const line = Buffer.concat(this.partial).toString('latin1');
-    this.partial = [];
-    return line;
-  }
-
-  /** Lines before the fields: leading empty lines, then the request line. */
-  private onFirstLines(line: string): LineResult {
-    if (line.length === 0) {
+  /** Lines before the fields: leading empty lines, then the request line (`line[from..to)`, after any partial pieces). */
+  private onFirstLines(chunk: Buffer, from: number, to: number): LineResult {
+    let line = chunk;
+    if (this.partial.length > 0) {
+      this.partial.push(chunk.subarray(from, to));
+      line = Buffer.concat(this.partial);
+      this.partial = [];
+      from = 0;
+      to = line.length;
+    }
+    if (to === from) {
       return ++this.emptyLines > MAX_LEADING_EMPTY_LINES
         ? { kind: 'error', status: 400, reason: 'too-many-empty-lines' }
-        : { kind: 'continue' };
+        : CONTINUE;
     }
-    return this.onRequestLine(line);
+    return this.onRequestLine(line, from, to);
   }
 
-  private onRequestLine(line: string): LineResult {
-    const m = REQUEST_LINE.exec(line);
-    if (!m) return { kind: 'error', status: 400, reason: 'bad-request-line' };
-    const [, method, target, version] = m as unknown as [string, string, string, string];
-    if (!TOKEN.test(method)) return { kind: 'error', status: 400, reason: 'bad-method' };
-    const v = VERSION.exec(version);
-    if (!v) return { kind: 'error', status: 400, reason: 'bad-request-line' };
-    this.method = method;
-    if (!TARGET_CHARS.test(target)) return { kind: 'error', status: 400, reason: 'bad-request-target' };
+  /**
+   * request-line = method SP request-target SP HTTP-version (RFC 9112 §3): exactly two SPs,
+   * three non-empty parts. Checked in the order (and with the codes) the whole-line regular
+   * expressions had: shape, method, version syntax, target bytes, version number, target form.
+   */
+  private onRequestLine(line: Buffer, from: number, to: number): LineResult {
+    let sp1 = -1;
+    let sp2 = -1;
+    for (let i = from; i < to; i++) {
+      if (line[i] !== SP) continue;
+      if (sp1 < 0) sp1 = i;
+      else if (sp2 < 0) sp2 = i;
+      else return BAD_REQUEST_LINE;
+    }
+    if (sp1 <= from || sp2 <= sp1 + 1 || sp2 >= to - 1) return BAD_REQUEST_LINE;
+    for (let i = from; i < sp1; i++) if (TCHAR[line[i]!] !== 1) return { kind: 'error', status: 400, reason: 'bad-method' };
+    // HTTP-version = "HTTP/" DIGIT "." DIGIT
+    const v = sp2 + 1;
+    if (to - v !== 8 || line[v + 6] !== DOT || !isDigit(line[v + 5]!) || !isDigit(line[v + 7]!)) return BAD_REQUEST_LINE;
+    for (let k = 0; k < 5; k++) if (line[v + k] !== VERSION_PREFIX[k]) return BAD_REQUEST_LINE;
+    this.method = line.toString('latin1', from, sp1);
+    for (let i = sp1 + 1; i < sp2; i++) if (TARGET_BYTE[line[i]!] !== 1) return BAD_TARGET;
+    const target = line.toString('latin1', sp1 + 1, sp2);
     this.url = target;
-    if (v[1] !== '1' || (v[2] !== '0' && v[2] !== '1')) {
+    const minor = line[v + 7]!;
+    if (line[v + 5] !== DIGIT_1 || (minor !== DIGIT_0 && minor !== DIGIT_1)) {
       return { kind: 'error', status: 505, reason: 'http-version-not-supported' };
     }
-    this.version = v[2] === '0' ? '1.0' : '1.1';
-    if (!(target.charCodeAt(0) === 0x2f || target === '*' || ABSOLUTE_FORM.test(target))) {
-      return { kind: 'error', status: 400, reason: 'bad-request-target' };
-    }
-    return { kind: 'continue' };
+    this.version = minor === DIGIT_0 ? '1.0' : '1.1';
+    const first = line[sp1 + 1]!;
+    if (!(first === SLASH || (first === STAR && sp2 === sp1 + 2) || ABSOLUTE_FORM.test(target))) return BAD_TARGET;
+    return CONTINUE;
   }
 
   private head(): RequestHead {
@@ -258,4 +280,8 @@ export class RequestHeadParser {
     if (this.url !== undefined) step.url = this.url;
     return step;
   }
+}
+
+function isDigit(b: number): boolean {
+  return b >= DIGIT_0 && b <= DIGIT_9;
 }

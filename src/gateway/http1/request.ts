@@ -10,11 +10,12 @@ import type { RequestHead } from './request-head.js';
 import type { RequestMeta } from './request-framing.js';
 import type { Http1Request } from './types.js';
 
+/** The connection side of a request: one object per connection, shared by its requests. */
 export interface RequestBinding {
-  socket: net.Socket;
-  connectionId: number;
-  /** The consumer wants more body: resume reading the socket. */
-  onRead(): void;
+  readonly socket: net.Socket;
+  readonly connectionId: number;
+  /** The consumer of `req` wants more body: resume reading the socket. */
+  onBodyRead(req: Http1RequestImpl): void;
 }
 
 /** Node's IncomingMessage convention: duplicates joined with ', ' (cookie: '; '), set-cookie as an array. */
@@ -31,11 +32,6 @@ export function headersObject(fields: readonly (readonly [string, string])[]): R
 }
 
 function ignoreError(): void {}
-
-function hasContentLength(fields: readonly (readonly [string, string])[]): boolean {
-  for (const [name] of fields) if (name.length === 14 && name.toLowerCase() === 'content-length') return true;
-  return false;
-}
 
 /** Body highWaterMark: one socket read; enough to keep an upstream pipe busy without buffering much. */
 const BODY_HIGH_WATER_MARK = 64 * 1024;
@@ -56,6 +52,7 @@ export class Http1RequestImpl extends Readable implements Http1Request {
   /** Trailer fields of a chunked body (never merged into headers). */
   rawTrailers: string[] = [];
   bodyBytesRead = 0;
+  bodyBytesPushed = 0;
   complete = false;
   /** Set when the connection died or the body was malformed before the body completed. */
   aborted = false;
@@ -76,7 +73,7 @@ export class Http1RequestImpl extends Readable implements Http1Request {
     this.socket = binding.socket;
     this.connectionId = binding.connectionId;
     // An explicit `Content-Length: 0` reads as 0; no length field at all (or chunked) as null.
-    this.contentLength = meta.framing.kind === 'length' ? meta.framing.length : hasContentLength(head.fields) ? 0 : null;
+    this.contentLength = meta.framing.kind === 'length' ? meta.framing.length : meta.contentLengthSent ? 0 : null;
     this.chunked = meta.framing.kind === 'chunked';
     this.expectContinue = meta.expectContinue;
     this.receivedAt = receivedAt;
@@ -114,6 +111,6 @@ export class Http1RequestImpl extends Readable implements Http1Request {
       this.push(null);
       return;
     }
-    this.binding.onRead();
+    this.binding.onBodyRead(this);
   }
 }

@@ -18,14 +18,13 @@ import {
 } from './response-writer.js';
 import type { Http1Response } from './types.js';
 
+/** The connection side of a response: one object per connection, shared by its responses. */
 export interface ResponseBinding {
-  socket: net.Socket;
-  /** The client allows persistence (request's Connection / version). */
-  keepAlive: boolean;
-  /** The response has ended; `close` = the connection must close after it. */
-  onEnd(close: boolean): void;
-  /** Abort: close the client connection now. */
-  onDestroy(err?: Error): void;
+  readonly socket: net.Socket;
+  /** `res` has ended; `close` = the connection must close after it. */
+  onResponseEnd(res: Http1ResponseImpl, close: boolean): void;
+  /** Abort: close the client connection now (if `res` is still its current response). */
+  onResponseDestroy(res: Http1ResponseImpl): void;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -37,6 +36,8 @@ export class Http1ResponseImpl extends EventEmitter implements Http1Response {
   headersSent = false;
   finished = false;
   private readonly binding: ResponseBinding;
+  /** The client allows persistence (request's Connection / version). */
+  private readonly keepAlive: boolean;
   private framing: ResponseFraming = 'none';
   private remaining = 0;
   private closeAfterThis = false;
@@ -52,10 +53,11 @@ export class Http1ResponseImpl extends EventEmitter implements Http1Response {
     else if (!this.detached) this.emit('finish');
   };
 
-  constructor(req: Http1RequestImpl, binding: ResponseBinding) {
+  constructor(req: Http1RequestImpl, binding: ResponseBinding, keepAlive: boolean) {
     super();
     this.req = req;
     this.binding = binding;
+    this.keepAlive = keepAlive;
   }
 
   writeHead(status: number, headers: HeaderList, reason?: string): void {
@@ -73,7 +75,7 @@ export class Http1ResponseImpl extends EventEmitter implements Http1Response {
     const plan = planResponse(status, headers, {
       requestMethod: this.req.method,
       clientVersion: this.req.httpVersion,
-      keepAlive: this.binding.keepAlive && !this.closeAfterThis && !unsentBody,
+      keepAlive: this.keepAlive && !this.closeAfterThis && !unsentBody,
     }, reason);
     this.headersSent = true;
     this.framing = plan.framing;
@@ -114,7 +116,7 @@ export class Http1ResponseImpl extends EventEmitter implements Http1Response {
         this.finished = true;
         if (this.remaining > 0) this.closeAfterThis = true;
         this.binding.socket.write(whole, this.afterLastWrite);
-        this.binding.onEnd(this.closeAfterThis);
+        this.binding.onResponseEnd(this, this.closeAfterThis);
         return;
       }
       this.writeBody(chunk);
@@ -131,16 +133,16 @@ export class Http1ResponseImpl extends EventEmitter implements Http1Response {
     else if (socket.writableLength === 0) process.nextTick(this.afterLastWrite, null);
     // Still queued in the socket: an empty write joins the queue and reports when it drained.
     else socket.write(EMPTY, this.afterLastWrite);
-    this.binding.onEnd(this.closeAfterThis);
+    this.binding.onResponseEnd(this, this.closeAfterThis);
   }
 
   closeAfter(): void {
     this.closeAfterThis = true;
   }
 
-  destroy(err?: Error): void {
+  destroy(): void {
     if (this.detached) return;
-    this.binding.onDestroy(err);
+    this.binding.onResponseDestroy(this);
   }
 
   /** The response will close the connection when it ends. */

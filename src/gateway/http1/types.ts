@@ -70,6 +70,11 @@ export interface Http1Request extends Readable {
   readonly receivedAt: number;
   /** Decoded body bytes received from the client so far (pushed into the stream or, after an early response, discarded). */
   readonly bodyBytesRead: number;
+  /**
+   * Of those, the bytes pushed into this stream (not the ones dropped after the consumer
+   * destroyed it or the response ended). Pushed minus `readableLength` = bytes the consumer took.
+   */
+  readonly bodyBytesPushed: number;
   /** Whole body received. */
   readonly complete: boolean;
 }

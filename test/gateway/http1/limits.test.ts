@@ -88,6 +88,21 @@ describe('HTTP/1.1 listener: limits and timeouts', () => {
     expect(fx.srv.rejects).toMatchObject([{ status: 408, reason: 'body-timeout', method: 'BITS_POST', url: '/up' }]);
   });
 
+  it('does not time out a body that keeps arriving, slowly, for several timeouts (progress is sampled, not per chunk)', async () => {
+    fx.srv = await startServer(okHandler, { bodyTimeoutMs: 150 });
+    const c = await open();
+    c.write('BITS_POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 12\r\n\r\n');
+    // One byte every 50 ms: 600 ms of body, four timeouts long, never 150 ms of silence.
+    for (let i = 0; i < 12; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      expect(c.ended).toBe(false);
+      c.write('x');
+    }
+    await c.untilText('ok');
+    expect(c.text).toBe('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+    expect(fx.srv.rejects).toEqual([]);
+  });
+
   it('does not time out a body while the handler holds it back (backpressure is not client silence)', async () => {
     let req: Http1Request | undefined;
     fx.srv = await startServer((r, res) => {

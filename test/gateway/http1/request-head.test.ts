@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { RequestHeadParser, type HeadStep } from '../../../src/gateway/http1/request-head.js';
 
 const FRAGMENT_HEAD =
@@ -155,5 +156,49 @@ describe('RequestHeadParser', () => {
     expect(p.bytesSeen).toBe(0);
     const second = p.push(two, first.consumed);
     expect(second.kind === 'done' && second.head.url).toBe('/b');
+  });
+});
+
+/**
+ * The request line is checked byte by byte; this is the whole-line regular-expression reading
+ * it replaced (and the precedence of its codes). Both must agree on any line.
+ */
+function referenceRequestLine(line: string): string {
+  const m = /^([^ ]+) ([^ ]+) ([^ ]+)$/.exec(line);
+  if (!m) return '400 bad-request-line';
+  const [, method, target, version] = m as unknown as [string, string, string, string];
+  if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(method)) return '400 bad-method';
+  const v = /^HTTP\/(\d)\.(\d)$/.exec(version);
+  if (!v) return '400 bad-request-line';
+  if (!/^[\x21-\x7e\x80-\xff]+$/.test(target)) return `400 bad-request-target ${method}`;
+  if (v[1] !== '1' || (v[2] !== '0' && v[2] !== '1')) return `505 http-version-not-supported ${method} ${target}`;
+  if (!(target.charCodeAt(0) === 0x2f || target === '*' || /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(target))) {
+    return `400 bad-request-target ${method} ${target}`;
+  }
+  return `ok ${method} ${target} 1.${v[2]}`;
+}
+
+function requestLineOutcome(line: string): string {
+  const step = new RequestHeadParser(65_536).push(Buffer.from(`${line}\r\nHost: a\r\n\r\n`, 'latin1'));
+  if (step.kind === 'done') return `ok ${step.head.method} ${step.head.url} ${step.head.httpVersion}`;
+  if (step.kind !== 'error') return step.kind;
+  return [`${step.status} ${step.reason}`, step.method, step.url].filter((x) => x !== undefined).join(' ');
+}
+
+describe('request line: byte scan = the regular-expression reading', () => {
+  const pieces = ['GET', 'BITS_POST', ' ', ' ', '  ', '/', '/up/f.bin', '*', '**', 'http://h/x', 'h:/x', '1a://x', 'HTTP/1.1', 'HTTP/1.0',
+    'HTTP/2.0', 'HTTP/1.2', 'HTTP/1.', 'HTTP/11.1', 'http/1.1', 'HTTP/a.1', '\t', '{', '\x7f', '\x01', '\xe9', 'é', ':', 'x'];
+  it('agrees on arbitrary lines made of request-line pieces', () => {
+    fc.assert(fc.property(fc.array(fc.constantFrom(...pieces), { minLength: 1, maxLength: 7 }), (parts) => {
+      const line = parts.join('');
+      expect(requestLineOutcome(line)).toBe(referenceRequestLine(line));
+    }), { numRuns: 3000 });
+  });
+
+  it.each([
+    'GET / HTTP/1.1', 'BITS_POST /up/f.bin HTTP/1.0', 'OPTIONS * HTTP/1.1', 'GET http://h/x HTTP/1.1', 'GET ** HTTP/1.1',
+    'GET /\xe9 HTTP/1.1', 'G{T / HTTP/1.1', 'GET / HTTP/1.10', 'GET / HTTP/x.1', 'GET /a\x7f HTTP/2.0',
+  ])('agrees on %j', (line) => {
+    expect(requestLineOutcome(line)).toBe(referenceRequestLine(line));
   });
 });
