@@ -1,0 +1,71 @@
+/**
+ * What one node has made of the merged stream: which entries it applied (SeenEntries),
+ * the entries waiting in the reorder window, and the ids it gave connections and
+ * exchanges, feeding one tracker (`sink`). A restart replay and a rebuild after an outage
+ * both build a fresh view from the stream's history: the same code path.
+ */
+import type { ConnectionClosed, Observation } from '../observation.js';
+import { SeenEntries } from './dedupe.js';
+import { ReorderWindow } from './reorder.js';
+import type { FleetEntry } from './wire.js';
+
+export interface ViewSink {
+  apply(obs: Observation): void;
+  applyClosed(closed: ConnectionClosed): void;
+}
+
+/** Open client connections remembered for id mapping (a node that died never closes its own). */
+const MAX_OPEN_CONNECTIONS = 100_000;
+
+export class FleetView {
+  readonly window: ReorderWindow;
+  private readonly seen = new SeenEntries();
+  /** node/boot/connection id -> the id the tracker knows the connection by, while it is open. */
+  private readonly connections = new Map<string, number>();
+  private nextExchangeId = 0;
+  private nextConnectionId = 0;
+  applied = 0;
+  observations = 0;
+  duplicates = 0;
+
+  /** `sink`: where applied entries go (a rebuild builds into a fresh tracker, then points it at the live one). */
+  constructor(windowMs: number, public sink: ViewSink) {
+    this.window = new ReorderWindow(windowMs);
+  }
+
+  /** Takes an entry into the window, once; false for a duplicate. */
+  deliver(entry: FleetEntry): boolean {
+    if (!this.seen.firstTime(`${entry.node}/${entry.boot}`, entry.seq)) {
+      this.duplicates++;
+      return false;
+    }
+    this.window.add(entry);
+    return true;
+  }
+
+  /** Applies the entries due at `now` (all of them with `all`) to the sink, in fleet order. */
+  release(now: number, all = false): void {
+    const due = this.window.release(now, all);
+    for (const e of due) this.apply(e);
+  }
+
+  private apply(e: FleetEntry): void {
+    // Exchange and connection ids are per process: two nodes reuse the same numbers, so
+    // the tracker gets ids of its own (a connection keeps one id until it closes).
+    const key = `${e.node}/${e.boot}/${e.record.kind === 'observation' ? e.record.observation.connectionId : e.record.closed.connectionId}`;
+    let connectionId = this.connections.get(key);
+    if (connectionId === undefined) {
+      connectionId = ++this.nextConnectionId;
+      this.connections.set(key, connectionId);
+      if (this.connections.size > MAX_OPEN_CONNECTIONS) this.connections.delete(this.connections.keys().next().value!);
+    }
+    if (e.record.kind === 'observation') {
+      this.observations++;
+      this.sink.apply({ ...e.record.observation, id: ++this.nextExchangeId, connectionId });
+    } else {
+      this.connections.delete(key);
+      this.sink.applyClosed({ ...e.record.closed, connectionId });
+    }
+    this.applied++;
+  }
+}
