@@ -112,6 +112,8 @@ export class FleetLink implements ObservationSink {
   private readonly publisher: Publisher;
   private readonly consumer: Consumer;
   private readonly sink: ViewSink;
+  /** Connections dropped for not answering, until they are ready again. */
+  private readonly hungConnections = new Set<Redis>();
   private earlierDuplicates = 0;
   private malformed = 0;
   private hangs = 0;
@@ -138,7 +140,10 @@ export class FleetLink implements ObservationSink {
     for (const r of [this.writer, this.reader]) {
       r.on('error', () => {}); // state changes are reported below
       r.on('close', () => this.updateDown());
-      r.on('ready', () => this.updateDown());
+      r.on('ready', () => {
+        this.hungConnections.delete(r);
+        this.updateDown();
+      });
     }
     this.publisher = new Publisher(this.writer, {
       stream: opts.stream,
@@ -331,18 +336,26 @@ export class FleetLink implements ObservationSink {
     }
   }
 
-  /** Redis holds the connection but does not answer: drop it (pending commands fail) and reconnect. */
+  /**
+   * Redis holds the connection but does not answer: destroy the socket (a polite close
+   * would wait for a FIN the stopped server never sends), so pending commands fail, and
+   * let ioredis reconnect: a hung server accepts the TCP connection (the kernel does) but
+   * never answers the handshake, so the connection is not ready again until Redis answers.
+   */
   private hung(redis: Redis, what: 'publish' | 'read'): void {
     if (this.closing || redis.status !== 'ready') return;
     this.hangs++;
+    this.hungConnections.add(redis);
     this.opts.log.warn({ what, deadlineMs: this.opts.commandTimeoutMs ?? FLEET_DEFAULTS.commandTimeoutMs }, 'fleet: Redis does not answer, treating it as away');
-    redis.disconnect(true);
     this.updateDown();
+    const socket = (redis as unknown as { stream?: { destroy(): void } }).stream;
+    if (socket) socket.destroy();
+    else redis.disconnect(true);
   }
 
   private updateDown(): void {
     if (this.closing || !this.started) return;
-    const down = this.writer.status !== 'ready' || this.reader.status !== 'ready';
+    const down = this.writer.status !== 'ready' || this.reader.status !== 'ready' || this.hungConnections.size > 0;
     if (down === this.down) return;
     this.down = down;
     if (down) {
