@@ -22,8 +22,11 @@ export interface ConsumerOptions {
   readTimeoutMs?: number;
 }
 
-/** Stream entries per XRANGE page / XREAD call (each entry packs up to PACK_MAX records). */
-const PAGE = 1000;
+/**
+ * Stream entries per XRANGE page / XREAD call. Each entry packs up to PACK_MAX records, so a
+ * page is up to 12 800 records: a reply that arrives well within the read deadline.
+ */
+const PAGE = 200;
 /** How long one XREAD blocks on an idle stream: also the liveness probe's period. */
 export const BLOCK_MS = 500;
 export const READ_TIMEOUT_MS = 1500;
