@@ -118,12 +118,16 @@ export class Consumer {
   private withDeadline<T>(command: Promise<T>, blockMs: number): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
+      // Checked after the poll phase (setImmediate): a reply delayed by a busy event loop is read first.
+      timer = setTimeout(() => setImmediate(() => {
+        if (answered) return;
         this.opts.onHung?.();
         reject(new Error('Redis did not answer in time'));
-      }, blockMs + (this.opts.readTimeoutMs ?? READ_TIMEOUT_MS));
+      }), blockMs + (this.opts.readTimeoutMs ?? READ_TIMEOUT_MS));
     });
-    return Promise.race([command, deadline]).finally(() => clearTimeout(timer));
+    let answered = false;
+    const settled = command.finally(() => { answered = true; });
+    return Promise.race([settled, deadline]).finally(() => clearTimeout(timer));
   }
 
   private take(entries: StreamEntries): void {

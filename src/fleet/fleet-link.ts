@@ -127,6 +127,8 @@ export class FleetLink implements ObservationSink {
   private rebuildDue = false;
   private rebuilding = false;
   private upSince = 0;
+  /** When the last entry out of fleet order was read. */
+  private lateAt = 0;
   private housekeeping: NodeJS.Timeout | undefined;
   private releaseTimer: NodeJS.Timeout | undefined;
   private releaseAt = Infinity;
@@ -156,7 +158,7 @@ export class FleetLink implements ObservationSink {
     this.consumer = new Consumer(this.reader, {
       stream: opts.stream,
       readTimeoutMs: timeoutMs,
-      onEntry: (e) => this.deliver(e),
+      onEntry: (e) => this.deliverRead(e),
       onMalformed: (id, reason) => {
         this.malformed++;
         if (this.malformed <= 10) opts.log.warn({ id, reason }, 'fleet: skipping a stream entry');
@@ -254,8 +256,24 @@ export class FleetLink implements ObservationSink {
     for (const e of entries) this.deliver(e);
   }
 
-  private deliver(entry: FleetEntry): void {
-    if (this.view.deliver(entry)) this.arm();
+  private deliver(entry: FleetEntry): 'ok' | 'late' | 'duplicate' {
+    const r = this.view.deliver(entry);
+    if (r !== 'duplicate') this.arm();
+    return r;
+  }
+
+  /**
+   * An entry read from the stream. One that ended before entries already applied (another
+   * node's backlog, sent after an outage, that reached us after our rebuild, or one that
+   * missed the window) was applied out of fleet order: a rebuild is due once things settle.
+   */
+  private deliverRead(entry: FleetEntry): void {
+    if (this.deliver(entry) !== 'late' || this.rebuilding) return;
+    this.lateAt = Date.now();
+    if (!this.rebuildDue) {
+      this.rebuildDue = true;
+      this.opts.onOutage?.();
+    }
   }
 
   /** Sets the release timer for the oldest entry's due time (no polling: latency = the window). */
@@ -283,7 +301,7 @@ export class FleetLink implements ObservationSink {
   /** Own backlog sent and the stream read to its tip, a settle time after Redis returned. */
   private caughtUp(): boolean {
     return this.publisher.backlog.size === 0 && this.publisher.pending === 0 && this.consumer.atTip &&
-      Date.now() - this.upSince >= (this.opts.rebuildSettleMs ?? FLEET_DEFAULTS.rebuildSettleMs);
+      Date.now() - Math.max(this.upSince, this.lateAt) >= (this.opts.rebuildSettleMs ?? FLEET_DEFAULTS.rebuildSettleMs);
   }
 
   /**
@@ -308,7 +326,7 @@ export class FleetLink implements ObservationSink {
       this.consumer.lastId = '0-0';
       this.consumer.onEntry = (e) => fresh.deliver(e);
       const ok = await this.consumer.replayHistory();
-      this.consumer.onEntry = (e) => this.deliver(e);
+      this.consumer.onEntry = (e) => this.deliverRead(e);
       this.consumer.read = saved.read;
       if (!ok || this.down) {
         this.consumer.lastId = saved.lastId; // Redis went away again: keep the old view, rebuild later

@@ -7,7 +7,7 @@
 import type { ConnectionClosed, Observation } from '../observation.js';
 import { SeenEntries } from './dedupe.js';
 import { ReorderWindow } from './reorder.js';
-import type { FleetEntry } from './wire.js';
+import { entryTime, type FleetEntry } from './wire.js';
 
 export interface ViewSink {
   apply(obs: Observation): void;
@@ -26,6 +26,8 @@ export class FleetView {
   private nextConnectionId = 0;
   applied = 0;
   observations = 0;
+  /** Latest time (fleet order key) applied so far: an entry older than this comes out of order. */
+  appliedUpTo = -Infinity;
   duplicates = 0;
 
   /** `sink`: where applied entries go (a rebuild builds into a fresh tracker, then points it at the live one). */
@@ -33,20 +35,25 @@ export class FleetView {
     this.window = new ReorderWindow(windowMs);
   }
 
-  /** Takes an entry into the window, once; false for a duplicate. */
-  deliver(entry: FleetEntry): boolean {
+  /**
+   * Takes an entry into the window, once: 'duplicate', 'late' when entries that end after it
+   * were already applied (it is applied out of fleet order), else 'ok'.
+   */
+  deliver(entry: FleetEntry): 'ok' | 'late' | 'duplicate' {
     if (!this.seen.firstTime(`${entry.node}/${entry.boot}`, entry.seq)) {
       this.duplicates++;
-      return false;
+      return 'duplicate';
     }
     this.window.add(entry);
-    return true;
+    return entryTime(entry) < this.appliedUpTo ? 'late' : 'ok';
   }
 
   /** Applies the entries due at `now` (all of them with `all`) to the sink, in fleet order. */
   release(now: number, all = false): void {
     const due = this.window.release(now, all);
     for (const e of due) this.apply(e);
+    const last = due[due.length - 1];
+    if (last && entryTime(last) > this.appliedUpTo) this.appliedUpTo = entryTime(last);
   }
 
   private apply(e: FleetEntry): void {

@@ -101,11 +101,14 @@ export class Publisher {
       }
       this.settled();
     };
-    const timer = setTimeout(() => {
+    // The check runs after the poll phase (setImmediate), so a reply that waited behind a
+    // busy event loop is read first: only a Redis that really did not answer counts.
+    const timer = setTimeout(() => setImmediate(() => {
+      if (sent.settled) return;
       this.timeouts++;
       settle(false);
       this.opts.onHung?.();
-    }, this.timeoutMs);
+    }), this.timeoutMs);
     const pipe = this.redis.pipeline();
     for (const fields of encodeEntries(batch)) pipe.xadd(this.opts.stream, 'MAXLEN', '~', this.opts.maxLen, '*', ...fields);
     const expected = pipe.length;
@@ -119,6 +122,7 @@ export class Publisher {
     if (this.inFlight.some((s) => !s.settled)) {
       // Answered batches at the front are done; a failure waits for the rest (order).
       while (this.inFlight[0]?.settled && !this.inFlight[0].failed) this.inFlight.shift();
+      if (!this.inFlight.some((s) => s.failed)) this.schedule(); // room for the next batch
       return;
     }
     // All settled: everything from the first failure on goes back in front, in send order.

@@ -56,7 +56,9 @@ describe.skipIf(!REDIS_SERVER)('a session split across nodes during a Redis outa
     expect(appA.tracker.session(id)).toMatchObject({ state: 'open', fragments: 0 });
 
     await fleet.redis.start();
-    for (const app of fleet.apps) await waitFor(() => app.fleet!.stats().rebuilds === 1, 10_000, 'rebuilt after the outage');
+    for (const app of fleet.apps) {
+      await waitFor(() => app.fleet!.stats().rebuilds >= 1 && app.tracker.recentViolations().length === 0, 10_000, 'rebuilt after the outage');
+    }
     for (const app of fleet.apps) {
       await waitFor(() => app.tracker.session(id)?.state === 'closed', 3000, 'closed');
       expect(app.tracker.session(id)).toMatchObject({ state: 'closed', ackedBytes: SIZE, fragments: 3, violations: [], adopted: false });
@@ -66,10 +68,12 @@ describe.skipIf(!REDIS_SERVER)('a session split across nodes during a Redis outa
 
     // The log says so in one line, naming what was retracted.
     const rebuiltB = fleet.logs.get('node-1')!.filter((l) => l.msg.startsWith('rebuilt from the stream after an outage'));
-    expect(rebuiltB).toHaveLength(1);
-    expect(rebuiltB[0]!.msg).toMatch(/^rebuilt from the stream after an outage: \d+ observations, violations retracted: fragment-unknown-session \(session \{[0-9a-f-]+\}\)/);
+    // (One line per rebuild: a second one follows when the other node's backlog arrived after the first.)
+    expect(rebuiltB).toHaveLength(appB.fleet!.stats().rebuilds);
+    expect(rebuiltB.filter((l) => /^rebuilt from the stream after an outage: \d+ observations, violations retracted: fragment-unknown-session \(session \{[0-9a-f-]+\}\)$/.test(l.msg))).toHaveLength(1);
     const rebuiltA = fleet.logs.get('node-0')!.filter((l) => l.msg.startsWith('rebuilt from the stream after an outage'));
-    expect(rebuiltA.map((l) => l.msg)).toEqual([expect.stringMatching(/^rebuilt from the stream after an outage: \d+ observations, violations retracted: none$/)]);
+    expect(rebuiltA.length).toBe(appA.fleet!.stats().rebuilds);
+    for (const l of rebuiltA) expect(l.msg).toMatch(/^rebuilt from the stream after an outage: \d+ observations, violations retracted: none$/);
 
     // Metrics count the retraction; the dashboard got a fresh snapshot without the violation.
     const metrics = await (await fetch(new URL('/metrics', appB.dashboard!.url))).text();
