@@ -12,6 +12,7 @@ import { hostname } from 'node:os';
 import { EventBus } from './event-bus.js';
 import { FLEET_DEFAULTS, FleetLink } from './fleet/fleet-link.js';
 import { registerFleetMetrics } from './fleet/metrics.js';
+import { RebuildableTracker } from './fleet/rebuildable-tracker.js';
 import type { SecureContextOptions } from 'node:tls';
 import {
   GATEWAY_DEFAULTS, RouteTable, startGateway, upstreamSecureContext, upstreamTarget, type Gateway, type TlsCredentials, type UpstreamTlsSettings,
@@ -89,6 +90,10 @@ export interface FleetAppOptions {
   maxLen?: number;
   reorderWindowMs?: number;
   connectTimeoutMs?: number;
+  /** A publish batch or stream read this late (past its due time) means a hung Redis. */
+  commandTimeoutMs?: number;
+  /** After an outage, time given to other nodes' backlogs before the rebuild. */
+  rebuildSettleMs?: number;
 }
 
 export interface App {
@@ -159,7 +164,10 @@ export async function startApp(options: AppOptions): Promise<App> {
     const bus = new EventBus((err, event) =>
       logger.error({ err, eventType: event.type }, 'event sink failed'),
     );
-    const tracker = new SessionTracker(options.tracker);
+    // In a fleet the tracker can be rebuilt from the stream after a Redis outage (src/fleet):
+    // everything reads it through the RebuildableTracker then.
+    const rebuildable = options.fleet ? new RebuildableTracker(options.tracker, bus) : undefined;
+    const tracker = rebuildable ?? new SessionTracker(options.tracker);
     const inspector = new Inspector(tracker, bus);
     inspector.startExpiry(options.expiryIntervalMs ?? APP_DEFAULTS.expiryIntervalMs);
     closers.push(() => inspector.stopExpiry());
@@ -184,7 +192,11 @@ export async function startApp(options: AppOptions): Promise<App> {
         maxLen: f.maxLen ?? FLEET_DEFAULTS.maxLen,
         reorderWindowMs: f.reorderWindowMs ?? FLEET_DEFAULTS.reorderWindowMs,
         connectTimeoutMs: f.connectTimeoutMs ?? FLEET_DEFAULTS.connectTimeoutMs,
+        ...(f.commandTimeoutMs !== undefined && { commandTimeoutMs: f.commandTimeoutMs }),
+        ...(f.rebuildSettleMs !== undefined && { rebuildSettleMs: f.rebuildSettleMs }),
         apply: (obs) => bus.publish(tracker.observe(obs)),
+        onOutage: () => rebuildable!.markOutage(),
+        rebuild: () => rebuildable!.rebuild(),
         applyClosed: (closed) => {
           const events = tracker.connectionClosed(closed);
           if (events.length > 0) bus.publish(events);
@@ -224,6 +236,7 @@ export async function startApp(options: AppOptions): Promise<App> {
         ...(control && { control: { control: registryControl(control.registry), token: control.token } }),
       });
       closers.push(() => dashboard!.close());
+      if (rebuildable) rebuildable.onReplaced = () => dashboard!.hub.reset();
     }
 
     const routes = buildRoutes(upstream, options.routes ?? [], options.upstreamTls ?? {});
@@ -252,7 +265,13 @@ export async function startApp(options: AppOptions): Promise<App> {
       await gateway.shutdown(graceMs);
       await close();
     };
-    return { gateway, upstream, routes, embeddedServer, dashboard, tracker, bus, metrics, ...(fleet ? { fleet } : {}), ...(options.injections ? { injections: options.injections } : {}), ...(control && { control }), shutdown, close };
+    return {
+      gateway, upstream, routes, embeddedServer, dashboard, bus, metrics, ...(fleet ? { fleet } : {}),
+      ...(options.injections ? { injections: options.injections } : {}), ...(control && { control }), shutdown, close,
+      get tracker() {
+        return rebuildable ? rebuildable.current : (tracker as SessionTracker);
+      },
+    };
   } catch (err) {
     await close();
     throw err;

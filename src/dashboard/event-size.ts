@@ -33,6 +33,7 @@ export function eventBytes(e: BitsEvent): number {
     case 'packet':
       return EVENT_OVERHEAD + str(e.sessionId) + 2 * (recordBaseBytes(e.packet) + retainedHeaderBytes(e.packet));
     case 'violation':
+    case 'violation-retracted':
       return EVENT_OVERHEAD + violationBytes(e.violation);
     case 'fault-injected':
       return EVENT_OVERHEAD + 2 * (str(e.sessionId) + str(e.rule) + str(e.injectionId) + str(e.action));

@@ -101,7 +101,7 @@ export class HubClient {
 }
 
 export class DashboardHub {
-  private readonly ring: EventRing;
+  private ring: EventRing;
   private readonly clients = new Set<HubClient>();
   private readonly opts: Required<Omit<HubOptions, 'now'>>;
   private readonly now: () => number;
@@ -253,6 +253,21 @@ export class DashboardHub {
         this.markDirty(c);
       }
     });
+  }
+
+  /**
+   * The source's state was replaced (a fleet node rebuilt its tracker): events kept for
+   * resume describe the old state, so they go, and every client gets a fresh snapshot
+   * (reason `rebuilt`) in place of whatever it had queued.
+   */
+  reset(): void {
+    this.ring = new EventRing(this.opts.ringCapacity, this.source.seq, this.opts.ringMaxBytes);
+    for (const c of this.clients) {
+      c.queue.clear();
+      c.queuedBytes = 0;
+      c.pendingSnapshot = 'rebuilt';
+      this.markDirty(c);
+    }
   }
 
   close(): void {

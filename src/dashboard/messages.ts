@@ -6,7 +6,8 @@
  * Stream contract: after a `snapshot` with `seq = S`, the client receives every event with
  * seq > S in increasing seq order, except `session-updated` events superseded by a later
  * update of the same session (coalesced when the client is behind). A `snapshot` may arrive
- * again at any time (after `resync`); it replaces all state.
+ * again at any time (after `resync`, or with reason `rebuilt` when a fleet node rebuilt its
+ * view from the stream after a Redis outage); it replaces all state.
  */
 import type { BitsEvent } from '../sessions/events.js';
 import type { SeqViolation, TrackerStats } from './snapshot-source.js';
@@ -15,7 +16,7 @@ import type { SessionSummary } from '../sessions/events.js';
 export const DASHBOARD_PROTOCOL = 1;
 
 /** Why a snapshot was sent instead of (or before) the next events. */
-export type SnapshotReason = 'connect' | 'since-unavailable' | 'resync';
+export type SnapshotReason = 'connect' | 'since-unavailable' | 'resync' | 'rebuilt';
 
 export interface SnapshotMessage {
   type: 'snapshot';

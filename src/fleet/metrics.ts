@@ -13,5 +13,7 @@ export function registerFleetMetrics(registry: Registry, stats: () => FleetStats
   counter('bitsgate_fleet_lost_total', 'Own observations never shared with the fleet: the backlog was full', (s) => s.lost);
   counter('bitsgate_fleet_published_total', 'Own observations appended to the stream', (s) => s.published);
   counter('bitsgate_fleet_applied_total', 'Fleet observations (all nodes) applied to this node\'s tracker', (s) => s.applied);
+  counter('bitsgate_fleet_hangs_total', 'Times Redis held a connection without answering within the deadline (treated as an outage)', (s) => s.hangs);
+  counter('bitsgate_fleet_rebuilds_total', 'Rebuilds of this node\'s view from the stream after an outage', (s) => s.rebuilds);
   counter('bitsgate_fleet_duplicates_total', 'Stream entries dropped as already applied', (s) => s.duplicates);
 }

@@ -192,6 +192,12 @@ export type BitsEvent =
   | (EventBase & { type: 'packet'; sessionId?: string; packet: PacketRecord })
   | (EventBase & { type: 'violation'; violation: Violation })
   /** The gateway injected a fault (Observation.injected): one per injected exchange. */
-  | (EventBase & { type: 'fault-injected'; sessionId?: string; exchange: number; injectionId: string; rule: string; action: InjectedFault['action'] });
+  | (EventBase & { type: 'fault-injected'; sessionId?: string; exchange: number; injectionId: string; rule: string; action: InjectedFault['action'] })
+  /**
+   * A violation given earlier (event `retractedSeq`) no longer stands: a fleet node judged a
+   * session on half of its packets during a Redis outage, then rebuilt its view from the
+   * merged stream, which does not confirm it (src/fleet).
+   */
+  | (EventBase & { type: 'violation-retracted'; retractedSeq: number; violation: Violation; reason: 'fleet-rebuild' });
 
 export type BitsEventType = BitsEvent['type'];

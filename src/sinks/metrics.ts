@@ -86,6 +86,7 @@ export class BitsgateMetrics implements ObservationSink {
   private readonly outcomes = new Map<string, number>();
   /** code -> severity -> count */
   private readonly violationCounts = new Map<string, Map<string, number>>();
+  private readonly retractedCounts = new Map<string, number>();
   private readonly packetCounts = new ByStatusClass();
   private readonly exchangeCounts = new ByStatusClass();
   /** Failed exchanges by errorLabel(). */
@@ -137,6 +138,14 @@ export class BitsgateMetrics implements ObservationSink {
         for (const [code, bySeverity] of self.violationCounts) {
           for (const [severity, n] of bySeverity) this.inc({ code, severity }, n);
         }
+      },
+    });
+    new Counter({
+      name: 'bitsgate_violations_retracted_total', help: 'Violations withdrawn after a fleet node rebuilt its view from the stream, by rule',
+      labelNames: ['code'], registers: [registry],
+      collect() {
+        this.reset();
+        for (const [code, n] of self.retractedCounts) this.inc({ code }, n);
       },
     });
     new Counter({
@@ -248,6 +257,9 @@ export class BitsgateMetrics implements ObservationSink {
         bySeverity.set(severity, (bySeverity.get(severity) ?? 0) + 1);
         break;
       }
+      case 'violation-retracted':
+        this.retractedCounts.set(event.violation.code, (this.retractedCounts.get(event.violation.code) ?? 0) + 1);
+        break;
     }
   }
 

@@ -56,6 +56,8 @@ export class Balancer {
 
 export class Fleet {
   readonly apps: App[] = [];
+  /** Each node's log lines (pino JSON, level info and up), by node id. */
+  readonly logs = new Map<string, Array<{ msg: string; [k: string]: unknown }>>();
   balancer!: Balancer;
   private constructor(readonly redis: TestRedis, readonly upstream: BitsServer, private readonly dir: string, readonly stream: string) {}
 
@@ -70,8 +72,10 @@ export class Fleet {
   }
 
   startNode(node: string, fleet: Partial<FleetAppOptions> = {}): Promise<App> {
+    const lines: Array<{ msg: string }> = [];
+    this.logs.set(node, lines);
     return startApp({
-      logger: pino({ level: 'silent' }),
+      logger: pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) }),
       upstream: new URL(this.upstream.url),
       listen: { host: '127.0.0.1', port: 0 },
       dashboard: { host: '127.0.0.1', port: 0 },

@@ -3,7 +3,7 @@ import { Backlog } from '../../src/fleet/backlog.js';
 import { splitStreamUrl } from '../../src/fleet/connection.js';
 import { SeenEntries } from '../../src/fleet/dedupe.js';
 import { ReorderWindow } from '../../src/fleet/reorder.js';
-import { decodeEntry, encodeEntry, type FleetEntry } from '../../src/fleet/wire.js';
+import { decodeEntries, decodeEntry, encodeEntries, encodeEntry, PACK_MAX, type FleetEntry } from '../../src/fleet/wire.js';
 import type { Observation } from '../../src/observation.js';
 
 function obs(id: number, endedAt: number): Observation {
@@ -39,6 +39,25 @@ describe('fleet wire format', () => {
   });
 });
 
+describe('packed stream entries (one XADD carries a run of consecutive records)', () => {
+  it('packs consecutive seqs of one producer, PACK_MAX at most, and cuts at a gap or another producer', () => {
+    const run = [...Array.from({ length: PACK_MAX + 2 }, (_, i) => entry('a', i + 1, 1000 + i)), entry('a', PACK_MAX + 10, 2000), entry('b', 1, 2001)];
+    const fields = encodeEntries(run);
+    expect(fields.map((f) => [f[1], f[5], f[7]!.split('\n').length])).toEqual([['a', '1', PACK_MAX], ['a', String(PACK_MAX + 1), 2], ['a', String(PACK_MAX + 10), 1], ['b', '1', 1]]);
+    const back = fields.flatMap((f) => (decodeEntries(f) as { entries: FleetEntry[] }).entries);
+    expect(back.map((e) => [e.node, e.seq, e.record.kind === 'observation' && e.record.observation.endedAt])).toEqual(run.map((e) => [e.node, e.seq, e.record.kind === 'observation' && e.record.observation.endedAt]));
+    expect(back[0]).toEqual({ ...run[0], record: { kind: 'observation', observation: { ...obs(1, 1000), node: 'a' } } });
+  });
+
+  it('keeps the good lines of an entry with a bad one, and names the bad one', () => {
+    const [fields] = encodeEntries([entry('a', 1, 1000), entry('a', 2, 1001)]);
+    fields![7] = fields![7]!.replace(/\n.*$/, '\n{"id":1}');
+    const d = decodeEntries(fields!) as { entries: FleetEntry[]; problems: string[] };
+    expect(d.entries.map((e) => e.seq)).toEqual([1]);
+    expect(d.problems).toEqual(['not an observation: "method" must be a non-empty string']);
+  });
+});
+
 describe('SeenEntries (dedupe by node+boot+seq)', () => {
   it('accepts each seq once per producer; another boot of the same node starts afresh', () => {
     const seen = new SeenEntries(4);
@@ -61,6 +80,17 @@ describe('ReorderWindow (fleet order: endedAt, node, boot, seq)', () => {
     expect(w.release(1100).map((e) => `${e.node}${e.seq}`)).toEqual(['a1']);
     expect(w.release(1150).map((e) => `${e.node}${e.seq}`)).toEqual(['a2', 'b1']);
     expect(w.size).toBe(0);
+  });
+
+  it('keeps entries sorted however late they come, and says when the oldest is due', () => {
+    const w = new ReorderWindow(250);
+    for (const [node, seq, t] of [['a', 1, 1000], ['a', 2, 1300], ['b', 1, 1100], ['b', 2, 900], ['a', 3, 1300], ['c', 1, 1100]] as const) w.add(entry(node, seq, t));
+    expect(w.nextDue()).toBe(1150);
+    expect(w.release(1350).map((e) => `${e.node}${e.seq}`)).toEqual(['b2', 'a1', 'b1', 'c1']);
+    expect(w.nextDue()).toBe(1550);
+    w.add(entry('b', 3, 1200)); // later than the window for nothing released yet after it: still in order
+    expect(w.release(2000).map((e) => `${e.node}${e.seq}`)).toEqual(['b3', 'a2', 'a3']);
+    expect(w.nextDue()).toBeUndefined();
   });
 
   it('releases everything at once for a history replay', () => {

@@ -79,7 +79,18 @@ export class TestRedis {
     });
   }
 
+  /** SIGSTOP: Redis hangs, its connections stay open and unanswered (the kernel still accepts new ones). */
+  pause(): void {
+    this.child?.kill('SIGSTOP');
+  }
+
+  /** SIGCONT: Redis answers again, the commands it was sent meanwhile included. */
+  resume(): void {
+    this.child?.kill('SIGCONT');
+  }
+
   async close(): Promise<void> {
+    this.resume();
     await this.stop();
     await rm(this.dir, { recursive: true, force: true });
   }

@@ -105,6 +105,14 @@ export class Store {
           if (e.violation.severity !== 'info') this.violationsByCode[e.violation.code] = (this.violationsByCode[e.violation.code] ?? 0) + 1;
           touched.add('violations');
           break;
+        case 'violation-retracted': {
+          // A fleet node rebuilt its view (src/fleet): the violation no longer stands.
+          const at = this.violations.findIndex((v) => v.seq === e.retractedSeq);
+          if (at >= 0) this.violations.splice(at, 1);
+          if (e.violation.severity !== 'info' && (this.violationsByCode[e.violation.code] ?? 0) > 0) this.violationsByCode[e.violation.code]!--;
+          touched.add('violations');
+          break;
+        }
       }
     }
     touched.add('counters');
