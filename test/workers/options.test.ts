@@ -1,0 +1,30 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseGatewayArgs } from '../../src/commands/gateway.js';
+import { UsageError } from '../../src/util/option-values.js';
+
+describe('--workers', () => {
+  it('defaults to 1 (one process, no cluster) and takes 1 to 64', () => {
+    expect(parseGatewayArgs([]).workers).toBe(1);
+    expect(parseGatewayArgs(['--workers', '4']).workers).toBe(4);
+    expect(() => parseGatewayArgs(['--workers', '0'])).toThrow(UsageError);
+    expect(() => parseGatewayArgs(['--workers', '65'])).toThrow(UsageError);
+    expect(() => parseGatewayArgs(['--workers', 'two'])).toThrow(UsageError);
+  });
+
+  it('is read from the config file as `workers:`, the command line winning', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bitsgate-workers-config-'));
+    try {
+      const file = join(dir, 'bitsgate.yaml');
+      writeFileSync(file, 'listen: 127.0.0.1:0\nworkers: 3\n');
+      expect(parseGatewayArgs(['--config', file]).workers).toBe(3);
+      expect(parseGatewayArgs(['--config', file, '--workers', '2']).workers).toBe(2);
+      writeFileSync(file, 'workers: 0\n');
+      expect(() => parseGatewayArgs(['--config', file])).toThrow(`${file}:1: workers:`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
