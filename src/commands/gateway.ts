@@ -433,6 +433,14 @@ export function banner(
   return lines.join('\n');
 }
 
+/** The next SIGINT or SIGTERM (handlers installed at the call). */
+export function nextStopSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+}
+
 /** One line for a failure to start that is the user's to fix; undefined for a bug (rethrown with its stack). */
 export function startFailureLine(err: unknown): string | undefined {
   const line = startupErrorLine(err);
@@ -465,6 +473,9 @@ export const command: Command = {
       process.stderr.write(`bitsgate gateway: ${line}\n`);
       return 1;
     }
+    // Listen for the stop signal before saying we listen: a SIGTERM sent as soon as the line
+    // is read must find its handler (without one, Node dies of it, with no graceful stop).
+    const stopSignal = nextStopSignal();
     logger.info({
       listen: app.gateway.url,
       upstream: app.upstream?.origin,
@@ -487,10 +498,7 @@ export const command: Command = {
       if (opts.edge.dashboardTls && app.dashboard) void reloadDashboardTls(app.dashboard, opts.edge.dashboardTls, logger);
     };
     process.on('SIGHUP', reload);
-    const signal = await new Promise<NodeJS.Signals>((resolve) => {
-      process.once('SIGINT', resolve);
-      process.once('SIGTERM', resolve);
-    });
+    const signal = await stopSignal;
     process.off('SIGHUP', reload);
     // Stops accepting synchronously, before anything is logged.
     const stopping = app.shutdown(opts.edge.shutdownGraceMs);

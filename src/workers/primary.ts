@@ -31,7 +31,7 @@ import { hostname } from 'node:os';
 import type pino from 'pino';
 import { Counter, Gauge } from 'prom-client';
 import { startCore, type AppCore } from '../app.js';
-import { appOptionsFrom, banner, reloadDashboardTls, startFailureLine, type GatewayCommandOptions } from '../commands/gateway.js';
+import { appOptionsFrom, banner, nextStopSignal, reloadDashboardTls, startFailureLine, type GatewayCommandOptions } from '../commands/gateway.js';
 import { WorkerMerge } from './merge.js';
 import { isToPrimary, WORKER_DEFAULTS, WORKER_SLOT_ENV, type ToPrimary, type ToWorker } from './messages.js';
 import { WorkerRelay } from './relay.js';
@@ -179,6 +179,8 @@ export async function runPrimary(opts: GatewayCommandOptions, logger: pino.Logge
     return 1;
   }
 
+  // Before the line that says we listen: a SIGTERM sent as soon as it is read must find its handler.
+  const stopSignal = nextStopSignal();
   logger.info({
     listen: first.url,
     workers: opts.workers,
@@ -200,10 +202,7 @@ export async function runPrimary(opts: GatewayCommandOptions, logger: pino.Logge
     if (opts.edge.dashboardTls && core.dashboard) void reloadDashboardTls(core.dashboard, opts.edge.dashboardTls, logger);
   };
   process.on('SIGHUP', reload);
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
+  const signal = await stopSignal;
   process.off('SIGHUP', reload);
   stopping = true;
   const graceMs = opts.edge.shutdownGraceMs;

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { GatewayProcess } from './harness.js';
 import { parseGatewayArgs } from '../../src/commands/gateway.js';
 import { UsageError } from '../../src/util/option-values.js';
 
@@ -27,4 +28,21 @@ describe('--workers', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+});
+
+describe('--workers 1', () => {
+  it('is the single process of today: no worker processes, no cluster', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bitsgate-workers-one-'));
+    const gw = await GatewayProcess.start(['--workers', '1', '--root', join(dir, 'up'), '--listen', '127.0.0.1:0', '--dashboard', '127.0.0.1:0']);
+    try {
+      expect(gw.workerPids()).toEqual([]);
+      expect(gw.logLines().find((l) => l.msg === 'gateway listening')).not.toHaveProperty('workers');
+      gw.child.kill('SIGTERM');
+      const code = await gw.exited;
+      expect(code, gw.out).toBe(0);
+    } finally {
+      gw.kill();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 40_000);
 });
