@@ -69,8 +69,10 @@ export async function runWorker(opts: GatewayCommandOptions, logger: pino.Logger
   } catch (err) {
     batcher.close();
     const line = startFailureLine(err);
-    send({ type: 'failed', message: line ?? (err instanceof Error ? err.stack ?? err.message : String(err)) });
-    process.disconnect();
+    const failed: ToPrimary = { type: 'failed', message: line ?? (err instanceof Error ? err.stack ?? err.message : String(err)) };
+    // Disconnect only once the message is written: closing the channel cancels pending writes.
+    if (process.connected) await new Promise<void>((resolve) => process.send!(failed, undefined, undefined, () => resolve()));
+    if (process.connected) process.disconnect();
     return 1;
   }
   const gw = gateway;

@@ -2,7 +2,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { GatewayProcess } from './harness.js';
+import { spawn } from 'node:child_process';
+import net from 'node:net';
+import { BIN, GatewayProcess } from './harness.js';
 import { parseGatewayArgs } from '../../src/commands/gateway.js';
 import { UsageError } from '../../src/util/option-values.js';
 
@@ -42,6 +44,28 @@ describe('--workers 1', () => {
       expect(code, gw.out).toBe(0);
     } finally {
       gw.kill();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 40_000);
+});
+
+describe('--workers 2 on an address in use', () => {
+  it('ends with the one line a single process prints, and exit 1', async () => {
+    const busy = net.createServer();
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', () => r()));
+    const port = (busy.address() as net.AddressInfo).port;
+    const dir = mkdtempSync(join(tmpdir(), 'bitsgate-workers-busy-'));
+    const child = spawn(process.execPath, [BIN, '--workers', '2', '--root', join(dir, 'up'), '--listen', `127.0.0.1:${port}`, '--dashboard', '127.0.0.1:0'],
+      { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d) => (err += d));
+    try {
+      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+      expect(err).toBe(`bitsgate gateway: cannot listen on 127.0.0.1:${port}: the address is already in use (EADDRINUSE)\n`);
+      expect(code).toBe(1);
+    } finally {
+      child.kill('SIGKILL');
+      busy.close();
       rmSync(dir, { recursive: true, force: true });
     }
   }, 40_000);
