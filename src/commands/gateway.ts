@@ -401,7 +401,7 @@ export function injectionRegistry(rules: GatewayCommandOptions['inject']): Injec
 
 /** The lines printed on stderr once everything listens: where to look and what to paste. */
 export function banner(
-  app: Pick<App, 'upstream' | 'embeddedServer' | 'dashboard' | 'fleet'> & { gateway: { url: string } },
+  app: Pick<App, 'upstream' | 'embeddedServer' | 'dashboard' | 'fleet' | 'control'> & { gateway: { url: string } },
   opts: GatewayCommandOptions,
 ): string {
   const gw = app.gateway.url;

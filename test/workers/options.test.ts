@@ -15,6 +15,8 @@ describe('--workers', () => {
     expect(() => parseGatewayArgs(['--workers', '0'])).toThrow(UsageError);
     expect(() => parseGatewayArgs(['--workers', '65'])).toThrow(UsageError);
     expect(() => parseGatewayArgs(['--workers', 'two'])).toThrow(UsageError);
+    // The injection registry lives in one process: refused rather than silently not applied.
+    expect(() => parseGatewayArgs(['--workers', '2', '--control'])).toThrow('--inject and --control: not available with --workers above 1 yet');
   });
 
   it('is read from the config file as `workers:`, the command line winning', () => {
