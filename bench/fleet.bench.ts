@@ -5,13 +5,18 @@
  * at 0 (transport only) and at the default 250 ms (what a dashboard sees). Baseline in the
  * same run: the same observations applied to a tracker directly, in process.
  *
- *   npm run bench -- fleet        (skipped when redis-server is absent)
+ * Then Ping/s with `--workers 2` against `--workers 1` (bench/workers-ping.ts; needs
+ * `npm run build`, no Redis).
+ *
+ *   npm run bench -- fleet        (the Redis part skipped when redis-server is absent)
+ *   BENCH_FLEET_ONLY=workers npm run bench -- fleet     (the workers part alone)
  */
 import pino from 'pino';
 import { FleetLink, FLEET_DEFAULTS } from '../src/fleet/fleet-link.js';
 import type { Observation } from '../src/observation.js';
 import { SessionTracker } from '../src/sessions/index.js';
 import { REDIS_SERVER, TestRedis } from '../test/fleet/redis-server.js';
+import { workersPingBench } from './workers-ping.js';
 
 const N = Number(process.env.BENCH_FLEET_OBS ?? 50_000);
 const RATE_BATCH = 500; // observations per tick at saturation
@@ -79,8 +84,10 @@ function direct(): number {
   return N / ((performance.now() - t0) / 1000);
 }
 
-if (!REDIS_SERVER) {
-  console.log('fleet bench skipped: redis-server is not installed');
+if (process.env.BENCH_FLEET_ONLY === 'workers') {
+  // The Redis part skipped on request.
+} else if (!REDIS_SERVER) {
+  console.log('fleet bench (Redis part) skipped: redis-server is not installed');
 } else {
   const redis = await TestRedis.start(false);
   try {
@@ -99,3 +106,5 @@ if (!REDIS_SERVER) {
     await redis.close();
   }
 }
+
+await workersPingBench();

@@ -125,7 +125,28 @@ export const APP_DEFAULTS = {
   expiryIntervalMs: 60_000,
 } as const;
 
-export async function startApp(options: AppOptions): Promise<App> {
+/**
+ * Everything but the listener: the embedded server, tracker, inspector, event bus, sinks,
+ * dashboard and fleet link. startApp puts the gateway in front of it; the primary of
+ * `--workers N` (src/workers/) runs it alone and feeds `sinks` with its workers' observations.
+ */
+export interface AppCore {
+  upstream: URL | undefined;
+  embeddedServer?: BitsServer;
+  tracker: SessionTracker;
+  bus: EventBus;
+  metrics: BitsgateMetrics;
+  /** Where observations go: the inspector (or the fleet link), metrics, request log, recorder. */
+  sinks: ObservationSink[];
+  dashboard?: DashboardHandle;
+  fleet?: FleetLink;
+  tlsLog: TlsErrorLog;
+  /** Runs `fn` first on close() (closers run newest first). */
+  onClose(fn: () => Promise<void> | void): void;
+  close(): Promise<void>;
+}
+
+export async function startCore(options: AppOptions): Promise<AppCore> {
   const { logger } = options;
   const closers: Array<() => Promise<void> | void> = [];
   let closing: Promise<void> | undefined;
@@ -239,8 +260,29 @@ export async function startApp(options: AppOptions): Promise<App> {
       if (rebuildable) rebuildable.onReplaced = () => dashboard!.hub.reset();
     }
 
-    const routes = buildRoutes(upstream, options.routes ?? [], options.upstreamTls ?? {});
     const tlsLog = new TlsErrorLog(logger.child({ component: 'tls' }), metrics.registry);
+    return {
+      upstream, embeddedServer, bus, metrics, sinks, dashboard, tlsLog,
+      // A getter: in a fleet the rebuild after an outage swaps the tracker (read it on each use).
+      get tracker() {
+        return rebuildable ? rebuildable.current : (tracker as SessionTracker);
+      },
+      ...(fleet ? { fleet } : {}),
+      onClose: (fn) => void closers.push(fn),
+      close,
+    };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+export async function startApp(options: AppOptions): Promise<App> {
+  const { logger, control } = options;
+  const core = await startCore(options);
+  try {
+    const { upstream, tlsLog } = core;
+    const routes = buildRoutes(upstream, options.routes ?? [], options.upstreamTls ?? {});
     const gateway = await startGateway({
       routes,
       ...(options.tls && {
@@ -255,28 +297,30 @@ export async function startApp(options: AppOptions): Promise<App> {
       headersTimeoutMs: options.headersTimeoutMs,
       bodyTimeoutMs: options.bodyTimeoutMs,
       forwardedHeaders: options.forwardedHeaders,
-      sinks,
+      sinks: core.sinks,
       onSinkError: (err, phase) => logger.error({ err, phase }, 'observation sink failed'),
       ...(options.injections && { injections: options.injections }),
     });
-    closers.push(() => gateway.close());
+    core.onClose(() => gateway.close());
 
     const shutdown = async (graceMs: number) => {
       await gateway.shutdown(graceMs);
-      await close();
+      await core.close();
     };
     return {
-      gateway, upstream, routes, embeddedServer, dashboard, bus, metrics, ...(fleet ? { fleet } : {}),
-      ...(options.injections ? { injections: options.injections } : {}), ...(control && { control }), shutdown, close,
+      gateway, upstream, routes, embeddedServer: core.embeddedServer, dashboard: core.dashboard, bus: core.bus,
+      metrics: core.metrics, ...(core.fleet ? { fleet: core.fleet } : {}), ...(options.injections ? { injections: options.injections } : {}),
+      ...(control && { control }), shutdown, close: core.close,
       get tracker() {
-        return rebuildable ? rebuildable.current : (tracker as SessionTracker);
+        return core.tracker;
       },
     };
   } catch (err) {
-    await close();
+    await core.close();
     throw err;
   }
 }
+
 
 /** `--node-id` default: hostname:port of the gateway (hostname:pid when the port is picked at random). */
 function defaultNodeId(listen: ListenAddress | undefined): string {
@@ -285,7 +329,7 @@ function defaultNodeId(listen: ListenAddress | undefined): string {
 }
 
 /** The default upstream and the farm routes; one TLS context shared by every https:// upstream. */
-function buildRoutes(upstream: URL | undefined, routes: Array<[string, URL]>, tlsSettings: UpstreamTlsSettings): RouteTable {
+export function buildRoutes(upstream: URL | undefined, routes: Array<[string, URL]>, tlsSettings: UpstreamTlsSettings): RouteTable {
   const anyHttps = [upstream, ...routes.map(([, url]) => url)].some((url) => url?.protocol === 'https:');
   const context = anyHttps ? upstreamSecureContext(tlsSettings) : undefined;
   // --upstream-servername names the default upstream (an IP in its URL); routes are named by their URL.

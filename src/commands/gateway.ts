@@ -6,7 +6,7 @@ import type { UpstreamTlsSettings } from '../gateway/index.js';
 import { type CertificateSource, CredentialError, explainCredentialError, loadSource } from '../gateway/tls-credentials.js';
 import type { DashboardHandle } from '../dashboard/index.js';
 import { generateToken } from '../dashboard/access-control.js';
-import { APP_DEFAULTS, startApp, type App } from '../app.js';
+import { APP_DEFAULTS, startApp, type App, type AppOptions } from '../app.js';
 import { isRedisUrl } from '../fleet/connection.js';
 import { FLEET_DEFAULTS } from '../fleet/fleet-link.js';
 import { GATEWAY_DEFAULTS } from '../gateway/index.js';
@@ -15,6 +15,7 @@ import { createLogger, isLogLevel, LOG_LEVELS, type LogLevel } from '../sinks/lo
 import {
   type ListenAddress, parseBytes, parseDuration, parseInteger, parseListen, UsageError,
 } from '../util/option-values.js';
+import { WORKER_DEFAULTS, WORKER_SLOT_ENV } from '../workers/messages.js';
 import type { Command } from './command.js';
 import { injectionRuleErrorLine, startupErrorLine } from './startup-errors.js';
 import { InjectionRegistry, type InjectionOrigin } from '../inject/registry.js';
@@ -56,6 +57,8 @@ export interface GatewayCommandOptions {
   control: { tokenFile: string | undefined } | undefined;
   /** Fault-injection rules (`--inject`, `inject:` in the config file), in order. */
   inject: Array<{ rule: InjectionRule; origin: InjectionOrigin }>;
+  /** --workers: gateway processes on the listening port (1: this process alone, no cluster). */
+  workers: number;
 }
 
 /** Below this the tracker could hold only a few sessions with large heads. */
@@ -142,6 +145,10 @@ Options:
                             grammar below). Every injected fault is marked in the log, the
                             recording, the metrics and the dashboard, and never blamed on
                             the client or the server
+  --workers N               run N gateway processes on the listening port (node:cluster,
+                            1 to ${WORKER_DEFAULTS.maxWorkers}; default 1: this process alone). Each owns whole
+                            client connections; this process runs the tracker, dashboard,
+                            log, metrics and recorder and gets their observations over IPC
   -h, --help                this text
 
 ${EDGE_HELP}
@@ -183,6 +190,7 @@ export function parseGatewayArgs(args: string[]): GatewayCommandOptions {
       control: { type: 'boolean' },
       'control-token-file': { type: 'string' },
       inject: { type: 'string', multiple: true },
+      workers: { type: 'string' },
     },
   });
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
@@ -219,6 +227,10 @@ export function parseGatewayArgs(args: string[]): GatewayCommandOptions {
   for (const name of ['fleet-stream', 'node-id'] as const) {
     const v = values[name];
     if (v !== undefined && !/^[\x21-\x7e]{1,200}$/.test(v)) throw new UsageError(`--${name}: expected 1 to 200 visible ASCII characters`);
+  }
+  // The injection registry lives in one process; the workers' forwarders cannot consult it yet.
+  if (values.workers !== undefined && values.workers !== '1' && (values.inject?.length || values.control)) {
+    throw new UsageError('--inject and --control: not available with --workers above 1 yet (the rules live in one process)');
   }
   return {
     upstream: values.upstream !== undefined ? parseUpstreamUrl('--upstream', values.upstream) : undefined,
@@ -259,6 +271,7 @@ export function parseGatewayArgs(args: string[]): GatewayCommandOptions {
     edge: parseEdgeOptions(values),
     control: values.control ? { tokenFile: values['control-token-file'] } : undefined,
     inject: (values.inject ?? []).map((text) => ({ rule: parseRule(text), origin: 'cli' as InjectionOrigin })),
+    workers: values.workers !== undefined ? parseInteger('--workers', values.workers, 1, WORKER_DEFAULTS.maxWorkers) : 1,
   };
 }
 
@@ -338,6 +351,11 @@ export async function readControlToken(file: string): Promise<string> {
 
 /** Starts bitsgate with parsed command options (the logger is the caller's). */
 export async function startFromOptions(opts: GatewayCommandOptions, logger: ReturnType<typeof createLogger>): Promise<App> {
+  return startApp(await appOptionsFrom(opts, logger));
+}
+
+/** The command's options as src/app.ts takes them (files read: upstream CA, dashboard certificate). */
+export async function appOptionsFrom(opts: GatewayCommandOptions, logger: ReturnType<typeof createLogger>): Promise<AppOptions> {
   const { edge } = opts;
   const controlToken = opts.control
     ? opts.control.tokenFile !== undefined ? await readControlToken(opts.control.tokenFile) : generateToken()
@@ -346,7 +364,7 @@ export async function startFromOptions(opts: GatewayCommandOptions, logger: Retu
   const injections = opts.inject.length > 0 || controlToken !== undefined ? injectionRegistry(opts.inject) : undefined;
   const upstreamTls = await readUpstreamTls(edge);
   const dashboardTls = edge.dashboardTls ? await loadSource(edge.dashboardTls) : undefined;
-  return startApp({
+  return {
     logger,
     upstream: opts.upstream,
     routes: edge.routes,
@@ -371,7 +389,7 @@ export async function startFromOptions(opts: GatewayCommandOptions, logger: Retu
     ...(opts.fleet ? { fleet: { url: opts.fleet.url, stream: opts.fleet.stream, backlog: opts.fleet.backlog, ...(opts.fleet.node ? { node: opts.fleet.node } : {}) } } : {}),
     tracker: { maxSessions: opts.maxSessions, maxSessionMemory: opts.maxSessionMemory, sessionTimeoutMs: opts.sessionTimeoutMs },
     ...(injections && { injections }),
-  });
+  };
 }
 
 /** The registry the gateway consults, filled from --inject / the config file. Only built when there are rules. */
@@ -382,11 +400,14 @@ export function injectionRegistry(rules: GatewayCommandOptions['inject']): Injec
 }
 
 /** The lines printed on stderr once everything listens: where to look and what to paste. */
-export function banner(app: App, opts: GatewayCommandOptions): string {
+export function banner(
+  app: Pick<App, 'upstream' | 'embeddedServer' | 'dashboard' | 'fleet' | 'control'> & { gateway: { url: string } },
+  opts: GatewayCommandOptions,
+): string {
   const gw = app.gateway.url;
   const lines = [
     '',
-    `bitsgate gateway   ${gw}   ->   upstream ${app.upstream?.origin ?? '(none: routes only)'}${app.embeddedServer ? ` (embedded BITS server, root ${opts.embeddedRoot})` : ''}`,
+    `bitsgate gateway   ${gw}${opts.workers > 1 ? ` (${opts.workers} workers)` : ''}   ->   upstream ${app.upstream?.origin ?? '(none: routes only)'}${app.embeddedServer ? ` (embedded BITS server, root ${opts.embeddedRoot})` : ''}`,
   ];
   for (const [host, url] of opts.edge.routes) lines.push(`  route            ${host}   ->   ${url.origin}`);
   if (app.dashboard) lines.push(`dashboard          ${app.dashboard.url}`);
@@ -412,6 +433,24 @@ export function banner(app: App, opts: GatewayCommandOptions): string {
   return lines.join('\n');
 }
 
+/** The next SIGINT or SIGTERM (handlers installed at the call). */
+export function nextStopSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+}
+
+/** One line for a failure to start that is the user's to fix; undefined for a bug (rethrown with its stack). */
+export function startFailureLine(err: unknown): string | undefined {
+  const line = startupErrorLine(err);
+  if (line !== undefined) return line;
+  const e = err as { code?: string; message?: string };
+  if (err instanceof CredentialError || err instanceof UsageError) return e.message;
+  if (e.code === 'EISDIR' || e.code === 'ENOENT' || e.code === 'EACCES' || e.code === 'ENOTDIR') return e.message;
+  return undefined;
+}
+
 export const command: Command = {
   name: 'gateway',
   summary: 'forward BITS traffic to an upstream server and inspect it (default)',
@@ -419,26 +458,24 @@ export const command: Command = {
   async run(args) {
     const opts = parseGatewayArgs(args);
     const logger = createLogger({ level: opts.logLevel, ...(opts.pretty !== undefined ? { pretty: opts.pretty } : {}) });
+    // --workers N > 1: this process is the cluster's primary, or one of its workers
+    // (src/workers/). --workers 1 is the single process below, with no cluster at all.
+    if (opts.workers > 1 || process.env[WORKER_SLOT_ENV] !== undefined) {
+      const { runWorkers } = await import('../workers/index.js');
+      return runWorkers(opts, logger);
+    }
     let app: App;
     try {
       app = await startFromOptions(opts, logger);
     } catch (err) {
-      const line = startupErrorLine(err);
-      if (line !== undefined) {
-        process.stderr.write(`bitsgate gateway: ${line}\n`);
-        return 1;
-      }
-      const e = err as { code?: string; message?: string };
-      if (err instanceof CredentialError || err instanceof UsageError) {
-        process.stderr.write(`bitsgate gateway: ${e.message}\n`);
-        return 1;
-      }
-      if (e.code === 'EISDIR' || e.code === 'ENOENT' || e.code === 'EACCES' || e.code === 'ENOTDIR') {
-        process.stderr.write(`bitsgate gateway: ${e.message}\n`);
-        return 1;
-      }
-      throw err;
+      const line = startFailureLine(err);
+      if (line === undefined) throw err;
+      process.stderr.write(`bitsgate gateway: ${line}\n`);
+      return 1;
     }
+    // Listen for the stop signal before saying we listen: a SIGTERM sent as soon as the line
+    // is read must find its handler (without one, Node dies of it, with no graceful stop).
+    const stopSignal = nextStopSignal();
     logger.info({
       listen: app.gateway.url,
       upstream: app.upstream?.origin,
@@ -461,10 +498,7 @@ export const command: Command = {
       if (opts.edge.dashboardTls && app.dashboard) void reloadDashboardTls(app.dashboard, opts.edge.dashboardTls, logger);
     };
     process.on('SIGHUP', reload);
-    const signal = await new Promise<NodeJS.Signals>((resolve) => {
-      process.once('SIGINT', resolve);
-      process.once('SIGTERM', resolve);
-    });
+    const signal = await stopSignal;
     process.off('SIGHUP', reload);
     // Stops accepting synchronously, before anything is logged.
     const stopping = app.shutdown(opts.edge.shutdownGraceMs);

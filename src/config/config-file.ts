@@ -71,6 +71,7 @@ export const CONFIG_SCHEMA = z.strictObject({
   'control-token-file': text,
   /** Fault-injection rules, as --inject takes them. */
   inject: z.array(text),
+  workers: textOrNumber,
 }).partial();
 
 export type ConfigFile = z.infer<typeof CONFIG_SCHEMA>;

@@ -54,6 +54,8 @@ export interface GatewayTlsOptions {
   watchIntervalMs?: number;
   onTlsError?(report: TlsErrorReport): void;
   onReload?(): void;
+  /** Shared session ticket keys (48 bytes) of the workers of one machine. */
+  ticketKeys?: Buffer;
 }
 
 export interface Gateway {
@@ -113,6 +115,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       onSecureConnection: (socket) => server.emit('connection', socket),
       ...(tlsOptions.onTlsError && { onTlsError: tlsOptions.onTlsError }),
       ...(tlsOptions.onReload && { onReload: tlsOptions.onReload }),
+      ...(tlsOptions.ticketKeys && { ticketKeys: tlsOptions.ticketKeys }),
     });
   }
   const listening = tlsListener?.server ?? server;

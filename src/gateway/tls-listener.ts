@@ -52,6 +52,12 @@ export interface TlsListenerOptions {
   onTlsError?(report: TlsErrorReport): void;
   /** After a successful reload (for the log). */
   onReload?(): void;
+  /**
+   * 48 bytes of session ticket keys. Node draws random ones per process, so the workers of
+   * `--workers N` (src/workers/) share one set drawn by the primary: a ticket issued by one
+   * worker resumes on another.
+   */
+  ticketKeys?: Buffer;
 }
 
 export interface TlsListener {
@@ -89,6 +95,7 @@ export async function createTlsListener(options: TlsListenerOptions): Promise<Tl
     requestCert: wantClientCert,
     rejectUnauthorized: wantClientCert,
     SNICallback: (servername, cb) => cb(null, contextForName(loaded.byName, servername)),
+    ...(options.ticketKeys && { ticketKeys: options.ticketKeys }),
   });
   tlsServer.on('secureConnection', (socket: tls.TLSSocket) => options.onSecureConnection(socket));
   tlsServer.on('tlsClientError', (err: NodeJS.ErrnoException, socket: tls.TLSSocket) => {

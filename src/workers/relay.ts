@@ -1,0 +1,102 @@
+/**
+ * The primary's side of the workers' observations: merged items (merge.ts) get ids of the
+ * primary's own and go to the sinks (tracker or fleet link, metrics, request log,
+ * recorder) exactly as one gateway's would. Exchange, connection and upstream connection
+ * ids are per process, so two workers (or a worker and its replacement) reuse the same
+ * numbers: the tracker would take two clients for one connection. A connection keeps its
+ * id until its close is relayed.
+ */
+import type { ConnectionClosed, Observation, ObservationSink } from '../observation.js';
+import type { MergedItem } from './merge.js';
+import type { WorkerItem } from './messages.js';
+
+/** Open client connections remembered (a bound, like the fleet link's). */
+const MAX_OPEN_CONNECTIONS = 100_000;
+const MAX_UPSTREAM_IDS = 100_000;
+
+export type RelayErrorHandler = (err: unknown, sink: ObservationSink) => void;
+
+export class WorkerRelay {
+  private nextExchangeId = 0;
+  private nextConnectionId = 0;
+  private nextUpstreamId = 0;
+  /** `worker/connectionId` -> the primary's id, while the connection is open. */
+  private readonly connections = new Map<string, number>();
+  private readonly upstreams = new Map<string, number>();
+
+  constructor(
+    private readonly sinks: readonly ObservationSink[],
+    private readonly onError: RelayErrorHandler = () => {},
+  ) {}
+
+  deliver(items: readonly MergedItem[]): void {
+    for (const { worker, item } of items) {
+      if (item.kind === 'observation') this.observation(worker, item.observation);
+      else this.closed(worker, item.closed);
+    }
+  }
+
+  /**
+   * The client connections of a dead worker that the primary saw exchanges on and no close
+   * for: the kernel closed them with the process. Returned as close items at `at`, to go
+   * through the merge like any other.
+   */
+  lostConnections(worker: number, at: number): WorkerItem[] {
+    const prefix = `${worker}/`;
+    const lost: WorkerItem[] = [];
+    for (const key of this.connections.keys()) {
+      if (key.startsWith(prefix)) lost.push({ kind: 'connection-closed', closed: { connectionId: Number(key.slice(prefix.length)), at } });
+    }
+    return lost;
+  }
+
+  private observation(worker: number, obs: Observation): void {
+    const relayed: Observation = { ...obs, id: ++this.nextExchangeId, connectionId: this.connectionId(worker, obs.connectionId) };
+    if (obs.upstreamConnectionId !== undefined) relayed.upstreamConnectionId = this.upstreamId(worker, obs.upstreamConnectionId);
+    for (const sink of this.sinks) {
+      try {
+        sink.onObservation(relayed);
+      } catch (err) {
+        this.onError(err, sink);
+      }
+    }
+  }
+
+  private closed(worker: number, closed: ConnectionClosed): void {
+    const key = `${worker}/${closed.connectionId}`;
+    const connectionId = this.connections.get(key);
+    // A connection that carried no exchange is unknown to every sink: nothing to tell.
+    if (connectionId === undefined) return;
+    this.connections.delete(key);
+    for (const sink of this.sinks) {
+      if (!sink.onConnectionClosed) continue;
+      try {
+        sink.onConnectionClosed({ connectionId, at: closed.at });
+      } catch (err) {
+        this.onError(err, sink);
+      }
+    }
+  }
+
+  private connectionId(worker: number, id: number): number {
+    const key = `${worker}/${id}`;
+    let mapped = this.connections.get(key);
+    if (mapped === undefined) {
+      mapped = ++this.nextConnectionId;
+      this.connections.set(key, mapped);
+      if (this.connections.size > MAX_OPEN_CONNECTIONS) this.connections.delete(this.connections.keys().next().value!);
+    }
+    return mapped;
+  }
+
+  private upstreamId(worker: number, id: number): number {
+    const key = `${worker}/${id}`;
+    let mapped = this.upstreams.get(key);
+    if (mapped === undefined) {
+      mapped = ++this.nextUpstreamId;
+      this.upstreams.set(key, mapped);
+      if (this.upstreams.size > MAX_UPSTREAM_IDS) this.upstreams.delete(this.upstreams.keys().next().value!);
+    }
+    return mapped;
+  }
+}
