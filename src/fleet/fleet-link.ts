@@ -196,7 +196,10 @@ export class FleetLink implements ObservationSink {
   }
 
   onObservation(obs: Observation): void {
-    this.share({ kind: 'observation', observation: { ...obs, node: this.opts.node } });
+    // `--workers`: the worker's name (`NODE#w2`) stays in this node's own view; the stream
+    // line names the machine whatever the record says (recordLine writes the entry's node).
+    const node = obs.node?.startsWith(`${this.opts.node}#`) ? obs.node : this.opts.node;
+    this.share({ kind: 'observation', observation: { ...obs, node } });
   }
 
   onConnectionClosed(closed: ConnectionClosed): void {
