@@ -64,6 +64,19 @@ describe('layering', () => {
     });
   }
 
+  // The core imports the shared files, so their own imports are part of the core's: an I/O
+  // import in observation.ts would reach every core module through it.
+  it('the shared observation type imports no I/O module and nothing from the edge', () => {
+    const offenders: string[] = [];
+    for (const file of SHARED) {
+      for (const spec of importsOf(readFileSync(file, 'utf8'))) {
+        const why = offence('sessions', file, spec);
+        if (why) offenders.push(`${relative(src, file)}: ${why}`);
+      }
+    }
+    expect(offenders).toEqual([]);
+  });
+
   // The checker itself: each of these must be refused, at any depth.
   const deep = join(src, 'sessions', 'rules', 'x.ts');
   const shallow = join(src, 'protocol', 'x.ts');
