@@ -35,6 +35,8 @@ export interface Session extends Omit<SessionSummary, 'outstanding'> {
   closeConnectionReused?: boolean;
   /** While `closing`: the answer of the first unconfirmed Close (e.g. `503`), for close-rejected's message. */
   closeRetriedAfter?: string;
+  /** While `closing`: some Close got no answer, so the server may have committed it (close-rejected is then unverifiable). */
+  closeUnanswered?: boolean;
   /**
    * Requests announced by begin() and not yet observed. A BITS client has one at a time, so
    * the first lives in three plain fields (no allocation per request on the gateway's hot

@@ -465,6 +465,7 @@ export class SessionTracker {
     if (req.type === 'close-session') {
       if (session.state === 'closing') {
         session.closeRetriedAfter ??= status === undefined ? `no answer${obs.error ? ` (${obs.error})` : ''}` : `${status}`;
+        if (status === undefined) session.closeUnanswered = true;
       } else if (session.state === 'closed' && status !== undefined) {
         // The Ack was delivered on this connection: if it closes next, the Ack may have been lost.
         session.closeConnection = obs.connectionId;

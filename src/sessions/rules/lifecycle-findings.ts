@@ -67,11 +67,13 @@ export const LIFECYCLE_FINDINGS: Readonly<Partial<Record<ViolationCode, (ctx: Ex
   },
   'close-rejected': (ctx) => {
     const first = ctx.session?.closeRetriedAfter;
-    if (first?.startsWith('no answer') && ctx.answer === 'session-lost') {
+    if (ctx.session?.closeUnanswered && ctx.answer === 'session-lost') {
       // §5: a Close resent after its connection died before the Ack is legal, and a server that
       // committed and released the session answers exactly this: the commit is unverifiable.
+      // Any unanswered Close counts, not only the first (503, then a dropped connection, then this).
+      const which = first?.startsWith('no answer') ? 'first' : 'unanswered';
       return {
-        message: `Close-Session answered ${answerText(ctx)} after an earlier Close got no answer: the server had released the session, so the first Close may have committed it; unverifiable`,
+        message: `Close-Session answered ${answerText(ctx)} after an earlier Close got no answer: the server had released the session, so the ${which} Close may have committed it; unverifiable`,
         severity: 'warning',
       };
     }
