@@ -37,7 +37,7 @@ import { INJECTED_ANSWER, type LifecyclePacket, type LifecycleState, type Next, 
 import { CLOSE_RULES, busyMessage } from './rules/close-rules.js';
 import { CREATE_ACK_RULES, EXCHANGE_RULES } from './rules/exchange-rules.js';
 import { FRAGMENT_RULES } from './rules/fragment-rules.js';
-import { LIFECYCLE_FINDINGS } from './rules/lifecycle-findings.js';
+import { closeRejectedOnExpiry, LIFECYCLE_FINDINGS } from './rules/lifecycle-findings.js';
 import { type ExchangeContext, type Finding, type Rule, is2xx } from './rules/types.js';
 import {
   addErrorCode, addInflight, addViolationCode, type ChangeMark, changedSince, clearInflight, fillMark, inflightOthers,
@@ -374,9 +374,7 @@ export class SessionTracker {
       if (session.lastProgress >= limit || TERMINAL_STATES.has(session.state)) continue;
       if (session.state === 'closing') {
         // A Close answered 5xx (or not at all) and never confirmed since: the verdict it deferred.
-        const v = this.violation('close-rejected', {
-          message: `Close-Session answered ${session.closeRetriedAfter ?? 'with an error'} and no resent Close was confirmed before the session expired: the commit was never confirmed`,
-        }, session.id, session.timeline.length ? session.timeline[session.timeline.length - 1]!.exchange : 0, now);
+        const v = this.violation('close-rejected', closeRejectedOnExpiry(session), session.id, session.timeline.length ? session.timeline[session.timeline.length - 1]!.exchange : 0, now);
         addViolationCode(session, v);
         this.emitViolations(out, undefined, [v], now);
       }

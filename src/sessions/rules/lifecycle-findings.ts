@@ -37,6 +37,13 @@ export function isRetryAfterLostAck(ctx: ExchangeContext): boolean {
   return s !== undefined && s.closeConnection !== undefined && s.closeConnection !== ctx.obs.connectionId && s.closeConnectionReused !== true;
 }
 
+/** close-rejected raised by expiry: a session still `closing` (a Close answered 5xx or not at all) never confirmed. */
+export function closeRejectedOnExpiry(session: { closeRetriedAfter?: string }): Finding {
+  return {
+    message: `Close-Session answered ${session.closeRetriedAfter ?? 'with an error'} and no resent Close was confirmed before the session expired: the commit was never confirmed`,
+  };
+}
+
 export const LIFECYCLE_FINDINGS: Readonly<Partial<Record<ViolationCode, (ctx: ExchangeContext) => Finding>>> = {
   'fragment-unknown-session': (ctx) => {
     const known = serverKnowsIt(ctx);
