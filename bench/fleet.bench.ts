@@ -97,7 +97,7 @@ if (process.env.BENCH_FLEET_ONLY === 'workers') {
     const steady = await throughRedis(redis, 0, 'bench:w0', 10_000, 20, 10);
     const windowed = await throughRedis(redis, FLEET_DEFAULTS.reorderWindowMs, 'bench:w250', 10_000, 20, 10);
     const f = (x: number) => Math.round(x).toLocaleString('en-US');
-    console.log(`two FleetLinks (node a publishes, node b applies) on one redis-server (no persistence), ${REDIS_SERVER}`);
+    console.log(`two FleetLinks in this process (node a publishes, node b applies to a bare tracker: no sinks, no forwarding) on one redis-server without persistence (--appendonly no), ${REDIS_SERVER}`);
     console.log(`baseline (tracker in process):                   ${f(base)} obs/s`);
     console.log(`through Redis, saturated (${N} obs):            ${f(sat.perSec)} obs/s (${(sat.perSec / base).toFixed(3)} x baseline)`);
     console.log(`added latency at 2 000 obs/s, window 0 ms:       p50 ${steady.p50.toFixed(1)} ms, p99 ${steady.p99.toFixed(1)} ms`);
