@@ -13,7 +13,7 @@ import { GATEWAY_DEFAULTS } from '../gateway/index.js';
 import { TRACKER_DEFAULTS } from '../sessions/tracker.js';
 import { createLogger, isLogLevel, LOG_LEVELS, type LogLevel } from '../sinks/logger.js';
 import {
-  type ListenAddress, parseBytes, parseDuration, parseInteger, parseListen, UsageError,
+  type ListenAddress, parseBytes, parseInteger, parseListen, parsePositiveDuration, UsageError,
 } from '../util/option-values.js';
 import { WORKER_DEFAULTS, WORKER_SLOT_ENV } from '../workers/messages.js';
 import type { Command } from './command.js';
@@ -199,10 +199,7 @@ export function parseGatewayArgs(args: string[]): GatewayCommandOptions {
   if (!isLogLevel(logLevel)) throw new UsageError(`--log-level: expected one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`);
   const duration = (name: string, fallback: number): number => {
     const raw = values[name as keyof typeof values] as string | undefined;
-    if (raw === undefined) return fallback;
-    const ms = parseDuration(`--${name}`, raw);
-    if (ms === 0) throw new UsageError(`--${name}: must be more than 0`);
-    return ms;
+    return raw === undefined ? fallback : parsePositiveDuration(`--${name}`, raw);
   };
   if (values.record === '') throw new UsageError('--record: expected a file name');
   if (values.root === '') throw new UsageError('--root: expected a directory');

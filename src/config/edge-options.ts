@@ -4,7 +4,7 @@
  * form src/app.ts takes. Kept apart from src/commands/gateway.ts so that file stays about
  * the command; the config file (config-file.ts) goes through the same parsing.
  */
-import { UsageError, parseDuration } from '../util/option-values.js';
+import { UsageError, parseDuration, parsePositiveDuration } from '../util/option-values.js';
 import type { CertificateSource, TlsCredentials } from '../gateway/tls-credentials.js';
 
 export const EDGE_OPTION_SPECS = {
@@ -160,7 +160,7 @@ export function parseEdgeOptions(values: EdgeValues): EdgeOptions {
     ...(source && {
       tls: {
         credentials: { default: source, ...(sni.length && { sni }), ...(clientCaFile !== undefined && { clientCaFile }) },
-        ...(handshake !== undefined && { handshakeTimeoutMs: positiveDuration('--tls-handshake-timeout', handshake) }),
+        ...(handshake !== undefined && { handshakeTimeoutMs: parsePositiveDuration('--tls-handshake-timeout', handshake) }),
       },
     }),
     ...(values['dashboard-tls'] && source && { dashboardTls: source }),
@@ -174,12 +174,6 @@ export function parseEdgeOptions(values: EdgeValues): EdgeOptions {
     routes,
     shutdownGraceMs: grace !== undefined ? parseDuration('--shutdown-grace', grace) : EDGE_DEFAULTS.shutdownGraceMs,
   };
-}
-
-function positiveDuration(option: string, raw: string): number {
-  const ms = parseDuration(option, raw);
-  if (ms === 0) throw new UsageError(`${option}: must be more than 0`);
-  return ms;
 }
 
 function checkedServername(name: string): string {

@@ -100,6 +100,13 @@ export function parseDuration(option: string, value: string): number {
   return n;
 }
 
+/** A duration above zero (a timeout of 0 would fire at once). */
+export function parsePositiveDuration(option: string, value: string): number {
+  const ms = parseDuration(option, value);
+  if (ms === 0) throw new UsageError(`${option}: must be more than 0`);
+  return ms;
+}
+
 /** A whole number within [min, max]. */
 export function parseInteger(option: string, value: string, min = 0, max = Number.MAX_SAFE_INTEGER): number {
   const n = /^\d+$/.test(value.trim()) ? Number(value) : NaN;

@@ -32,6 +32,8 @@ describe('gateway TLS, route and service flags', () => {
     [['--upstream-servername', '10.0.0.1'], /--upstream-servername: expected a DNS name/],
     [['--upstream', 'https://user:pw@x'], /--upstream: no credentials in the URL/],
     [['--shutdown-grace', 'later'], /--shutdown-grace: expected a duration/],
+    [['--tls-cert', 'a.pem', '--tls-key', 'a.key', '--tls-handshake-timeout', '0s'], /^--tls-handshake-timeout: must be more than 0$/],
+    [['--body-timeout', '0'], /^--body-timeout: must be more than 0$/],
   ];
   for (const [args, message] of bad) {
     it(`refuses ${args.join(' ')}`, () => {
