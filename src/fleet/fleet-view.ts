@@ -8,6 +8,7 @@ import type { ConnectionClosed, Observation } from '../observation.js';
 import { SeenEntries } from './dedupe.js';
 import { ReorderWindow } from './reorder.js';
 import { entryTime, type FleetEntry } from './wire.js';
+import { Renumbering } from '../util/renumbering.js';
 
 export interface ViewSink {
   apply(obs: Observation): void;
@@ -16,14 +17,16 @@ export interface ViewSink {
 
 /** Open client connections remembered for id mapping (a node that died never closes its own). */
 const MAX_OPEN_CONNECTIONS = 100_000;
+const MAX_UPSTREAM_IDS = 100_000;
 
 export class FleetView {
   readonly window: ReorderWindow;
   private readonly seen = new SeenEntries();
   /** node/boot/connection id -> the id the tracker knows the connection by, while it is open. */
-  private readonly connections = new Map<string, number>();
+  private readonly connections = new Renumbering(MAX_OPEN_CONNECTIONS);
+  /** node/boot/upstream connection id -> the tracker's (its auth-loop check is per upstream connection). */
+  private readonly upstreams = new Renumbering(MAX_UPSTREAM_IDS);
   private nextExchangeId = 0;
-  private nextConnectionId = 0;
   applied = 0;
   observations = 0;
   /** Latest time (fleet order key) applied so far: an entry older than this comes out of order. */
@@ -59,18 +62,16 @@ export class FleetView {
   private apply(e: FleetEntry): void {
     // Exchange and connection ids are per process: two nodes reuse the same numbers, so
     // the tracker gets ids of its own (a connection keeps one id until it closes).
-    const key = `${e.node}/${e.boot}/${e.record.kind === 'observation' ? e.record.observation.connectionId : e.record.closed.connectionId}`;
-    let connectionId = this.connections.get(key);
-    if (connectionId === undefined) {
-      connectionId = ++this.nextConnectionId;
-      this.connections.set(key, connectionId);
-      if (this.connections.size > MAX_OPEN_CONNECTIONS) this.connections.delete(this.connections.keys().next().value!);
-    }
+    const producer = `${e.node}/${e.boot}/`;
+    const key = producer + (e.record.kind === 'observation' ? e.record.observation.connectionId : e.record.closed.connectionId);
+    const connectionId = this.connections.id(key);
     if (e.record.kind === 'observation') {
       this.observations++;
-      this.sink.apply({ ...e.record.observation, id: ++this.nextExchangeId, connectionId });
+      const obs: Observation = { ...e.record.observation, id: ++this.nextExchangeId, connectionId };
+      if (obs.upstreamConnectionId !== undefined) obs.upstreamConnectionId = this.upstreams.id(producer + obs.upstreamConnectionId);
+      this.sink.apply(obs);
     } else {
-      this.connections.delete(key);
+      this.connections.take(key);
       this.sink.applyClosed({ ...e.record.closed, connectionId });
     }
     this.applied++;

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Backlog } from '../../src/fleet/backlog.js';
 import { splitStreamUrl } from '../../src/fleet/connection.js';
 import { SeenEntries } from '../../src/fleet/dedupe.js';
+import { FleetView } from '../../src/fleet/fleet-view.js';
 import { ReorderWindow } from '../../src/fleet/reorder.js';
 import { decodeEntries, decodeEntry, encodeEntries, encodeEntry, PACK_MAX, type FleetEntry } from '../../src/fleet/wire.js';
 import type { Observation } from '../../src/observation.js';
@@ -98,6 +99,21 @@ describe('ReorderWindow (fleet order: endedAt, node, boot, seq)', () => {
     w.add(entry('a', 2, 5000));
     w.add(entry('a', 1, 4000));
     expect(w.release(0, true).map((e) => e.seq)).toEqual([1, 2]);
+  });
+});
+
+describe('FleetView ids (per process on every node: the tracker gets its own)', () => {
+  it('gives two nodes\' upstream connection 1 two ids (one NTLM connection each, or the auth-loop check mixes them)', () => {
+    const applied: Observation[] = [];
+    const view = new FleetView(0, { apply: (o) => applied.push(o), applyClosed: () => {} });
+    const up = (node: string, seq: number, endedAt: number): FleetEntry => {
+      const e = entry(node, seq, endedAt);
+      if (e.record.kind === 'observation') e.record.observation.upstreamConnectionId = 1;
+      return e;
+    };
+    for (const e of [up('a', 1, 1000), up('b', 1, 1001), up('a', 2, 1002), entry('b', 2, 1003)]) view.deliver(e);
+    view.release(0, true);
+    expect(applied.map((o) => [o.id, o.connectionId, o.upstreamConnectionId])).toEqual([[1, 1, 1], [2, 2, 2], [3, 1, 1], [4, 2, undefined]]);
   });
 });
 
