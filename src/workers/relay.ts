@@ -9,6 +9,7 @@
 import type { ConnectionClosed, Observation, ObservationSink } from '../observation.js';
 import type { MergedItem } from './merge.js';
 import type { WorkerItem } from './messages.js';
+import { Renumbering } from '../util/renumbering.js';
 
 /** Open client connections remembered (a bound, like the fleet link's). */
 const MAX_OPEN_CONNECTIONS = 100_000;
@@ -18,11 +19,9 @@ export type RelayErrorHandler = (err: unknown, sink: ObservationSink) => void;
 
 export class WorkerRelay {
   private nextExchangeId = 0;
-  private nextConnectionId = 0;
-  private nextUpstreamId = 0;
   /** `worker/connectionId` -> the primary's id, while the connection is open. */
-  private readonly connections = new Map<string, number>();
-  private readonly upstreams = new Map<string, number>();
+  private readonly connections = new Renumbering(MAX_OPEN_CONNECTIONS);
+  private readonly upstreams = new Renumbering(MAX_UPSTREAM_IDS);
 
   constructor(
     private readonly sinks: readonly ObservationSink[],
@@ -51,8 +50,8 @@ export class WorkerRelay {
   }
 
   private observation(worker: number, obs: Observation): void {
-    const relayed: Observation = { ...obs, id: ++this.nextExchangeId, connectionId: this.connectionId(worker, obs.connectionId) };
-    if (obs.upstreamConnectionId !== undefined) relayed.upstreamConnectionId = this.upstreamId(worker, obs.upstreamConnectionId);
+    const relayed: Observation = { ...obs, id: ++this.nextExchangeId, connectionId: this.connections.id(`${worker}/${obs.connectionId}`) };
+    if (obs.upstreamConnectionId !== undefined) relayed.upstreamConnectionId = this.upstreams.id(`${worker}/${obs.upstreamConnectionId}`);
     for (const sink of this.sinks) {
       try {
         sink.onObservation(relayed);
@@ -63,11 +62,9 @@ export class WorkerRelay {
   }
 
   private closed(worker: number, closed: ConnectionClosed): void {
-    const key = `${worker}/${closed.connectionId}`;
-    const connectionId = this.connections.get(key);
+    const connectionId = this.connections.take(`${worker}/${closed.connectionId}`);
     // A connection that carried no exchange is unknown to every sink: nothing to tell.
     if (connectionId === undefined) return;
-    this.connections.delete(key);
     for (const sink of this.sinks) {
       if (!sink.onConnectionClosed) continue;
       try {
@@ -76,27 +73,5 @@ export class WorkerRelay {
         this.onError(err, sink);
       }
     }
-  }
-
-  private connectionId(worker: number, id: number): number {
-    const key = `${worker}/${id}`;
-    let mapped = this.connections.get(key);
-    if (mapped === undefined) {
-      mapped = ++this.nextConnectionId;
-      this.connections.set(key, mapped);
-      if (this.connections.size > MAX_OPEN_CONNECTIONS) this.connections.delete(this.connections.keys().next().value!);
-    }
-    return mapped;
-  }
-
-  private upstreamId(worker: number, id: number): number {
-    const key = `${worker}/${id}`;
-    let mapped = this.upstreams.get(key);
-    if (mapped === undefined) {
-      mapped = ++this.nextUpstreamId;
-      this.upstreams.set(key, mapped);
-      if (this.upstreams.size > MAX_UPSTREAM_IDS) this.upstreams.delete(this.upstreams.keys().next().value!);
-    }
-    return mapped;
   }
 }
