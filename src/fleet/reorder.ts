@@ -65,7 +65,7 @@ export class ReorderWindow {
   }
 }
 
-export function compareEntries(a: FleetEntry, b: FleetEntry): number {
+function compareEntries(a: FleetEntry, b: FleetEntry): number {
   return entryTime(a) - entryTime(b)
     || (a.node < b.node ? -1 : a.node > b.node ? 1 : 0)
     || (a.boot < b.boot ? -1 : a.boot > b.boot ? 1 : 0)

@@ -31,7 +31,7 @@ export function entryTime(e: FleetEntry): number {
 
 /** Most records in one stream entry, and (roughly) most characters of their lines. */
 export const PACK_MAX = 64;
-export const PACK_MAX_CHARS = 256 * 1024;
+const PACK_MAX_CHARS = 256 * 1024;
 
 /** One record as the recorder writes it. */
 export function recordLine(e: FleetEntry): string {

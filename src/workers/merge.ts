@@ -38,7 +38,7 @@ interface Source {
   live: boolean;
 }
 
-export function itemTime(item: WorkerItem): number {
+function itemTime(item: WorkerItem): number {
   return item.kind === 'observation' ? item.observation.endedAt : item.closed.at;
 }
 
