@@ -32,10 +32,10 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import WebSocket from 'ws';
+import { connectAll, startPingLoad } from './ping-load.js';
 import {
   runNoopGateway, runPipe, runShippedGateway, runUpstream, type ChildReply, type RoleReady,
 } from './gateway-roles.js';
@@ -109,17 +109,9 @@ function statusKb(pid: number, field: 'VmHWM' | 'VmRSS'): number {
 
 // ---------------------------------------------------------------- load
 
-function connect(port: number): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    const s = net.connect(port, '127.0.0.1', () => resolve(s));
-    s.setNoDelay(true);
-    s.once('error', reject);
-  });
-}
-
 /** (a): one fragment of `bytes`, streamed from a reused 1 MiB block; returns bytes/s. */
 async function fragmentThroughput(port: number, bytes: number): Promise<number> {
-  const socket = await connect(port);
+  const socket = (await connectAll(port, 1))[0]!;
   const block = Buffer.alloc(1024 * 1024, 0x5a);
   const started = process.hrtime.bigint();
   const answered = new Promise<void>((resolve, reject) => {
@@ -158,8 +150,6 @@ interface PingResult {
   cpuSystem: number;
 }
 
-const PING = Buffer.from('BITS_POST /bench/f.bin HTTP/1.1\r\nHost: bench\r\nBITS-Packet-Type: Ping\r\nContent-Length: 0\r\n\r\n', 'latin1');
-
 /**
  * (b): `connections` kept-alive connections each doing Ping/Ack in lock-step for `seconds`.
  * `sample` runs every `sampleEveryMs` during the measured window (the RSS soak).
@@ -168,50 +158,22 @@ async function pingRate(
   port: number, connections: number, seconds: number, cpuOf?: Role,
   sample?: () => void, sampleEveryMs = 5000, warmupMs = 500,
 ): Promise<PingResult> {
-  const sockets = await Promise.all(Array.from({ length: connections }, () => connect(port)));
   const latencies: number[] = [];
-  let measuring = false;
-  let stopping = false;
-  let count = 0;
-  const loops = sockets.map(
-    (socket) =>
-      new Promise<void>((resolve) => {
-        let sent = 0n;
-        let pending = '';
-        const send = () => {
-          if (stopping) return resolve();
-          sent = process.hrtime.bigint();
-          socket.write(PING);
-        };
-        socket.on('data', (d) => {
-          pending += d.toString('latin1');
-          let i: number;
-          while ((i = pending.indexOf('\r\n\r\n')) >= 0) {
-            pending = pending.slice(i + 4);
-            if (measuring) {
-              count++;
-              if (latencies.length < 2_000_000) latencies.push(Number(process.hrtime.bigint() - sent) / 1e6);
-            }
-            send();
-          }
-        });
-        socket.once('close', () => resolve());
-        send();
-      }),
-  );
+  const load = startPingLoad(await connectAll(port, connections), (ms) => {
+    if (latencies.length < 2_000_000) latencies.push(ms);
+  });
   await new Promise((r) => setTimeout(r, warmupMs)); // warm-up (JIT; for the soak, bounded buffers filling)
   const cpu0 = await cpuMicros(cpuOf);
-  measuring = true;
+  load.measuring = true;
   const started = Date.now();
   const sampler = sample ? setInterval(sample, sampleEveryMs) : undefined;
   await new Promise((r) => setTimeout(r, seconds * 1000));
-  measuring = false;
+  load.measuring = false;
   const elapsed = (Date.now() - started) / 1000;
   if (sampler) clearInterval(sampler);
   const cpu1 = await cpuMicros(cpuOf);
-  stopping = true;
-  await Promise.race([Promise.all(loops), new Promise((r) => setTimeout(r, 2000))]);
-  for (const s of sockets) s.destroy();
+  await load.close();
+  const count = load.count;
   latencies.sort((a, b) => a - b);
   const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? NaN;
   return {

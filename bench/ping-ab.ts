@@ -8,12 +8,11 @@
  * compile, JIT) are dropped. `shipped` here has no dashboard client connected.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { ChildReply, RoleReady } from './gateway-roles.js';
+import { connectAll, startPingLoad } from './ping-load.js';
 
 const here = fileURLToPath(import.meta.url);
-const PING = Buffer.from('BITS_POST /bench/f.bin HTTP/1.1\r\nHost: bench\r\nBITS-Packet-Type: Ping\r\nContent-Length: 0\r\n\r\n', 'latin1');
 interface Kid { name: string; child: ChildProcess; port: number }
 let nextId = 1;
 
@@ -43,42 +42,17 @@ function cpuMicros(k: Kid): Promise<number> {
 }
 
 async function round(k: Kid, seconds: number): Promise<{ perSecond: number; usPerPing: number }> {
-  const sockets = await Promise.all(Array.from({ length: 32 }, () => new Promise<net.Socket>((resolve) => {
-    const s = net.connect(k.port, '127.0.0.1', () => resolve(s));
-    s.setNoDelay(true);
-    s.on('error', () => {});
-  })));
-  let count = 0;
-  let measuring = false;
-  let stopping = false;
-  for (const s of sockets) {
-    let pending = '';
-    const send = () => {
-      if (!stopping) s.write(PING);
-    };
-    s.on('data', (d: Buffer) => {
-      pending += d.toString('latin1');
-      let i: number;
-      while ((i = pending.indexOf('\r\n\r\n')) >= 0) {
-        pending = pending.slice(i + 4);
-        if (measuring) count++;
-        send();
-      }
-    });
-    send();
-  }
+  const load = startPingLoad(await connectAll(k.port, 32));
   await new Promise((r) => setTimeout(r, 300));
   const c0 = await cpuMicros(k);
-  measuring = true;
+  load.measuring = true;
   const t0 = Date.now();
   await new Promise((r) => setTimeout(r, seconds * 1000));
-  measuring = false;
+  load.measuring = false;
   const c1 = await cpuMicros(k);
   const elapsed = (Date.now() - t0) / 1000;
-  stopping = true;
-  await new Promise((r) => setTimeout(r, 100));
-  for (const s of sockets) s.destroy();
-  return { perSecond: count / elapsed, usPerPing: (c1 - c0) / count };
+  await load.close();
+  return { perSecond: load.count / elapsed, usPerPing: (c1 - c0) / load.count };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
