@@ -5,50 +5,20 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ARTIFACTS, CHROMIUM, haveChromium, launchChromium, type LaunchedChromium } from './chromium.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { ARTIFACTS, CHROMIUM, haveChromium } from './chromium.js';
+import { dashboardPageEachTest } from './dashboard-page.js';
 import { startHarness, type Harness } from './harness.js';
 
 if (!haveChromium) console.warn(`[dashboard browser tests] skipped: ${CHROMIUM} not found (apt-get install chromium)`);
 
-
 describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
+  const shared = dashboardPageEachTest({ width: 1440, height: 900 }, () => startHarness());
   let context: BrowserContext;
   let h: Harness;
   let page: Page;
   let dialogs: string[];
-  let pageErrors: string[];
-
-  let browser: LaunchedChromium;
-
-  beforeAll(async () => {
-    browser = await launchChromium({ width: 1440, height: 900 });
-    context = browser.context;
-  }, 60_000);
-
-  afterAll(async () => {
-    await browser?.close();
-  });
-
-  beforeEach(async () => {
-    h = await startHarness();
-    page = await context.newPage();
-    dialogs = [];
-    pageErrors = [];
-    page.on('dialog', (d) => {
-      dialogs.push(d.message());
-      void d.dismiss();
-    });
-    page.on('pageerror', (e) => pageErrors.push(String(e)));
-    await page.goto(h.dashboard.url);
-    await page.locator('#conn-pill[data-state="live"]').waitFor();
-  });
-
-  afterEach(async () => {
-    await page?.close();
-    await h?.close();
-    expect(pageErrors).toEqual([]);
-  });
+  beforeEach(() => ({ context, h, page, dialogs } = shared));
 
   const row = (id: string) => page.locator(`.row[data-session-id="${id.replace(/"/g, '\\"')}"]`);
 

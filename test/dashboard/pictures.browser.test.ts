@@ -7,12 +7,13 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { BrowserContext, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { Observation } from '../../src/observation.js';
 import type { SessionTracker } from '../../src/sessions/index.js';
 import { harProblems } from '../har/har-schema.js';
-import { ARTIFACTS, CHROMIUM, haveChromium, launchChromium, type LaunchedChromium } from './chromium.js';
+import { ARTIFACTS, CHROMIUM, haveChromium } from './chromium.js';
+import { dashboardPageEachTest } from './dashboard-page.js';
 import { startHarness, type Harness } from './harness.js';
 
 if (!haveChromium) console.warn(`[dashboard picture tests] skipped: ${CHROMIUM} not found (apt-get install chromium)`);
@@ -58,36 +59,10 @@ class ScriptedSession {
 }
 
 describe.skipIf(!haveChromium)('dashboard pictures in headless Chromium', () => {
-  let context: BrowserContext;
+  const shared = dashboardPageEachTest({ width: 1440, height: 1000 }, () => startHarness({ traffic: 'real' }));
   let h: Harness;
   let page: Page;
-  let pageErrors: string[];
-
-  let browser: LaunchedChromium;
-
-  beforeAll(async () => {
-    browser = await launchChromium({ width: 1440, height: 1000 });
-    context = browser.context;
-  }, 60_000);
-
-  afterAll(async () => {
-    await browser?.close();
-  });
-
-  beforeEach(async () => {
-    h = await startHarness({ traffic: 'real' });
-    page = await context.newPage();
-    pageErrors = [];
-    page.on('pageerror', (e) => pageErrors.push(String(e)));
-    await page.goto(h.dashboard.url);
-    await page.locator('#conn-pill[data-state="live"]').waitFor();
-  });
-
-  afterEach(async () => {
-    await page?.close();
-    await h?.close();
-    expect(pageErrors).toEqual([]);
-  });
+  beforeEach(() => ({ h, page } = shared));
 
   const open = async (id: string) => {
     await page.goto(h.dashboard.url + `#/session/${encodeURIComponent(id)}`);
