@@ -75,7 +75,7 @@ for (let r = 0; r < ROUNDS; r++) {
 }
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
 const base = median(results['no policy']!);
-console.log(`${cpus().length} cores, load average ${loadavg()[0]!.toFixed(1)}; ${CONNECTIONS} connections, ${ROUNDS} alternated rounds of ${ROUND_MS} ms`);
+console.log(`startGateway with a no-op sink (not as shipped); ${cpus().length} cores, load average ${loadavg()[0]!.toFixed(1)}; ${CONNECTIONS} connections, ${ROUNDS} alternated rounds of ${ROUND_MS} ms`);
 for (const [name, list] of Object.entries(results)) {
   console.log(`${name.padEnd(18)} ${median(list).toFixed(0).padStart(7)} Ping/s (median; rounds ${list.map((x) => x.toFixed(0)).join(', ')})  ratio ${(median(list) / base).toFixed(3)}`);
 }

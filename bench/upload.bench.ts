@@ -1,6 +1,7 @@
 /**
  * Upload throughput of a 1 GiB file: client → server directly (the baseline), and
- * client → gateway → server, measured in the same run; prints MiB/s and the ratio.
+ * client → gateway → server, measured in the same run; prints MiB/s and the ratio. The gateway
+ * is the forwarding engine alone (`startGateway` with no sinks), not the product as shipped.
  *
  * The server and the gateway each run in their own child process (this same script with
  * `--role`), so the three parties do not share one event loop, as in real use. Runs
@@ -93,7 +94,7 @@ async function main(): Promise<void> {
     const direct = sizeMiB / best.direct;
     const viaGateway = sizeMiB / best.gateway;
     console.log(`direct         ${direct.toFixed(1)} MiB/s`);
-    console.log(`via gateway    ${viaGateway.toFixed(1)} MiB/s`);
+    console.log(`via gateway    ${viaGateway.toFixed(1)} MiB/s (the forwarding engine alone: startGateway, no sinks)`);
     console.log(`ratio gateway/direct throughput: ${(viaGateway / direct).toFixed(3)}`);
   } finally {
     for (const c of children) c.stdin?.end();
