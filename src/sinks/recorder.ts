@@ -53,17 +53,13 @@ export class Recorder implements ObservationSink {
     return recorder;
   }
 
-  /** Observations dropped because the disk could not keep up. */
+  /** Lines (observations, connection-closed) dropped because the disk could not keep up. */
   get droppedCount(): number {
     return this.dropped;
   }
 
   onObservation(obs: Observation): void {
-    if (this.failed || this.closing) return;
-    if (this.stream.writableLength > this.maxBufferedBytes) {
-      this.dropped++;
-      return;
-    }
+    if (!this.mayWrite()) return;
     // `decoded` is derived (analyze decodes again): the recording format stays the wire facts.
     const { decoded: _derived, ...facts } = obs;
     this.stream.write(JSON.stringify({ type: 'observation', ...facts }) + '\n');
@@ -71,12 +67,18 @@ export class Recorder implements ObservationSink {
 
   /** `{"type":"connection-closed"}`: analyze needs it to judge a Close resent after a lost Ack as live did. */
   onConnectionClosed(closed: ConnectionClosed): void {
-    if (this.failed || this.closing) return;
+    if (!this.mayWrite()) return;
+    this.stream.write(JSON.stringify({ type: 'connection-closed', connectionId: closed.connectionId, at: closed.at }) + '\n');
+  }
+
+  /** False once closing or failed, or (counted as dropped) while the disk is behind by more than the limit. */
+  private mayWrite(): boolean {
+    if (this.failed || this.closing) return false;
     if (this.stream.writableLength > this.maxBufferedBytes) {
       this.dropped++;
-      return;
+      return false;
     }
-    this.stream.write(JSON.stringify({ type: 'connection-closed', connectionId: closed.connectionId, at: closed.at }) + '\n');
+    return true;
   }
 
   private writeDropped(): void {
