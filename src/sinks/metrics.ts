@@ -66,6 +66,27 @@ class ByStatusClass {
   }
 }
 
+/**
+ * Registers counters whose values live in plain fields (see the header comment): at each
+ * scrape the counter is reset and `fill` adds the running totals.
+ */
+function scrapedCounter(registry: Registry) {
+  return (name: string, help: string, labelNames: string[], fill: (add: (labels: Record<string, string>, n: number) => void) => void): void => {
+    new Counter({
+      name, help, labelNames, registers: [registry],
+      collect() {
+        this.reset();
+        fill((labels, n) => this.inc(labels, n));
+      },
+    });
+  };
+}
+
+/** Adds one to `key`'s count. */
+function bump(counts: Map<string, number>, key: string): void {
+  counts.set(key, (counts.get(key) ?? 0) + 1);
+}
+
 function packageVersion(): string {
   try {
     return (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
@@ -115,80 +136,35 @@ export class BitsgateMetrics implements ObservationSink {
     });
     // Counters below: reset, then the running totals, at every scrape. Totals only grow, so
     // what Prometheus sees is a normal monotonic counter.
-    new Counter({
-      name: 'bitsgate_sessions_created_total', help: 'Upload sessions seen starting', registers: [registry],
-      collect() {
-        this.reset();
-        this.inc(self.sessionsCreatedCount);
-      },
+    const counter = scrapedCounter(registry);
+    counter('bitsgate_sessions_created_total', 'Upload sessions seen starting', [], (add) => add({}, self.sessionsCreatedCount));
+    counter('bitsgate_sessions_total', 'Upload sessions ended, by final state', ['outcome'], (add) => {
+      for (const [outcome, n] of self.outcomes) add({ outcome }, n);
     });
-    new Counter({
-      name: 'bitsgate_sessions_total', help: 'Upload sessions ended, by final state',
-      labelNames: ['outcome'], registers: [registry],
-      collect() {
-        this.reset();
-        for (const [outcome, n] of self.outcomes) this.inc({ outcome }, n);
-      },
+    counter('bitsgate_violations_total', 'Protocol violations detected, by rule', ['code', 'severity'], (add) => {
+      for (const [code, bySeverity] of self.violationCounts) {
+        for (const [severity, n] of bySeverity) add({ code, severity }, n);
+      }
     });
-    new Counter({
-      name: 'bitsgate_violations_total', help: 'Protocol violations detected, by rule',
-      labelNames: ['code', 'severity'], registers: [registry],
-      collect() {
-        this.reset();
-        for (const [code, bySeverity] of self.violationCounts) {
-          for (const [severity, n] of bySeverity) this.inc({ code, severity }, n);
-        }
-      },
+    counter('bitsgate_violations_retracted_total', 'Violations withdrawn after a fleet node rebuilt its view from the stream, by rule', ['code'], (add) => {
+      for (const [code, n] of self.retractedCounts) add({ code }, n);
     });
-    new Counter({
-      name: 'bitsgate_violations_retracted_total', help: 'Violations withdrawn after a fleet node rebuilt its view from the stream, by rule',
-      labelNames: ['code'], registers: [registry],
-      collect() {
-        this.reset();
-        for (const [code, n] of self.retractedCounts) this.inc({ code }, n);
-      },
+    counter('bitsgate_packets_total', 'BITS packets decoded, by type and response status class', ['type', 'status_class'], (add) => {
+      self.packetCounts.forEach((type, status_class, n) => add({ type, status_class }, n));
     });
-    new Counter({
-      name: 'bitsgate_packets_total', help: 'BITS packets decoded, by type and response status class',
-      labelNames: ['type', 'status_class'], registers: [registry],
-      collect() {
-        this.reset();
-        self.packetCounts.forEach((type, status_class, n) => this.inc({ type, status_class }, n));
-      },
+    counter('bitsgate_bytes_total', 'Body bytes relayed, by direction', ['direction'], (add) => {
+      add({ direction: 'request' }, self.requestBytes);
+      add({ direction: 'response' }, self.responseBytes);
     });
-    new Counter({
-      name: 'bitsgate_bytes_total', help: 'Body bytes relayed, by direction',
-      labelNames: ['direction'], registers: [registry],
-      collect() {
-        this.reset();
-        this.inc({ direction: 'request' }, self.requestBytes);
-        this.inc({ direction: 'response' }, self.responseBytes);
-      },
+    counter('bitsgate_exchanges_total', 'HTTP exchanges relayed, by responder and status class', ['responder', 'status_class'], (add) => {
+      self.exchangeCounts.forEach((responder, status_class, n) => add({ responder, status_class }, n));
     });
-    new Counter({
-      name: 'bitsgate_exchanges_total', help: 'HTTP exchanges relayed, by responder and status class',
-      labelNames: ['responder', 'status_class'], registers: [registry],
-      collect() {
-        this.reset();
-        self.exchangeCounts.forEach((responder, status_class, n) => this.inc({ responder, status_class }, n));
-      },
-    });
-    new Counter({
-      name: 'bitsgate_exchange_errors_total',
-      help: 'Exchanges that failed, by reason (e.g. upstream-closed: the upstream closed the connection without answering)',
-      labelNames: ['error'], registers: [registry],
-      collect() {
-        this.reset();
-        for (const [error, n] of self.errorCounts) this.inc({ error }, n);
-      },
-    });
-    new Counter({
-      name: 'bitsgate_injected_faults_total', help: 'Faults the gateway injected (--inject), by action',
-      labelNames: ['action'], registers: [registry],
-      collect() {
-        this.reset();
-        for (const [action, n] of self.injectedCounts) this.inc({ action }, n);
-      },
+    counter('bitsgate_exchange_errors_total',
+      'Exchanges that failed, by reason (e.g. upstream-closed: the upstream closed the connection without answering)', ['error'], (add) => {
+        for (const [error, n] of self.errorCounts) add({ error }, n);
+      });
+    counter('bitsgate_injected_faults_total', 'Faults the gateway injected (--inject), by action', ['action'], (add) => {
+      for (const [action, n] of self.injectedCounts) add({ action }, n);
     });
     this.duration = new Histogram({
       name: 'bitsgate_request_duration_seconds',
@@ -197,13 +173,7 @@ export class BitsgateMetrics implements ObservationSink {
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
       registers: [registry],
     });
-    new Counter({
-      name: 'bitsgate_log_dropped_bytes_total', help: 'Log bytes dropped because stdout could not keep up', registers: [registry],
-      collect() {
-        this.reset();
-        this.inc(logBytesDropped());
-      },
-    });
+    counter('bitsgate_log_dropped_bytes_total', 'Log bytes dropped because stdout could not keep up', [], (add) => add({}, logBytesDropped()));
     new Gauge({
       name: 'bitsgate_dashboard_clients', help: 'Connected dashboard WebSocket clients', registers: [registry],
       collect() {
@@ -237,28 +207,28 @@ export class BitsgateMetrics implements ObservationSink {
         this.states.set(event.session.id, event.session.state);
         break;
       case 'session-ended':
-        this.outcomes.set(event.session.state, (this.outcomes.get(event.session.state) ?? 0) + 1);
+        bump(this.outcomes, event.session.state);
         this.states.set(event.session.id, event.session.state);
         break;
       case 'session-evicted':
-        this.outcomes.set('evicted', (this.outcomes.get('evicted') ?? 0) + 1);
+        bump(this.outcomes, 'evicted');
         this.states.delete(event.session.id);
         break;
       case 'packet':
         this.packetCounts.add(event.packet.kind, event.packet.status);
         break;
       case 'fault-injected':
-        this.injectedCounts.set(event.action, (this.injectedCounts.get(event.action) ?? 0) + 1);
+        bump(this.injectedCounts, event.action);
         break;
       case 'violation': {
         const { code, severity } = event.violation;
         let bySeverity = this.violationCounts.get(code);
         if (bySeverity === undefined) this.violationCounts.set(code, (bySeverity = new Map()));
-        bySeverity.set(severity, (bySeverity.get(severity) ?? 0) + 1);
+        bump(bySeverity, severity);
         break;
       }
       case 'violation-retracted':
-        this.retractedCounts.set(event.violation.code, (this.retractedCounts.get(event.violation.code) ?? 0) + 1);
+        bump(this.retractedCounts, event.violation.code);
         break;
     }
   }
@@ -268,8 +238,7 @@ export class BitsgateMetrics implements ObservationSink {
     this.responseBytes += obs.responseBodyBytes;
     this.exchangeCounts.add(obs.responder ?? 'none', obs.status);
     if (obs.error !== undefined) {
-      const error = errorLabel(obs.error);
-      this.errorCounts.set(error, (this.errorCounts.get(error) ?? 0) + 1);
+      bump(this.errorCounts, errorLabel(obs.error));
     }
     const packet = packetKind(decodeExchange(obs).request);
     this.duration.observe({ packet }, Math.max(0, obs.endedAt - obs.startedAt) / 1000);
