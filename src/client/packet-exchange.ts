@@ -142,8 +142,7 @@ export class PacketExchanger {
         await this.waitOrGiveUp(what, `${reason}${lostAck}`, attempts);
         continue;
       }
-      const ack = decodeAck(res.status, res.headers);
-      const answer = classifyAnswer(kind, res.status, ack.errorCode?.value, ack.errorContext);
+      const { ack, answer } = answerTo(kind, res);
       const failure = `${what} answered ${res.status}${codeText(ack) ? ` (${codeText(ack)})` : ''}`;
       switch (answer.class) {
         case 'ok':
@@ -171,8 +170,7 @@ export class PacketExchanger {
     this.checkAborted();
     try {
       const res = await this.send(build());
-      const ack = decodeAck(res.status, res.headers);
-      return { res, ack, answer: classifyAnswer(PACKET_KINDS[what] ?? 'unknown', res.status, ack.errorCode?.value, ack.errorContext) };
+      return { res, ...answerTo(PACKET_KINDS[what] ?? 'unknown', res) };
     } catch (err) {
       if (!(err instanceof ConnectionLostError)) throw err;
       throw new UploadError(`${what}: connection lost (${err.message})`);
@@ -238,6 +236,12 @@ export class PacketExchanger {
 
 function interrupted(): UploadInterruptedError {
   return new UploadInterruptedError('interrupted');
+}
+
+/** The Ack decoded and classified (src/protocol/answer.ts is the one classifier). */
+function answerTo(kind: AnsweredPacket, res: PacketResponse): { ack: BitsAck; answer: Answer } {
+  const ack = decodeAck(res.status, res.headers);
+  return { ack, answer: classifyAnswer(kind, res.status, ack.errorCode?.value, ack.errorContext) };
 }
 
 export function codeText(ack: BitsAck): string | undefined {
