@@ -15,7 +15,7 @@
  * through onWait, and ends at once when the signal aborts (Ctrl-C).
  */
 import { setTimeout as delay } from 'node:timers/promises';
-import { classifyAnswer, decodeAck, type Answer, type AnsweredPacket, type BitsAck } from '../protocol/index.js';
+import { classifyAnswer, CONTEXT_REMOTE_APPLICATION, decodeAck, type Answer, type AnsweredPacket, type BitsAck } from '../protocol/index.js';
 import type { MisbehaveMode } from './misbehave.js';
 import { ConnectionLostError, PacketTransport, RequestAbortedError, type PacketRequest, type PacketResponse } from './packet-transport.js';
 import type { RetryWindow } from './retry-policy.js';
@@ -142,8 +142,7 @@ export class PacketExchanger {
         await this.waitOrGiveUp(what, `${reason}${lostAck}`, attempts);
         continue;
       }
-      const ack = decodeAck(res.status, res.headers);
-      const answer = classifyAnswer(kind, res.status, ack.errorCode?.value, ack.errorContext);
+      const { ack, answer } = answerTo(kind, res);
       const failure = `${what} answered ${res.status}${codeText(ack) ? ` (${codeText(ack)})` : ''}`;
       switch (answer.class) {
         case 'ok':
@@ -171,8 +170,7 @@ export class PacketExchanger {
     this.checkAborted();
     try {
       const res = await this.send(build());
-      const ack = decodeAck(res.status, res.headers);
-      return { res, ack, answer: classifyAnswer(PACKET_KINDS[what] ?? 'unknown', res.status, ack.errorCode?.value, ack.errorContext) };
+      return { res, ...answerTo(PACKET_KINDS[what] ?? 'unknown', res) };
     } catch (err) {
       if (!(err instanceof ConnectionLostError)) throw err;
       throw new UploadError(`${what}: connection lost (${err.message})`);
@@ -240,6 +238,12 @@ function interrupted(): UploadInterruptedError {
   return new UploadInterruptedError('interrupted');
 }
 
+/** The Ack decoded and classified (src/protocol/answer.ts is the one classifier). */
+function answerTo(kind: AnsweredPacket, res: PacketResponse): { ack: BitsAck; answer: Answer } {
+  const ack = decodeAck(res.status, res.headers);
+  return { ack, answer: classifyAnswer(kind, res.status, ack.errorCode?.value, ack.errorContext) };
+}
+
 export function codeText(ack: BitsAck): string | undefined {
   const c = ack.errorCode;
   return c ? `${c.hex}${c.name ? ' ' + c.name : ''}` : undefined;
@@ -247,7 +251,7 @@ export function codeText(ack: BitsAck): string | undefined {
 
 function fatalHint(status: number, ack: BitsAck): string {
   const name = ack.errorCode?.name;
-  if (ack.errorContext === 0x7) return `the server application failed (context 0x7); ${status} is fatal for it (§6)`;
+  if (ack.errorContext === CONTEXT_REMOTE_APPLICATION) return `the server application failed (context 0x7); ${status} is fatal for it (§6)`;
   if (name === 'BG_E_TOO_LARGE' || status === 413) return "the file exceeds the server's upload limit";
   if (status === 403) return 'the server refuses uploads to this path';
   if (status === 501) return 'uploads are not enabled for this URL on the server';

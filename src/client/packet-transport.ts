@@ -65,8 +65,6 @@ export class PacketTransport {
   private readonly idleTimeoutMs: number;
   private readonly maxResponseBytes: number;
   private readonly extraHeaders: HeaderList;
-  /** Requests sent, for the summary line. */
-  sent = 0;
 
   constructor(options: TransportOptions = {}) {
     this.idleTimeoutMs = options.idleTimeoutMs ?? 60_000;
@@ -87,7 +85,6 @@ export class PacketTransport {
   }
 
   send(packet: PacketRequest, signal?: AbortSignal): Promise<PacketResponse> {
-    this.sent++;
     return new Promise<PacketResponse>((resolve, reject) => {
       let settled = false;
       let connected = false;

@@ -18,7 +18,7 @@ function scaleBytes(n: number): { v: number; unit: number } {
 }
 
 /** For a progress bar: a fixed number of decimals, so the line does not jump. */
-export function formatBytes(n: number): string {
+function formatBytes(n: number): string {
   const { v, unit } = scaleBytes(n);
   return unit === 0 ? `${Math.round(n)} B` : `${v.toFixed(v < 10 ? 2 : 1)} ${BYTE_UNITS[unit]}`;
 }

@@ -451,7 +451,7 @@ function describe(r: Exchange): string {
  * A file name as a header value: printable ASCII stays, anything else (non-ASCII letters,
  * control characters) is percent-encoded as UTF-8, so no name can break the head.
  */
-export function headerSafe(name: string): string {
+function headerSafe(name: string): string {
   return name.replace(/[^\x20-\x7e]|%/gu, (c) => {
     try {
       return encodeURIComponent(c);

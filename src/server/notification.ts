@@ -63,7 +63,7 @@ export async function notifyApplication(cfg: NotificationConfig, job: NotifyJob)
 }
 
 /** The application's URL with the upload's query string passed on. */
-export function appUrl(base: string, query: string): string {
+function appUrl(base: string, query: string): string {
   if (query === '' || query === '?') return base;
   const q = query.startsWith('?') ? query.slice(1) : query;
   return base.includes('?') ? `${base}&${q}` : `${base}?${q}`;

@@ -108,8 +108,9 @@ export async function fragment(ctx: PacketContext, session: UploadSession): Prom
   const { config, req, res, bits } = ctx;
   const ack = { sessionId: session.id };
   if (session.ended) return sendError(req, res, 500, ERROR_CODES.BG_E_SESSION_NOT_FOUND, ack);
+  // The decoder sets range only when S <= E < T holds; a bad Content-Range leaves it unset.
   const range = bits.range;
-  if (!range || range.start > range.end || range.end >= range.total) {
+  if (!range) {
     return sendError(req, res, 400, ERROR_CODES.E_INVALIDARG, ack);
   }
   // BITS supports identity only; the decoder reports any other Content-Encoding.

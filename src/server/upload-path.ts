@@ -22,7 +22,7 @@ export type UploadPathResult =
 
 const MAX_URL_PATH = 2048;
 /** NAME_MAX of ext4, XFS, btrfs…: 255 BYTES per component (85 `☃` fit, 86 do not). */
-export const MAX_SEGMENT_BYTES = 255;
+const MAX_SEGMENT_BYTES = 255;
 /** PATH_MAX on Linux, in bytes, for the whole absolute destination (terminating NUL included). */
 const MAX_ABSOLUTE_BYTES = 4095;
 

@@ -1,34 +1,21 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startApp } from '../../src/app.js';
 import { uploadFile } from '../../src/client/index.js';
+import { startRecordingApp } from '../recording-app.js';
 
 // Issue 4: `analyze` replays what the gateway recorded, end to end, and reaches the same
 // verdicts as the live tracker did.
-const dirs: string[] = [];
+const cleanups: Array<() => Promise<void>> = [];
 afterAll(async () => {
-  for (const d of dirs) await rm(d, { recursive: true, force: true });
+  for (const c of cleanups) await c();
 });
 
 describe('record with the gateway, analyze offline', () => {
   it('bitsgate analyze --json on a live recording reports the same sessions and violations as the live tracker', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'bitsgate-rec-'));
-    dirs.push(dir);
-    const record = join(dir, 'traffic.ndjson');
-    const app = await startApp({
-      logger: pino({ level: 'silent' }),
-      listen: { host: '127.0.0.1', port: 0 },
-      dashboard: false,
-      embedded: { root: join(dir, 'root'), replyMode: 'sha256', replyPrefix: '/reply/' },
-      record,
-    });
-    const file = join(dir, 'payload.bin');
-    await writeFile(file, Buffer.alloc(150_000, 7));
-    const base = app.gateway.url;
+    const { record, file, app, base, cleanup } = await startRecordingApp('bitsgate-rec-', Buffer.alloc(150_000, 7));
+    cleanups.push(cleanup);
     const runs = [
       await uploadFile({ url: `${base}/uploads/ok.bin`, file, fragmentSize: 40_000 }),
       await uploadFile({ url: `${base}/uploads/early.bin`, file, fragmentSize: 40_000, misbehave: 'close-early' }),

@@ -1,18 +1,16 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import pino from 'pino';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import { startApp } from '../../src/app.js';
 import { uploadFile } from '../../src/client/index.js';
 import { command as analyze } from '../../src/commands/analyze.js';
 import { command as exportCommand } from '../../src/commands/export.js';
 import { harProblems } from './har-schema.js';
 import { captureOutput, type CommandOutput } from '../command-output.js';
+import { startRecordingApp } from '../recording-app.js';
 
-const dirs: string[] = [];
+const cleanups: Array<() => Promise<void>> = [];
 afterAll(async () => {
-  for (const d of dirs) await rm(d, { recursive: true, force: true });
+  for (const c of cleanups) await c();
 });
 afterEach(() => vi.restoreAllMocks());
 
@@ -22,19 +20,8 @@ function run(cmd: typeof analyze, args: string[]): Promise<CommandOutput> {
 
 describe('HAR round trip', () => {
   it('recording -> HAR -> analyze gives the same verdicts as analysing the recording', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'bitsgate-har-rt-'));
-    dirs.push(dir);
-    const record = join(dir, 'traffic.ndjson');
-    const app = await startApp({
-      logger: pino({ level: 'silent' }),
-      listen: { host: '127.0.0.1', port: 0 },
-      dashboard: false,
-      embedded: { root: join(dir, 'root'), replyMode: 'sha256', replyPrefix: '/reply/' },
-      record,
-    });
-    const file = join(dir, 'payload.bin');
-    await writeFile(file, Buffer.alloc(100_000, 3));
-    const base = app.gateway.url;
+    const { dir, record, file, app, base, cleanup } = await startRecordingApp('bitsgate-har-rt-', Buffer.alloc(100_000, 3));
+    cleanups.push(cleanup);
     await uploadFile({ url: `${base}/uploads/ok.bin`, file, fragmentSize: 30_000 });
     await uploadFile({ url: `${base}/reply/ok.bin`, file, fragmentSize: 30_000 });
     for (const misbehave of ['close-early', 'skip-reply', 'gap', 'unknown-session', 'double-close'] as const) {

@@ -10,8 +10,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { command as serveCommand } from '../../src/commands/serve.js';
 import { checkReplyPrefix, startBitsServer } from '../../src/server/index.js';
 import { UsageError } from '../../src/util/option-values.js';
-import { GUID, listFiles, sha256, startFixture, type Fixture } from './helpers.js';
-import { bits, buildRequest, RawConnection, type RawResponse } from './raw-http.js';
+import { createSession, fragmentPacket, listFiles, sessionPacket, sha256, startFixture, type Fixture } from './helpers.js';
+import { buildRequest, RawConnection, type RawResponse } from './raw-http.js';
 
 let fx: Fixture | undefined;
 const open: RawConnection[] = [];
@@ -28,30 +28,12 @@ async function conn(): Promise<RawConnection> {
   return c;
 }
 
-async function create(c: RawConnection, target: string): Promise<string> {
-  const r = await c.request(bits(target, [['BITS-Packet-Type', 'Create-Session'], ['BITS-Supported-Protocols', GUID], ['Content-Length', '0']]));
-  expect(r.status).toBe(200);
-  return r.get('BITS-Session-Id')!;
-}
-
-function fragment(target: string, sid: string, start: number, body: Buffer, total: number): Buffer {
-  return bits(target, [
-    ['BITS-Packet-Type', 'Fragment'],
-    ['BITS-Session-Id', sid],
-    ['Content-Range', `bytes ${start}-${start + body.length - 1}/${total}`],
-  ], body);
-}
-
-function close(target: string, sid: string): Buffer {
-  return bits(target, [['BITS-Packet-Type', 'Close-Session'], ['BITS-Session-Id', sid], ['Content-Length', '0']]);
-}
-
 /** Uploads `data` in two fragments; returns the two Acks and the session id. */
 async function uploadTwoFragments(c: RawConnection, target: string, data: Buffer): Promise<{ sid: string; first: RawResponse; last: RawResponse }> {
-  const sid = await create(c, target);
+  const sid = await createSession(c, target);
   const half = Math.floor(data.length / 2);
-  const first = await c.request(fragment(target, sid, 0, data.subarray(0, half), data.length));
-  const last = await c.request(fragment(target, sid, half, data.subarray(half), data.length));
+  const first = await c.request(fragmentPacket(target, sid, 0, data.subarray(0, half), data.length));
+  const last = await c.request(fragmentPacket(target, sid, half, data.subarray(half), data.length));
   return { sid, first, last };
 }
 
@@ -83,7 +65,7 @@ describe('replyPrefix with replyMode sha256', () => {
     const reply = await c.request(buildRequest('GET', new URL(replyUrl).pathname, []));
     expect(reply.status).toBe(200);
     expect(reply.body.toString('utf8')).toBe(`${sha256(data)}\n`);
-    const closed = await c.request(close('/reply/job.bin', sid));
+    const closed = await c.request(sessionPacket('/reply/job.bin', 'Close-Session', sid));
     expect(closed.status).toBe(200);
     expect(closed.headers).toEqual([['BITS-Packet-Type', 'Ack'], ['BITS-Session-Id', sid], ['Content-Length', '0']]);
     expect(await fs.readFile(path.join(fx.root, 'reply', 'job.bin'))).toEqual(data);
@@ -103,7 +85,7 @@ describe('replyPrefix with replyMode sha256', () => {
       ['BITS-Received-Content-Range', String(data.length)],
       ['Content-Length', '0'],
     ]);
-    const closed = await c.request(close('/uploads/plain.bin', sid));
+    const closed = await c.request(sessionPacket('/uploads/plain.bin', 'Close-Session', sid));
     expect(closed.status).toBe(200);
     expect(closed.get('BITS-Error-Code')).toBeUndefined();
     expect(await fs.readFile(path.join(fx.root, 'uploads', 'plain.bin'))).toEqual(data);
@@ -115,14 +97,14 @@ describe('replyPrefix with replyMode sha256', () => {
     const c = await conn();
     const a = Buffer.from('aaaa');
     const b = Buffer.from('bbbbbb');
-    const sa = await create(c, '/reply/a.bin');
-    const sb = await create(c, '/plain/b.bin');
-    const ra = await c.request(fragment('/reply/a.bin', sa, 0, a, a.length));
-    const rb = await c.request(fragment('/plain/b.bin', sb, 0, b, b.length));
+    const sa = await createSession(c, '/reply/a.bin');
+    const sb = await createSession(c, '/plain/b.bin');
+    const ra = await c.request(fragmentPacket('/reply/a.bin', sa, 0, a, a.length));
+    const rb = await c.request(fragmentPacket('/plain/b.bin', sb, 0, b, b.length));
     expect(ra.get('BITS-Reply-URL')).toMatch(REPLY_URL);
     expect(rb.get('BITS-Reply-URL')).toBeUndefined();
-    expect((await c.request(close('/plain/b.bin', sb))).status).toBe(200);
-    expect((await c.request(close('/reply/a.bin', sa))).status).toBe(200);
+    expect((await c.request(sessionPacket('/plain/b.bin', 'Close-Session', sb))).status).toBe(200);
+    expect((await c.request(sessionPacket('/reply/a.bin', 'Close-Session', sa))).status).toBe(200);
     expect(await listFiles(fx.root)).toEqual([path.join('plain', 'b.bin'), path.join('reply', 'a.bin')]);
   });
 
@@ -130,8 +112,8 @@ describe('replyPrefix with replyMode sha256', () => {
     fx = await startFixture({ replyMode: 'sha256', replyPrefix: '/reply/' });
     const c = await conn();
     const finalAck = async (target: string) => {
-      const sid = await create(c, target);
-      const r = await c.request(fragment(target, sid, 0, Buffer.from('x'), 1));
+      const sid = await createSession(c, target);
+      const r = await c.request(fragmentPacket(target, sid, 0, Buffer.from('x'), 1));
       expect(r.status).toBe(200);
       return r.get('BITS-Reply-URL');
     };
@@ -147,16 +129,16 @@ describe('replyPrefix with replyMode sha256', () => {
   it('without a prefix every URL is upload-reply (unchanged behaviour)', async () => {
     fx = await startFixture({ replyMode: 'sha256' });
     const c = await conn();
-    const sid = await create(c, '/anywhere/f.bin');
-    const r = await c.request(fragment('/anywhere/f.bin', sid, 0, Buffer.from('zz'), 2));
+    const sid = await createSession(c, '/anywhere/f.bin');
+    const r = await c.request(fragmentPacket('/anywhere/f.bin', sid, 0, Buffer.from('zz'), 2));
     expect(r.get('BITS-Reply-URL')).toMatch(REPLY_URL);
   });
 
   it('with replyMode none a prefix changes nothing: no reply anywhere', async () => {
     fx = await startFixture({ replyMode: 'none', replyPrefix: '/reply/' });
     const c = await conn();
-    const sid = await create(c, '/reply/f.bin');
-    const r = await c.request(fragment('/reply/f.bin', sid, 0, Buffer.from('zz'), 2));
+    const sid = await createSession(c, '/reply/f.bin');
+    const r = await c.request(fragmentPacket('/reply/f.bin', sid, 0, Buffer.from('zz'), 2));
     expect(r.status).toBe(200);
     expect(r.get('BITS-Reply-URL')).toBeUndefined();
   });
