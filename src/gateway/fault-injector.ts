@@ -113,11 +113,8 @@ export class FaultInjector {
       return;
     }
     // Read the whole body first: the client then reads the answer on a connection still in step.
+    // Counted by the listener's total (ex.request): every byte read here is consumed.
     if (req.expectContinue) res.writeContinue();
-    ex.request = undefined; // counted here per chunk, not from the listener's total
-    req.on('data', (chunk: Buffer) => {
-      ex.requestBodyBytes += chunk.length;
-    });
     req.once('end', reply);
     req.resume();
   }
