@@ -19,16 +19,14 @@ import { pipeline, Transform, type TransformCallback } from 'node:stream';
 import type { InjectionDecision, InjectionPolicy } from '../inject/registry.js';
 import type { InjectionAction } from '../inject/rule.js';
 import type { HeaderList } from '../observation.js';
-import { type BitsRequest, decodeRequest, formatHex } from '../protocol/index.js';
+import { ERROR_CONTEXT_SERVER, formatErrorContext, formatHresult } from '../protocol/encode.js';
+import { type BitsRequest, decodeRequest } from '../protocol/index.js';
 import type { Exchange } from './exchange.js';
 import { clientResponseHeaders } from './hop-by-hop.js';
 import type { Http1Request, Http1Response } from './http1/types.js';
 
 /** Error reasons observed on injected failures (stable, bounded: they are metric labels). */
 export const INJECTED_ERRORS = { reset: 'injected-reset', dropAck: 'injected-drop-ack' } as const;
-
-/** BITS-Error-Context when a rule gives a code and no context: the BITS server extension (0x5), as IIS sends. */
-const DEFAULT_CONTEXT = 0x5;
 
 export class FaultInjector {
   constructor(
@@ -115,11 +113,8 @@ export class FaultInjector {
       return;
     }
     // Read the whole body first: the client then reads the answer on a connection still in step.
+    // Counted by the listener's total (ex.request): every byte read here is consumed.
     if (req.expectContinue) res.writeContinue();
-    ex.request = undefined; // counted here per chunk, not from the listener's total
-    req.on('data', (chunk: Buffer) => {
-      ex.requestBodyBytes += chunk.length;
-    });
     req.once('end', reply);
     req.resume();
   }
@@ -199,10 +194,11 @@ export function ackHeaders(action: InjectionAction & { kind: 'answer' }, packet:
     if (packet.sessionId !== undefined) h.push(['BITS-Session-Id', packet.sessionId]);
   }
   if (action.code !== undefined) {
-    h.push(['BITS-Error-Code', formatHex(action.code)]);
-    h.push(['BITS-Error-Context', '0x' + (action.context ?? DEFAULT_CONTEXT).toString(16).toUpperCase()]);
+    // A code without a context gets the BITS server extension's (0x5), as IIS sends.
+    h.push(['BITS-Error-Code', formatHresult(action.code)]);
+    h.push(['BITS-Error-Context', formatErrorContext(action.context ?? ERROR_CONTEXT_SERVER)]);
   } else if (action.context !== undefined) {
-    h.push(['BITS-Error-Context', '0x' + action.context.toString(16).toUpperCase()]);
+    h.push(['BITS-Error-Context', formatErrorContext(action.context)]);
   }
   if (action.range !== undefined && action.range !== 'server') h.push(['BITS-Received-Content-Range', String(action.range.end + 1)]);
   h.push(['Content-Length', '0']);

@@ -56,6 +56,7 @@ import { pipeline } from 'node:stream';
 import httpProxy from 'http-proxy';
 import type { InjectionPolicy } from '../inject/registry.js';
 import type { ExchangeStart, HeaderList, Observation, ObservationSink } from '../observation.js';
+import { headerValue } from '../protocol/index.js';
 import { Exchange } from './exchange.js';
 import { FaultInjector } from './fault-injector.js';
 import { clientResponseHeaders, plainAddress, upstreamRequestGroups } from './hop-by-hop.js';
@@ -266,7 +267,7 @@ export class Forwarder {
     conn.activeRes = res;
     if (this.draining) res.closeAfter();
     const absoluteAuthority = absoluteFormAuthority(req.url);
-    const clientHost = firstHost(req.headerList);
+    const clientHost = headerValue(req.headerList, 'host');
     const route = this.routes.resolve(absoluteAuthority ?? clientHost);
     if (!route.ok || (conn.upstream !== undefined && conn.upstream !== route.upstream)) {
       this.failExchange(conn, ex, res, route.ok ? { error: 'misdirected', status: 421 } : route);
@@ -611,9 +612,4 @@ function replaceHost(headers: Array<[string, string | string[]]>, authority: str
   const at = headers.findIndex(([name]) => name.length === 4 && name.toLowerCase() === 'host');
   if (at >= 0) headers[at] = [headers[at]![0], authority];
   else headers.unshift(['Host', authority]);
-}
-
-function firstHost(headers: HeaderList): string | undefined {
-  for (const [name, value] of headers) if (name.length === 4 && name.toLowerCase() === 'host') return value.trim();
-  return undefined;
 }

@@ -4,6 +4,9 @@ export type SinkErrorHandler = (err: unknown, phase: 'start' | 'observation' | '
 
 const START = 0;
 const OBSERVATION = 1;
+const CLOSED = 2;
+
+type Entry = ExchangeStart | Observation | ConnectionClosed;
 
 /**
  * Hands exchange starts and observations to every sink, off the response path: the gateway
@@ -11,8 +14,10 @@ const OBSERVATION = 1;
  * setImmediate per batch, in the check phase, after every socket callback of the turn).
  * So a slow sink (a log line, the tracker, a dashboard fan-out) never runs inside a
  * response's `finish` and can never delay the next response's bytes; it costs the batch,
- * once. Starts and observations share the one queue, so every sink still sees them in the
- * order they happened (the tracker's close-while-busy check depends on it).
+ * once. Starts, observations and connection closes share the one queue, so every sink
+ * still sees them in the order they happened (the tracker's close-while-busy check, and its
+ * lost-Close-Ack check, which needs a connection's close after that connection's last
+ * observation, depend on it).
  *
  * Each sink is isolated: a throwing sink (a bug in the tracker, a full disk under the
  * recorder) must never break forwarding or starve the other sinks.
@@ -21,9 +26,9 @@ export class SinkFanout implements ObservationSink {
   // Two parallel arrays rather than an entry object per exchange; swapped with the spares
   // on each drain so the steady state allocates nothing.
   private kinds: number[] = [];
-  private items: Array<ExchangeStart | Observation> = [];
+  private items: Entry[] = [];
   private spareKinds: number[] = [];
-  private spareItems: Array<ExchangeStart | Observation> = [];
+  private spareItems: Entry[] = [];
   private scheduled = false;
   private readonly wantsStarts: boolean;
   private readonly drainTask = (): void => this.drain();
@@ -53,7 +58,11 @@ export class SinkFanout implements ObservationSink {
     while (this.items.length > 0) this.drain();
   }
 
-  private enqueue(kind: number, item: ExchangeStart | Observation): void {
+  onConnectionClosed(closed: ConnectionClosed): void {
+    this.enqueue(CLOSED, closed);
+  }
+
+  private enqueue(kind: number, item: Entry): void {
     this.kinds.push(kind);
     this.items.push(item);
     if (!this.scheduled) {
@@ -70,8 +79,10 @@ export class SinkFanout implements ObservationSink {
     this.kinds = this.spareKinds;
     this.items = this.spareItems;
     for (let i = 0; i < items.length; i++) {
-      if (kinds[i] === START) this.deliverStart(items[i] as ExchangeStart);
-      else this.deliverObservation(items[i] as Observation);
+      const kind = kinds[i];
+      if (kind === START) this.deliverStart(items[i] as ExchangeStart);
+      else if (kind === OBSERVATION) this.deliverObservation(items[i] as Observation);
+      else this.deliverClosed(items[i] as ConnectionClosed);
     }
     kinds.length = 0;
     items.length = 0;
@@ -100,7 +111,7 @@ export class SinkFanout implements ObservationSink {
     }
   }
 
-  onConnectionClosed(closed: ConnectionClosed): void {
+  private deliverClosed(closed: ConnectionClosed): void {
     for (const sink of this.sinks) {
       if (!sink.onConnectionClosed) continue;
       try {

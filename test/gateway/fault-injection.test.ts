@@ -73,6 +73,8 @@ describe('fault injection: answers without forwarding', () => {
     const obs = await sink.waitFor(4);
     expect(obs[2]!.injected).toEqual({ id: 'inj-1', rule: 'fragment#2: status=503 code=0x80004005', action: 'answer' });
     expect(obs[2]!.responder).toBe('gateway');
+    // The answered Fragment's body was read (and discarded) in full before the answer.
+    expect(obs[2]!.requestBodyBytes).toBe(1000);
     expect(obs.filter((o) => o.injected).length).toBe(1);
   });
 

@@ -26,10 +26,10 @@ async function setup() {
 }
 
 describe('client half-close before a request body is complete', () => {
-  it('pipelined Ping then a POST without its body, then FIN: the Ping is answered, the POST gets 400 at once', async () => {
+  it('pipelined Ping then a Fragment without its body, then FIN: the Ping is answered, the Fragment gets 400 at once', async () => {
     const sink = await setup();
     const c = await fx.client();
-    c.socket.end(Buffer.concat([PING, Buffer.from('POST /b.bin HTTP/1.1\r\nHost: files.example.com\r\nContent-Length: 5\r\n\r\n')]));
+    c.socket.end(Buffer.concat([PING, bitsPost('/b.bin', [['BITS-Packet-Type', 'Fragment'], ['Content-Length', '5']])]));
     // Event-driven: both answers and the close, well before the 30 s upstream timeout.
     await c.responsesAfter(2, 2_000);
     expect(await c.waitClosed(2_000)).toBe(true);
@@ -38,7 +38,7 @@ describe('client half-close before a request body is complete', () => {
     expect(obs[0]).toMatchObject({ method: 'BITS_POST', url: '/a.bin', status: 200, responder: 'upstream' });
     expect(obs[0]!.error).toBeUndefined();
     expect(obs[1]).toMatchObject({
-      method: 'POST', url: '/b.bin', status: 400, responder: 'gateway', error: 'truncated-body', requestBodyBytes: 0,
+      method: 'BITS_POST', url: '/b.bin', status: 400, responder: 'gateway', error: 'truncated-body', requestBodyBytes: 0,
     });
     // The upstream only ever received the Ping in full.
     expect(fx.upstream!.requests.map((r) => r.url)).toEqual(['/a.bin']);

@@ -81,6 +81,19 @@ describe('SinkFanout', () => {
     expect(fan.pending).toBe(0);
   });
 
+  it('a connection close reaches the sinks after the observations queued before it (the tracker reads a lost Close Ack from that order)', async () => {
+    const seen: string[] = [];
+    const fan = new SinkFanout([{
+      onObservation: (o) => seen.push(`obs ${o.id}`),
+      onConnectionClosed: (c) => seen.push(`closed ${c.connectionId}`),
+    }]);
+    // The forwarder's order when a client connection closes: the last exchange's observation, then the close.
+    fan.onObservation(obs(1));
+    fan.onConnectionClosed({ connectionId: 1, at: 2 });
+    await new Promise((r) => setImmediate(r));
+    expect(seen).toEqual(['obs 1', 'closed 1']);
+  });
+
   it('flush() delivers what is queued at once (shutdown)', () => {
     const seen: number[] = [];
     const fan = new SinkFanout([{ onObservation: (o) => seen.push(o.id) }]);

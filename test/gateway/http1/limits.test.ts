@@ -197,11 +197,11 @@ describe('HTTP/1.1 listener: limits and timeouts', () => {
       setTimeout(() => { res.writeHead(200, [['Content-Length', '2']]); res.end(Buffer.from('ok')); }, 30);
     });
     const c = await open();
-    c.socket.end('BITS_POST /a HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\nPOST /b HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n');
+    c.socket.end('BITS_POST /a HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\nBITS_POST /b HTTP/1.1\r\nHost: a\r\nBITS-Packet-Type: Fragment\r\nContent-Length: 5\r\n\r\n');
     await c.untilEnded(2_000);
     expect(c.text).toBe('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok' + errorBytes(400, 'Bad Request', 'truncated-body'));
     expect(handled).toBe(2);
-    expect(fx.srv.rejects).toMatchObject([{ status: 400, reason: 'truncated-body', method: 'POST', url: '/b' }]);
+    expect(fx.srv.rejects).toMatchObject([{ status: 400, reason: 'truncated-body', method: 'BITS_POST', url: '/b' }]);
   });
 
   it('emits res close when the client resets the connection while the handler is still working', async () => {
