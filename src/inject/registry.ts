@@ -9,9 +9,9 @@
  * - the sessions a `forget-session` rule has forgotten.
  */
 import type { Observation } from '../observation.js';
-import { type BitsRequest, decodeExchange } from '../protocol/index.js';
+import { type BitsRequest, decodeExchange, ERROR_CODES } from '../protocol/index.js';
 import { compileUrlGlob, normalizeAddress, requestPath, sessionKey } from './match.js';
-import { type InjectionAction, type InjectionRule, SESSION_NOT_FOUND_CODE } from './rule.js';
+import type { InjectionAction, InjectionRule } from './rule.js';
 
 export type InjectionOrigin = 'cli' | 'config' | 'control' | 'check-client';
 
@@ -142,7 +142,7 @@ export class InjectionRegistry implements InjectionPolicy {
 
   /** `range=server` (or a 416 with no range) becomes the range the session's last Ack acknowledged. */
   private resolve(action: InjectionAction, sid: string | undefined): InjectionAction {
-    if (action.kind === 'forget-session') return { kind: 'answer', status: 500, code: SESSION_NOT_FOUND_CODE };
+    if (action.kind === 'forget-session') return { kind: 'answer', status: 500, code: ERROR_CODES.BG_E_SESSION_NOT_FOUND };
     if (action.kind !== 'answer') return action;
     if (action.range === 'server' || (action.range === undefined && action.status === 416)) {
       const offset = sid !== undefined ? this.acked.get(sid) ?? 0 : 0;

@@ -10,7 +10,7 @@
  * Errors name the rule and the 0-based column of the offending word, so a typo in a long
  * command line or config file is found at once.
  */
-import { parseErrorCode } from '../protocol/index.js';
+import { parseErrorCode, parseErrorContext } from '../protocol/index.js';
 import { type InjectionAction, type InjectionRule, type PacketSelector, SELECTOR_WORDS, selectorWord } from './rule.js';
 
 export class InjectionRuleError extends Error {
@@ -153,9 +153,9 @@ function parseAction(text: string, kind: string, fields: Map<string, Word & { va
       }
       const context = fields.get('context');
       if (context) {
-        const r = parseErrorCode(context.value);
-        if (!r.ok) throw new InjectionRuleError(text, valueAt(context), r.reason.replace('error code', 'error context'));
-        a.context = r.value.value;
+        const r = parseErrorContext(context.value);
+        if (!r.ok) throw new InjectionRuleError(text, valueAt(context), r.reason);
+        a.context = r.value;
       }
       const range = fields.get('range');
       if (range) a.range = parseRange(text, range);

@@ -41,9 +41,6 @@ export interface InjectionRule {
   probability?: number;
 }
 
-/** The BITS-Error-Code a forgotten session is answered with (BG_E_SESSION_NOT_FOUND). */
-export const SESSION_NOT_FOUND_CODE = 0x8020001f;
-
 /** Selector words of the grammar and the packet types they name. */
 export const SELECTOR_WORDS: Readonly<Record<string, PacketSelector>> = {
   ping: 'ping',
