@@ -7,7 +7,7 @@
  */
 import { sessionKey } from '../../inject/match.js';
 import type { Observation } from '../../observation.js';
-import { classifyAnswer, decodeExchange, type AnswerClass, type ByteRange, type PacketType } from '../../protocol/index.js';
+import { classifyAnswer, decodeExchange, formatHex, PACKET_TYPE_NAMES, type AnswerClass, type ByteRange, type PacketType } from '../../protocol/index.js';
 
 export interface ClientStep {
   obs: Observation;
@@ -60,15 +60,7 @@ export function clientStep(obs: Observation): ClientStep {
   return step;
 }
 
-const NAMES: Readonly<Record<string, string>> = {
-  ping: 'Ping',
-  'create-session': 'Create-Session',
-  fragment: 'Fragment',
-  'close-session': 'Close-Session',
-  'cancel-session': 'Cancel-Session',
-  unknown: 'an unknown packet',
-  ack: 'an Ack',
-};
+const NAMES: Readonly<Record<string, string>> = { ...PACKET_TYPE_NAMES, unknown: 'an unknown packet', ack: 'an Ack' };
 
 /** `Fragment 0-4095/10000`, `Close-Session`, `GET /reply/x`: for reasons. */
 export function describeStep(step: ClientStep): string {
@@ -80,7 +72,7 @@ export function describeStep(step: ClientStep): string {
 /** How the answer reached the client: `no answer`, `200`, `416 (BITS-Received-Content-Range 4096)`. */
 export function describeAnswer(step: ClientStep): string {
   if (step.status === undefined) return 'no answer';
-  const code = step.errorCode !== undefined && step.errorCode !== 0 ? ` 0x${step.errorCode.toString(16).toUpperCase().padStart(8, '0')}` : '';
+  const code = step.errorCode !== undefined && step.errorCode !== 0 ? ` ${formatHex(step.errorCode)}` : '';
   return `${step.status}${code}`;
 }
 
