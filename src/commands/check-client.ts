@@ -17,7 +17,8 @@ import { buildReport, printable, resultLine, summaryLines, type ClientSuiteRepor
 import type { ConformanceMessage } from '../dashboard/messages.js';
 import { GATEWAY_DEFAULTS } from '../gateway/index.js';
 import { createLogger, isLogLevel, LOG_LEVELS, type LogLevel } from '../sinks/logger.js';
-import { type ListenAddress, parseDuration, parseListen, UsageError } from '../util/option-values.js';
+import { type ListenAddress, parseListen, parsePositiveDuration, UsageError } from '../util/option-values.js';
+import { checkRootOption, parseDashboardOptions } from './app-options.js';
 import type { Command } from './command.js';
 import { startupErrorLine } from './startup-errors.js';
 
@@ -197,14 +198,8 @@ export function parseCheckClientArgs(args: string[]): CheckClientOptions {
     },
   });
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
-  if (values.root !== undefined && values.upstream !== undefined) throw new UsageError('--root: only for the embedded server; it cannot go with --upstream');
-  if (values.root === '') throw new UsageError('--root: expected a directory');
-  if (values['no-dashboard'] && (values.dashboard !== undefined || values['dashboard-token'] !== undefined)) {
-    throw new UsageError('--no-dashboard: cannot go with --dashboard or --dashboard-token');
-  }
-  if (values['dashboard-token'] !== undefined && !/^[\x21-\x7e]{16,256}$/.test(values['dashboard-token'])) {
-    throw new UsageError('--dashboard-token: expected 16 to 256 visible ASCII characters');
-  }
+  checkRootOption(values);
+  const { dashboard, dashboardToken } = parseDashboardOptions(values);
   const logLevel = values['log-level'] ?? 'silent';
   if (!isLogLevel(logLevel)) throw new UsageError(`--log-level: expected one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`);
   let cases = CLIENT_CASES.map((c) => c.id);
@@ -218,23 +213,16 @@ export function parseCheckClientArgs(args: string[]): CheckClientOptions {
   }
   const replyPrefix = values['reply-prefix'] ?? CASE_RUNNER_DEFAULTS.replyPrefix;
   if (!/^\/[\x21-\x7e]{0,1000}$/.test(replyPrefix)) throw new UsageError('--reply-prefix: expected a path starting with /');
-  const duration = (name: 'settle' | 'case-timeout', fallback: number) => {
-    const raw = values[name];
-    if (raw === undefined) return fallback;
-    const ms = parseDuration(`--${name}`, raw);
-    if (ms === 0) throw new UsageError(`--${name}: must be more than 0`);
-    return ms;
-  };
   return {
     listen: values.listen !== undefined ? parseListen('--listen', values.listen) : { ...GATEWAY_DEFAULTS.listen },
     ...(values.upstream !== undefined && { upstream: parseUpstreamUrl('--upstream', values.upstream) }),
     ...(values.root !== undefined && { root: values.root }),
     cases,
     replyPrefix,
-    settleMs: duration('settle', CASE_RUNNER_DEFAULTS.settleMs),
-    caseTimeoutMs: duration('case-timeout', CASE_RUNNER_DEFAULTS.caseTimeoutMs),
-    dashboard: values['no-dashboard'] ? false : values.dashboard !== undefined ? parseListen('--dashboard', values.dashboard) : { ...APP_DEFAULTS.dashboard },
-    ...(values['dashboard-token'] !== undefined && { dashboardToken: values['dashboard-token'] }),
+    settleMs: values.settle !== undefined ? parsePositiveDuration('--settle', values.settle) : CASE_RUNNER_DEFAULTS.settleMs,
+    caseTimeoutMs: values['case-timeout'] !== undefined ? parsePositiveDuration('--case-timeout', values['case-timeout']) : CASE_RUNNER_DEFAULTS.caseTimeoutMs,
+    dashboard,
+    ...(dashboardToken !== undefined && { dashboardToken }),
     json: values.json === true,
     logLevel,
   };

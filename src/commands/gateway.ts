@@ -16,6 +16,7 @@ import {
   type ListenAddress, parseBytes, parseInteger, parseListen, parsePositiveDuration, UsageError,
 } from '../util/option-values.js';
 import { WORKER_DEFAULTS, WORKER_SLOT_ENV } from '../workers/messages.js';
+import { checkRootOption, parseDashboardOptions } from './app-options.js';
 import type { Command } from './command.js';
 import { injectionRuleErrorLine, startupErrorLine } from './startup-errors.js';
 import { InjectionRegistry, type InjectionOrigin } from '../inject/registry.js';
@@ -202,19 +203,11 @@ export function parseGatewayArgs(args: string[]): GatewayCommandOptions {
     return raw === undefined ? fallback : parsePositiveDuration(`--${name}`, raw);
   };
   if (values.record === '') throw new UsageError('--record: expected a file name');
-  if (values.root === '') throw new UsageError('--root: expected a directory');
-  if (values.root !== undefined && values.upstream !== undefined) {
-    throw new UsageError('--root: only for the embedded server; it cannot go with --upstream');
-  }
-  if (values['no-dashboard'] && (values.dashboard !== undefined || values['dashboard-token'] !== undefined)) {
-    throw new UsageError('--no-dashboard: cannot go with --dashboard or --dashboard-token');
-  }
+  checkRootOption(values);
   if (values['control-token-file'] !== undefined && !values.control) throw new UsageError('--control-token-file: needs --control');
   if (values['control-token-file'] === '') throw new UsageError('--control-token-file: expected a file name');
   if (values.control && values['no-dashboard']) throw new UsageError('--control: needs the dashboard; it cannot go with --no-dashboard');
-  if (values['dashboard-token'] !== undefined && !/^[\x21-\x7e]{16,256}$/.test(values['dashboard-token'])) {
-    throw new UsageError('--dashboard-token: expected 16 to 256 visible ASCII characters');
-  }
+  const { dashboard, dashboardToken } = parseDashboardOptions(values);
   if (values.fleet !== undefined && !isRedisUrl(values.fleet)) {
     throw new UsageError(`--fleet: expected redis://HOST:PORT[/DB] or rediss://..., got ${JSON.stringify(values.fleet.slice(0, 100))}`);
   }
@@ -237,10 +230,8 @@ export function parseGatewayArgs(args: string[]): GatewayCommandOptions {
     headersTimeoutMs: duration('headers-timeout', GATEWAY_DEFAULTS.headersTimeoutMs),
     bodyTimeoutMs: duration('body-timeout', GATEWAY_DEFAULTS.bodyTimeoutMs),
     forwardedHeaders: !values['no-forwarded-headers'],
-    dashboard: values['no-dashboard']
-      ? false
-      : values.dashboard !== undefined ? parseListen('--dashboard', values.dashboard) : { ...APP_DEFAULTS.dashboard },
-    dashboardToken: values['dashboard-token'],
+    dashboard,
+    dashboardToken,
     dashboardAllowedHosts: (values['dashboard-allowed-host'] ?? []).map((h) => {
       if (!/^[A-Za-z0-9.-]{1,253}$/.test(h)) {
         throw new UsageError(`--dashboard-allowed-host: expected a host name, got ${JSON.stringify(h)}`);
