@@ -95,6 +95,8 @@ describe('bitsgate check-client', () => {
   it('refuses unknown cases and conflicting options (exit 2, one line)', async () => {
     expect(() => parseCheckClientArgs(['--cases', 'baseline,nope'])).toThrow('--cases: expected case ids out of baseline, lost-fragment-ack');
     expect(() => parseCheckClientArgs(['--root', 'x', '--upstream', 'http://127.0.0.1:1'])).toThrow('--root: only for the embedded server');
+    // The embedded server would refuse it at start (a RangeError with a stack): a usage error instead.
+    expect(() => parseCheckClientArgs(['--reply-prefix', '/a/../'])).toThrow('--reply-prefix: has a "." or ".." segment');
     const r = await captureOutput(() => main(['check-client', '--cases', 'nope']));
     expect(r.code).toBe(2);
     expect(r.err.split('\n')[0]).toMatch(/^bitsgate check-client: --cases: expected case ids/);
