@@ -16,17 +16,10 @@ import { exponentialBackoff, RetryWindow } from '../../client/retry-policy.js';
 import { SessionRoute } from '../../client/session-route.js';
 import type { AckSeen, SeenAnswer } from '../../conformance/server/index.js';
 import type { HeaderList } from '../../observation.js';
-import { BITS_METHOD, ERROR_CODES, type AnsweredPacket } from '../../protocol/index.js';
+import { BITS_METHOD, decodeAck, ERROR_CODES, PACKET_TYPE_NAMES, type AnsweredPacket, type BitsAck } from '../../protocol/index.js';
 import { cancelSessionHeaders, pingHeaders } from '../../protocol/encode.js';
-import { decodeAck } from '../../protocol/index.js';
 
-const PACKET_NAMES: Readonly<Record<string, string>> = {
-  ping: 'Ping',
-  'create-session': 'Create-Session',
-  fragment: 'Fragment',
-  'close-session': 'Close-Session',
-  'cancel-session': 'Cancel-Session',
-};
+const PACKET_NAMES: Readonly<Record<string, string>> = PACKET_TYPE_NAMES;
 
 export interface PeerOptions {
   tls?: TransportOptions['tls'];
@@ -96,8 +89,7 @@ export class CheckPeer {
     // A Fragment answered with anything but 0x8020001F went to a live session (one the
     // server should have freed, maybe): it is open again until a Close/Cancel ends it.
     if (kind === 'fragment' && ack.errorCode?.value !== ERROR_CODES.BG_E_SESSION_NOT_FOUND) this.open.set(sessionId, url);
-    const gone = ok || ack.errorCode?.value === ERROR_CODES.BG_E_SESSION_NOT_FOUND;
-    if ((kind === 'close-session' || kind === 'cancel-session') && gone) this.open.delete(sessionId);
+    if ((kind === 'close-session' || kind === 'cancel-session') && sessionEnded(status, ack)) this.open.delete(sessionId);
   }
 
   /**
@@ -115,7 +107,7 @@ export class CheckPeer {
         try {
           const { res } = await exchanger.once('Cancel-Session', () => ({ method: BITS_METHOD, url, headers: cancelSessionHeaders(id) }));
           const ack = decodeAck(res.status, res.headers);
-          if ((res.status >= 200 && res.status < 300) || ack.errorCode?.value === ERROR_CODES.BG_E_SESSION_NOT_FOUND) this.open.delete(id);
+          if (sessionEnded(res.status, ack)) this.open.delete(id);
           else left.push(id);
         } catch {
           left.push(id);
@@ -140,4 +132,9 @@ function exchangerOver(transport: PacketTransport, signal: AbortSignal): PacketE
     noPing: true,
     ping: (): PacketRequest => ({ method: BITS_METHOD, url: new URL('http://unused.invalid/'), headers: pingHeaders() }),
   });
+}
+
+/** A Close/Cancel answered 2xx, or 0x8020001F (the session was already gone): nothing left to cancel. */
+function sessionEnded(status: number, ack: BitsAck): boolean {
+  return (status >= 200 && status < 300) || ack.errorCode?.value === ERROR_CODES.BG_E_SESSION_NOT_FOUND;
 }
