@@ -56,7 +56,7 @@ export function isControlPath(path: string): boolean {
 }
 
 /** Bearer token of the Authorization header only (never a cookie, never the query). */
-export function bearerToken(req: IncomingMessage): string | undefined {
+function bearerToken(req: IncomingMessage): string | undefined {
   const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(req.headers.authorization ?? '');
   return m ? m[1] : undefined;
 }

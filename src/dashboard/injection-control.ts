@@ -11,7 +11,7 @@ import type { InjectionView } from './messages.js';
 /** Rules the dashboard may have live at once: every rule is scanned per request. */
 export const MAX_LIVE_RULES = 100;
 
-export function injectionView(a: ActiveInjection): InjectionView {
+function injectionView(a: ActiveInjection): InjectionView {
   return { id: a.id, rule: a.rule.text, origin: a.origin, fired: a.fired, spent: a.spent, addedAt: a.addedAt };
 }
 

@@ -96,7 +96,7 @@ export function parseInjectionRule(text: string): InjectionRule {
 }
 
 /** The canonical text of a rule (what `rule.text` holds). */
-export function formatInjectionRule(rule: Omit<InjectionRule, 'text'>): string {
+function formatInjectionRule(rule: Omit<InjectionRule, 'text'>): string {
   const out = [selectorWord(rule.packet) + (rule.nth !== undefined ? `#${rule.nth}` : '') + ':', formatAction(rule.action)];
   if (rule.url !== undefined) out.push(`url=${rule.url}`);
   if (rule.client !== undefined) out.push(`client=${rule.client}`);

@@ -55,7 +55,7 @@ export function describeExpected(e: Expectation): string {
   return s;
 }
 
-export function describeSeen(status: number, ack: BitsAck): string {
+function describeSeen(status: number, ack: BitsAck): string {
   let s = String(status);
   if (ack.errorCode) s += ` + ${formatErrorCode(ack.errorCode)}`;
   if (ack.receivedOffset !== undefined) s += ` + BITS-Received-Content-Range ${ack.receivedOffset}`;
