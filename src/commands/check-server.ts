@@ -9,7 +9,6 @@
  * second one exits at once).
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { UploadInterruptedError } from '../client/index.js';
 import { ConnectionLostError, PacketTransport, RequestAbortedError } from '../client/packet-transport.js';
@@ -30,6 +29,7 @@ import { CheckPeer } from './check-server/peer.js';
 import { SCRIPTS } from './check-server/scripts.js';
 import type { RunContext } from './check-server/steps.js';
 import type { Command } from './command.js';
+import { parseClientTls, type ClientTls } from './tls-options.js';
 
 /** The final Ack of an upload-reply waits for the server application (§3): not too short. */
 const DEFAULT_TIMEOUT_MS = 30_000;
@@ -93,17 +93,7 @@ export const command: Command = {
     const replyUrl = values['reply-url'] !== undefined ? parseUpstreamUrl('--reply-url', values['reply-url']) : undefined;
     const timeoutMs = values.timeout !== undefined ? parseDuration('--timeout', values.timeout) : DEFAULT_TIMEOUT_MS;
     if (!(timeoutMs >= 100 && timeoutMs <= 600_000)) throw new UsageError(`--timeout: expected 100ms to 10m, got ${JSON.stringify(values.timeout)}`);
-    let ca: Buffer | undefined;
-    if (values.ca !== undefined) {
-      try {
-        ca = readFileSync(values.ca);
-      } catch (err) {
-        throw new UsageError(`--ca: cannot read ${values.ca}: ${(err as Error).message}`);
-      }
-    }
-    const secure = url.protocol === 'https:' || replyUrl?.protocol === 'https:';
-    if ((ca || values.insecure) && !secure) throw new UsageError('--ca and --insecure are for https:// URLs');
-    const tls = ca || values.insecure ? { ...(ca && { ca }), ...(values.insecure && { insecure: true }) } : undefined;
+    const tls = parseClientTls(values, url.protocol === 'https:' || replyUrl?.protocol === 'https:');
 
     const json = values.json === true;
     const out = (line: string) => process.stdout.write(line + '\n');
@@ -165,7 +155,7 @@ export const command: Command = {
 };
 
 /** A Ping that is not judged: can the server be reached at all? Undefined: yes; else why not. */
-async function probe(url: URL, timeoutMs: number, tls: { ca?: Buffer; insecure?: boolean } | undefined): Promise<string | undefined> {
+async function probe(url: URL, timeoutMs: number, tls: ClientTls | undefined): Promise<string | undefined> {
   const transport = new PacketTransport({ idleTimeoutMs: timeoutMs, ...(tls && { tls }) });
   try {
     await transport.send({ method: BITS_METHOD, url, headers: pingHeaders() });

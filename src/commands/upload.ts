@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import {
   DEFAULT_BACKOFF_MAX_MS,
@@ -17,6 +16,7 @@ import { summaryLine } from '../client/progress.js';
 import { parseUpstreamUrl } from '../config/edge-options.js';
 import { parseBytes, parseDuration, parseInteger, UsageError } from '../util/option-values.js';
 import type { Command } from './command.js';
+import { parseClientTls } from './tls-options.js';
 
 const help = `bitsgate upload URL FILE [options]: upload FILE to URL with the BITS upload protocol
 
@@ -84,15 +84,7 @@ export const command: Command = {
     });
     if (positionals.length !== 2) throw new UsageError('expected URL and FILE');
     const url = parseUpstreamUrl('URL', positionals[0]!);
-    let ca: Buffer | undefined;
-    if (values.ca !== undefined) {
-      try {
-        ca = readFileSync(values.ca);
-      } catch (err) {
-        throw new UsageError(`--ca: cannot read ${values.ca}: ${(err as Error).message}`);
-      }
-    }
-    if ((ca || values.insecure) && url.protocol !== 'https:') throw new UsageError('--ca and --insecure are for https:// URLs');
+    const tls = parseClientTls(values, url.protocol === 'https:');
     const file = positionals[1]!;
     let misbehave: MisbehaveMode | undefined;
     if (values.misbehave !== undefined) {
@@ -140,7 +132,7 @@ export const command: Command = {
         onProgress: display.progress,
         onLog: display.log,
         onWait: display.wait,
-        ...((ca || values.insecure) && { tls: { ...(ca && { ca }), ...(values.insecure && { insecure: true }) } }),
+        ...(tls && { tls }),
       });
       display.done();
       if (result.reply) process.stdout.write(result.reply);
