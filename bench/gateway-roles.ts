@@ -4,6 +4,7 @@
  *   upstream - a minimal raw-socket BITS server: parses heads, skips bodies, answers an Ack;
  *   pipe     - a bare Node TCP pipe to the upstream (the ceiling of any Node proxy here);
  *   noop     - startGateway with one no-op sink: the forwarding engine alone;
+ *   floor-clientrequest, floor-raw - Ping yardsticks (bench/gateway-floors.ts), not products;
  *   shipped  - the product exactly as `bitsgate --upstream URL` builds it: the gateway
  *              command's own option parser and startFromOptions (src/app.ts), default log
  *              level (JSON lines on stdout, which the load generator drains), metrics,
@@ -13,6 +14,7 @@
  * with its own process.cpuUsage() / memoryUsage, so CPU per Ping is the gateway's own.
  */
 import net from 'node:net';
+import { listenClientRequestFloor, listenRawFloor } from './gateway-floors.js';
 
 const ACK: Buffer = Buffer.from('HTTP/1.1 200 OK\r\nBITS-Packet-Type: Ack\r\nContent-Length: 0\r\n\r\n', 'latin1');
 const CRLFCRLF: Buffer = Buffer.from('\r\n\r\n');
@@ -113,4 +115,10 @@ export async function runShippedGateway(upstreamPort: number): Promise<void> {
   const logger = createLogger({ level: opts.logLevel });
   const app = await startFromOptions(opts, logger);
   ready({ port: app.gateway.address.port, dashboard: app.dashboard!.url });
+}
+
+/** The Ping yardsticks of bench/gateway-floors.ts (`clientrequest` or `raw`). */
+export function runFloor(kind: string, upstreamPort: number): void {
+  const listen = kind === 'raw' ? listenRawFloor : listenClientRequestFloor;
+  listen(upstreamPort, (port) => ready({ port }));
 }

@@ -17,7 +17,10 @@
  *   shipped   - `bitsgate --upstream URL` as the gateway command builds it (request log at
  *               the default level on stdout, metrics, tracker, event bus, dashboard), with ONE
  *               dashboard WebSocket client connected and reading every message.
- * shipped / no-op is what the sinks cost.
+ * shipped / no-op is what the sinks cost. Beside them, in the Ping phase only, two yardsticks
+ * (bench/gateway-floors.ts, not products): `clientrequest`, one bare Node ClientRequest per
+ * request through the gateway's PinnedAgent (the floor of any engine built on http-proxy,
+ * which makes exactly one per request), and `raw`, heads relayed by hand with no http client.
  *
  * Process tree: this script is the load generator (and the dashboard client); every row is
  * its own child (bench/gateway-roles.ts) running an esbuild bundle under plain `node`, as
@@ -28,7 +31,8 @@
  * BENCH_GATEWAY_SOAK_SECONDS (the (d) run, default 60; 0 skips it), BENCH_GATEWAY_PROFILE=1
  * (gateway children run with --cpu-prof into bench/profiles/; summarise with
  * `node --import tsx bench/profile-summary.ts FILE`), BENCH_GATEWAY_ONLY=shipped|noop (skip
- * the other gateway row, e.g. for a profile of one).
+ * the other gateway row, e.g. for a profile of one), BENCH_GATEWAY_FLOORS=0 (skip the two
+ * Ping yardsticks).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
@@ -37,7 +41,7 @@ import { dirname, join } from 'node:path';
 import WebSocket from 'ws';
 import { connectAll, startPingLoad } from './ping-load.js';
 import {
-  runNoopGateway, runPipe, runShippedGateway, runUpstream, type ChildReply, type RoleReady,
+  runFloor, runNoopGateway, runPipe, runShippedGateway, runUpstream, type ChildReply, type RoleReady,
 } from './gateway-roles.js';
 
 const here = fileURLToPath(import.meta.url);
@@ -246,6 +250,14 @@ async function main(): Promise<void> {
     const shipped = only === 'noop' ? undefined : await spawnRole('shipped', [String(upstream.port)], profileFlags);
     if (shipped) children.push(shipped);
     const dash = shipped ? await dashboardClient(shipped.dashboard!) : undefined;
+    const floors: Array<{ name: string; port: number; role: Role }> = [];
+    if (process.env.BENCH_GATEWAY_FLOORS !== '0') {
+      for (const kind of ['clientrequest', 'raw']) {
+        const role = await spawnRole('floor', [kind, String(upstream.port)]);
+        children.push(role);
+        floors.push({ name: kind, port: role.port, role });
+      }
+    }
 
     type Row = { name: string; port: number; role?: Role };
     const rows: Row[] = [
@@ -272,7 +284,7 @@ async function main(): Promise<void> {
     // (b)
     const ping = new Map<string, PingResult>();
     for (let i = 0; i < rounds; i++) {
-      for (const row of rows) {
+      for (const row of [...rows, ...floors]) {
         const r = await pingRate(row.port, 32, pingSeconds, row.role);
         const best = ping.get(row.name);
         if (!best || r.perSecond > best.perSecond) ping.set(row.name, r);
@@ -294,6 +306,17 @@ async function main(): Promise<void> {
         `${f2(b.p50).padStart(6)}  ${f2(b.p99).padStart(6)}  ${gw ? `${(b.cpuUser + b.cpuSystem).toFixed(1)} (${b.cpuUser.toFixed(1)}+${b.cpuSystem.toFixed(1)})`.padStart(22) : '                     -'} | ` +
         `${gw ? `${peak.get(row.name)!.toFixed(0)} MB` : '-'}`,
       );
+    }
+    if (floors.length > 0) {
+      console.log('Ping yardsticks (not products; bench/gateway-floors.ts), same run, same load:');
+      for (const f of floors) {
+        const b = ping.get(f.name)!;
+        const what = f.name === 'clientrequest'
+          ? 'one bare ClientRequest per request, the floor of an http-proxy engine'
+          : 'heads relayed by hand, no http client';
+        console.log(`  ${f.name.padEnd(13)} | ${b.perSecond.toFixed(0).padStart(7)} Ping/s  ${f2(b.perSecond / pingDirect)} of direct  ` +
+          `${(b.cpuUser + b.cpuSystem).toFixed(1)} µs CPU/Ping (${b.cpuUser.toFixed(1)}+${b.cpuSystem.toFixed(1)}): ${what}`);
+      }
     }
     if (shipped) {
       const a = frag.get('as shipped')!.rate / direct;
@@ -344,6 +367,7 @@ if (role === 'upstream') runUpstream();
 else if (role === 'pipe') runPipe(Number(process.argv[3]));
 else if (role === 'noop') void runNoopGateway(Number(process.argv[3]));
 else if (role === 'shipped') void runShippedGateway(Number(process.argv[3]));
+else if (role === 'floor') runFloor(process.argv[3]!, Number(process.argv[4]));
 else {
   main().then(
     () => process.exit(0),
