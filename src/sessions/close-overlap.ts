@@ -8,17 +8,65 @@
  *    remembered Close spans).
  * Each Close is reported once (busyFlagged). Overlap is strict: a Close that starts in the
  * millisecond the last Ack ended is not busy.
+ *
+ * A request the client abandoned is not busy (isAbandoned). "At most one request outstanding"
+ * (§1) is the client's view: after a connection breaks silently (no FIN reaches the gateway, which
+ * keeps waiting for the rest of a Fragment's body until its body timeout), the client reconnects
+ * and resends with the same session id (§1 "session ≠ connection"). Reading chosen (§5
+ * close-while-busy "races the deletion"): a request R of the session no longer counts once the
+ * server answered 2xx, on another connection, a Fragment begun after R started and before the
+ * Close, acknowledging an offset past R's last byte. The client has moved on from R, and R
+ * carries nothing the server lacks, so the Close races nothing. A Close racing a request the
+ * client did not move on from (no such Ack, or one that leaves R's bytes unacknowledged) is
+ * still close-while-busy. A request whose connection closed is observed (aborted) at once by
+ * the gateway, so it is not in flight anymore either.
  */
-import type { Observation } from '../observation.js';
-import { type CloseSpan, inflightOthers, isInflight, MAX_CLOSES_PER_SESSION, type Session } from './session.js';
+import { headerValue, parseContentRange } from '../protocol/index.js';
+import type { HeaderList, Observation } from '../observation.js';
+import { type Advance, type CloseSpan, inflightOthers, isInflight, MAX_CLOSES_PER_SESSION, type Session } from './session.js';
 
 const NONE: readonly number[] = [];
+
+/** The parts of a request isAbandoned reads; rangeEnd undefined: not a Fragment with a valid range. */
+interface Pending {
+  startedAt: number;
+  connectionId: number;
+  rangeEnd: number | undefined;
+}
+
+/**
+ * The client abandoned `r` before the Close that started at `closeStartedAt`: the server had
+ * answered 2xx (advance: the latest such Ack the Close could know of) on another connection to
+ * a Fragment begun after `r`, acknowledging every byte `r` carries.
+ */
+export function isAbandoned(r: Pending, advance: Advance | undefined, closeStartedAt: number): boolean {
+  return advance !== undefined && r.rangeEnd !== undefined && advance.connectionId !== r.connectionId &&
+    advance.startedAt > r.startedAt && advance.endedAt <= closeStartedAt && advance.offset > r.rangeEnd;
+}
+
+function rangeEndOf(headers: HeaderList): number | undefined {
+  const value = headerValue(headers, 'content-range');
+  if (value === undefined) return undefined;
+  const range = parseContentRange(value);
+  return range.ok ? range.value.end : undefined;
+}
+
+/** The requests in flight other than `close` that the client has not abandoned (live: begin() knows them). */
+export function busyInflight(session: Session, close: number, closeStartedAt: number, advance: Advance | undefined): number[] {
+  const out: number[] = [];
+  for (const f of inflightOthers(session, close)) {
+    const rangeEnd = f.kind === 'fragment' && advance ? rangeEndOf(f.headers) : undefined;
+    if (!isAbandoned({ startedAt: f.since, connectionId: f.connectionId, rangeEnd }, advance, closeStartedAt)) out.push(f.exchange);
+  }
+  return out;
+}
 
 /** Exchanges of `session` that overlapped the Close-Session `close`, unless that Close was reported already. */
 export function closeOverlaps(session: Session, close: Observation): readonly number[] {
   const span = findClose(session, close.id);
   if (span?.busyFlagged) return NONE; // already reported live by begin()
-  const others = inflightOthers(session, close.id);
+  const advance = span ? span.advance : session.advance;
+  const others = busyInflight(session, close.id, close.startedAt, advance);
   const tl = session.timeline;
   for (let i = tl.length - 1; i >= 0; i--) {
     const r = tl[i]!;
@@ -29,21 +77,28 @@ export function closeOverlaps(session: Session, close: Observation): readonly nu
       if (i < tl.length - 8) break;
       continue;
     }
-    if (r.startedAt < close.endedAt && !others.includes(r.exchange)) others.push(r.exchange);
+    if (r.startedAt < close.endedAt && !others.includes(r.exchange) &&
+      !isAbandoned({ startedAt: r.startedAt, connectionId: r.connectionId, rangeEnd: r.range?.end }, advance, close.startedAt)) {
+      others.push(r.exchange);
+    }
   }
   if (span && others.length > 0) span.busyFlagged = true;
   return others;
 }
 
-/** Close-Session exchanges that `obs` (a later-completed request) overlapped; each is marked reported. */
-export function lateOverlaps(session: Session, obs: Observation): readonly number[] {
+/**
+ * Close-Session exchanges that `obs` (a later-completed request; `rangeEnd` its Fragment's last
+ * byte) overlapped; each is marked reported.
+ */
+export function lateOverlaps(session: Session, obs: Observation, rangeEnd: number | undefined): readonly number[] {
   const closes = session.closes;
   if (!closes) return NONE;
   let found: number[] | undefined;
   for (const c of closes) {
     if (c.busyFlagged || c.exchange === obs.id) continue;
     const closeEnd = c.endedAt ?? Infinity;
-    if (obs.startedAt < closeEnd && c.startedAt < obs.endedAt) {
+    if (obs.startedAt < closeEnd && c.startedAt < obs.endedAt &&
+      !isAbandoned({ startedAt: obs.startedAt, connectionId: obs.connectionId, rangeEnd }, c.advance, c.startedAt)) {
       c.busyFlagged = true;
       (found ??= []).push(c.exchange);
     }
@@ -64,7 +119,9 @@ export function closeEnded(session: Session, obs: Observation, authRound: boolea
   }
 }
 
+/** Remembers a Close-Session's span, with what the session had acknowledged when it was seen. */
 export function rememberClose(session: Session, span: CloseSpan): void {
+  if (session.advance) span.advance = { ...session.advance };
   const closes = (session.closes ??= []);
   closes.push(span);
   if (closes.length > MAX_CLOSES_PER_SESSION) closes.shift();

@@ -1,9 +1,25 @@
+import type { HeaderList } from '../observation.js';
 import type { PacketKind, PacketRecord, SessionDetail, SessionState, SessionSummary, Severity, ViolationCode } from './events.js';
 
 export interface Inflight {
   exchange: number;
   kind: PacketKind;
   since: number;
+  connectionId: number;
+  /** The request head's header list (shared with the gateway, never copied): its Content-Range is read only if a Close races it. */
+  headers: HeaderList;
+}
+
+/**
+ * The latest Fragment the server answered 2xx: what it acknowledged (R after it), and when and
+ * on which connection that request ran. A request the client abandoned is told from a busy one
+ * by it (close-overlap.ts, isAbandoned). One object per session, updated in place.
+ */
+export interface Advance {
+  startedAt: number;
+  endedAt: number;
+  connectionId: number;
+  offset: number;
 }
 
 /** A Close-Session exchange remembered for the retroactive close-while-busy check. */
@@ -13,6 +29,8 @@ export interface CloseSpan {
   /** Undefined while the Close is still in flight (known only through begin()). */
   endedAt?: number;
   busyFlagged: boolean;
+  /** The session's Advance when the Close was seen (a copy): what the client knew when it closed. */
+  advance?: Advance;
 }
 
 /**
@@ -45,7 +63,13 @@ export interface Session extends Omit<SessionSummary, 'outstanding'> {
   busyExchange: number;
   busyKind: PacketKind;
   busySince: number;
+  busyConnection: number;
+  busyHeaders: HeaderList | undefined;
   moreInflight?: Inflight[];
+  /** The latest 2xx Fragment Ack (undefined before the first). */
+  advance?: Advance;
+  /** startedAt of the Close/Cancel whose 2xx ended the session: a request begun before it was not sent after the end. */
+  endRequestedAt?: number;
   /** Close-Session exchanges seen so far (bounded, newest last). */
   closes?: CloseSpan[];
   timeline: PacketRecord[];
@@ -96,6 +120,8 @@ export function newSession(init: {
     busyExchange: -1,
     busyKind: 'unknown',
     busySince: 0,
+    busyConnection: -1,
+    busyHeaders: undefined,
   };
   if (init.host !== undefined) s.host = init.host;
   return s;
@@ -113,13 +139,15 @@ export function addErrorCode(s: Session, code: string): void {
   else if (s.errorCodes.length < MAX_ERROR_CODES_PER_SESSION) s.errorCodes.push(code);
 }
 
-export function addInflight(s: Session, exchange: number, kind: PacketKind, since: number): void {
+export function addInflight(s: Session, exchange: number, kind: PacketKind, since: number, connectionId: number, headers: HeaderList): void {
   if (s.busyExchange < 0) {
     s.busyExchange = exchange;
     s.busyKind = kind;
     s.busySince = since;
+    s.busyConnection = connectionId;
+    s.busyHeaders = headers;
   } else {
-    (s.moreInflight ??= []).push({ exchange, kind, since });
+    (s.moreInflight ??= []).push({ exchange, kind, since, connectionId, headers });
   }
 }
 
@@ -130,9 +158,12 @@ export function removeInflight(s: Session, exchange: number): void {
       s.busyExchange = next.exchange;
       s.busyKind = next.kind;
       s.busySince = next.since;
+      s.busyConnection = next.connectionId;
+      s.busyHeaders = next.headers;
       if (s.moreInflight!.length === 0) s.moreInflight = undefined;
     } else {
       s.busyExchange = -1;
+      s.busyHeaders = undefined;
     }
     return;
   }
@@ -149,15 +180,27 @@ export function removeInflight(s: Session, exchange: number): void {
 
 export function clearInflight(s: Session): void {
   s.busyExchange = -1;
+  s.busyHeaders = undefined;
   s.moreInflight = undefined;
 }
 
-/** Exchange ids in flight other than `except`. */
-export function inflightOthers(s: Session, except: number): number[] {
-  const out: number[] = [];
-  if (s.busyExchange >= 0 && s.busyExchange !== except) out.push(s.busyExchange);
-  if (s.moreInflight) for (const f of s.moreInflight) if (f.exchange !== except) out.push(f.exchange);
+/** The requests in flight other than `except` (allocates: called only when a Close begins or ends). */
+export function inflightOthers(s: Session, except: number): Inflight[] {
+  const out: Inflight[] = [];
+  if (s.busyExchange >= 0 && s.busyExchange !== except) {
+    out.push({ exchange: s.busyExchange, kind: s.busyKind, since: s.busySince, connectionId: s.busyConnection, headers: s.busyHeaders ?? [] });
+  }
+  if (s.moreInflight) for (const f of s.moreInflight) if (f.exchange !== except) out.push(f);
   return out;
+}
+
+/** Records a 2xx Fragment Ack as the session's latest Advance. */
+export function noteAdvance(s: Session, startedAt: number, endedAt: number, connectionId: number, offset: number): void {
+  const a = (s.advance ??= { startedAt, endedAt, connectionId, offset });
+  a.startedAt = startedAt;
+  a.endedAt = endedAt;
+  a.connectionId = connectionId;
+  a.offset = offset;
 }
 
 export function isInflight(s: Session, exchange: number): boolean {
@@ -168,8 +211,8 @@ export function isInflight(s: Session, exchange: number): boolean {
 /** The oldest in-flight request, as SessionSummary.outstanding shows it. */
 function outstandingOf(s: Session): SessionSummary['outstanding'] {
   if (s.busyExchange < 0) return undefined;
-  let best: Inflight = { exchange: s.busyExchange, kind: s.busyKind, since: s.busySince };
-  if (s.moreInflight) for (const v of s.moreInflight) if (v.since < best.since) best = { ...v };
+  let best = { exchange: s.busyExchange, kind: s.busyKind, since: s.busySince };
+  if (s.moreInflight) for (const v of s.moreInflight) if (v.since < best.since) best = { exchange: v.exchange, kind: v.kind, since: v.since };
   return best;
 }
 

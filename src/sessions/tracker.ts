@@ -30,7 +30,7 @@ import {
   type BitsEvent, type PacketKind, type SessionDetail, type SessionState, type SessionSummary,
   TERMINAL_STATES, type Violation, type ViolationCode,
 } from './events.js';
-import { closeEnded, closeOverlaps, closesInFlight, lateOverlaps, rememberClose } from './close-overlap.js';
+import { busyInflight, closeEnded, closeOverlaps, closesInFlight, lateOverlaps, rememberClose } from './close-overlap.js';
 import { packetRecord } from './packet-record.js';
 import { faultInjectedEvent, neverForwarded } from './injected.js';
 import { INJECTED_ANSWER, type LifecyclePacket, type LifecycleState, type Next, type RuleSet, transition } from './lifecycle.js';
@@ -40,8 +40,8 @@ import { FRAGMENT_RULES } from './rules/fragment-rules.js';
 import { closeRejectedOnExpiry, LIFECYCLE_FINDINGS } from './rules/lifecycle-findings.js';
 import { type ExchangeContext, type Finding, type Rule, is2xx } from './rules/types.js';
 import {
-  addErrorCode, addInflight, addViolationCode, type ChangeMark, changedSince, clearInflight, fillMark, inflightOthers,
-  newSession, removeInflight, type Session,
+  addErrorCode, addInflight, addViolationCode, type ChangeMark, changedSince, clearInflight, fillMark,
+  newSession, noteAdvance, removeInflight, type Session,
   toDetail, toSummary,
 } from './session.js';
 import { capMessage, sessionBytes } from './retention.js';
@@ -208,9 +208,9 @@ export class SessionTracker {
     const type = rawType === undefined ? undefined : parsePacketType(rawType);
     const kind: PacketKind = type === undefined || type === 'ack' ? 'unknown' : type;
     this.now = start.startedAt;
-    addInflight(session, start.id, kind, start.startedAt);
+    addInflight(session, start.id, kind, start.startedAt, start.connectionId, start.requestHeaders);
     if (kind === 'close-session') {
-      const others = inflightOthers(session, start.id);
+      const others = busyInflight(session, start.id, start.startedAt, session.advance);
       rememberClose(session, { exchange: start.id, startedAt: start.startedAt, busyFlagged: others.length > 0 });
       if (others.length > 0) {
         const out: BitsEvent[] = [];
@@ -334,7 +334,7 @@ export class SessionTracker {
     if (session && req.type === 'close-session') closeEnded(session, obs, authRound);
     if (session) {
       if (!authRound && !unseen) this.apply(session, obs, req, ack, answer, step?.next ?? 'same', found);
-      if (req.type !== 'close-session') this.reportLateOverlaps(session, obs, found);
+      if (req.type !== 'close-session') this.reportLateOverlaps(session, obs, req.range?.end, found);
       if (obs.endedAt > session.lastSeen) session.lastSeen = obs.endedAt;
       this.timelines.append(session, record);
       for (const v of found) addViolationCode(session, v);
@@ -448,6 +448,7 @@ export class SessionTracker {
           }, session.id, obs.id, obs.endedAt));
         }
         if (ack.replyUrl !== undefined) this.setReplyUrl(session, ack.replyUrl);
+        if (answer === 'ok') noteAdvance(session, obs.startedAt, obs.endedAt, obs.connectionId, session.ackedBytes);
       }
     }
     switch (next) {
@@ -458,6 +459,7 @@ export class SessionTracker {
         this.setState(session, session.totalLength !== null && session.ackedBytes >= session.totalLength ? 'uploaded' : 'open');
         break;
       default:
+        if ((next === 'closed' || next === 'cancelled') && session.state !== next) session.endRequestedAt = obs.startedAt;
         this.setState(session, next);
     }
     if (req.type === 'close-session') {
@@ -491,8 +493,8 @@ export class SessionTracker {
   }
 
   /** close-while-busy for Close-Sessions that `obs`, completing after them, overlapped. */
-  private reportLateOverlaps(session: Session, obs: Observation, found: Violation[]): void {
-    for (const close of lateOverlaps(session, obs)) {
+  private reportLateOverlaps(session: Session, obs: Observation, rangeEnd: number | undefined, found: Violation[]): void {
+    for (const close of lateOverlaps(session, obs, rangeEnd)) {
       found.push(this.violation('close-while-busy', { message: busyMessage(close, [obs.id]), exchanges: [close] }, session.id, obs.id, obs.endedAt));
     }
   }
@@ -517,7 +519,7 @@ export class SessionTracker {
     const rec = packetRecord(obs, null, undefined);
     this.timelines.append(session, rec);
     const late: Violation[] = [];
-    this.reportLateOverlaps(session, obs, late);
+    this.reportLateOverlaps(session, obs, undefined, late);
     for (const v of late) addViolationCode(session, v);
     this.push(out, { seq: 0, type: 'packet', time, sessionId: session.id, packet: rec });
     if (obs.injected !== undefined) this.push(out, faultInjectedEvent(obs, session.id));

@@ -1,7 +1,9 @@
 /**
  * Property: legitimate BITS clients whose exchanges really overlap in time (several sessions
  * at once, each on its own connections), with lost answers (the gateway delivered the Ack,
- * the connection then dropped, the client reconnected, pinged and resent), 413 then smaller
+ * the connection then dropped, the client reconnected, pinged and resent), a Fragment stuck on
+ * a connection that broke silently (no FIN: the gateway gives up on it only long after the
+ * session closed; the client reconnected and resent it), 413 then smaller
  * fragments, 5xx Close answers that are retried, lower-cased id echoes and a connection per
  * packet. Fed to the tracker as the gateway does (begin at the request head, observe at the
  * end, connection-closed after the last exchange), in time order. No run may produce an
@@ -20,6 +22,8 @@ interface Spec {
   perPacketConnection: boolean;
   /** Index of the fragment whose Ack is lost (-1: none). */
   lostFragment: number;
+  /** Index of the fragment stuck on a silently broken connection (-1: none). */
+  stuckFragment: number;
   dup416: boolean;
   shrinkFirst: boolean;
   close5xx: number;
@@ -35,6 +39,7 @@ const spec: fc.Arbitrary<Spec> = fc.record({
   ping: fc.boolean(),
   perPacketConnection: fc.boolean(),
   lostFragment: fc.integer({ min: -1, max: 3 }),
+  stuckFragment: fc.integer({ min: -1, max: 3 }),
   dup416: fc.boolean(),
   shrinkFirst: fc.boolean(),
   close5xx: fc.integer({ min: 0, max: 2 }),
@@ -49,6 +54,17 @@ interface Step {
   build: (w: Wire, o: { startedAt: number; endedAt: number; connectionId: number }) => Observation;
   /** The connection drops right after this exchange's answer (lost Ack or connection per packet). */
   drop: boolean;
+  /** The connection broke silently mid-request: the gateway ends the exchange (no answer) only this much later. */
+  stuckMs?: number;
+}
+
+/** The gateway's late end of a request stuck on a silently broken connection: no answer. */
+function unanswered(o: Observation): Observation {
+  const copy = { ...o, error: 'client-aborted' };
+  delete copy.status;
+  delete copy.respondedAt;
+  delete copy.responseHeaders;
+  return copy;
 }
 
 function stepsOf(s: Spec, i: number): Step[] {
@@ -75,6 +91,10 @@ function stepsOf(s: Spec, i: number): Step[] {
     const end = Math.min(s.total, r + s.chunk) - 1;
     r = end + 1;
     const held = r;
+    if (k === s.stuckFragment) {
+      out.push({ build: (w, o) => unanswered(w.fragment(url, sid, start, end, s.total, { ...o, received: held })), drop: true, stuckMs: 100_000 });
+      ping();
+    }
     if (k === s.lostFragment) {
       add((w, o) => w.fragment(url, sid, start, end, s.total, { ...o, received: held }), true);
       ping();
@@ -116,7 +136,7 @@ describe('overlapping legitimate sessions (property)', () => {
           let connection = nextConnection++;
           for (const step of stepsOf(s, i)) {
             const startedAt = at;
-            const endedAt = startedAt + durations[d++ % durations.length]!;
+            const endedAt = startedAt + (step.stuckMs ?? durations[d++ % durations.length]!);
             const obs = step.build(w, { startedAt, endedAt, connectionId: connection });
             timeline.push({ at: startedAt, order: 2, run: (t) => t.begin(startOf(obs)) });
             timeline.push({ at: endedAt, order: 0, run: (t) => t.observe(obs) });
@@ -125,7 +145,8 @@ describe('overlapping legitimate sessions (property)', () => {
               timeline.push({ at: endedAt, order: 1, run: (t) => t.connectionClosed({ connectionId: closing, at: endedAt }) });
               connection = nextConnection++;
             }
-            at = endedAt + 1 + (durations[d++ % durations.length]! % 3);
+            // After a silent break the client gives up on its own timeout, long before the gateway does.
+            at = (step.stuckMs ? startedAt + 20 : endedAt) + 1 + (durations[d++ % durations.length]! % 3);
           }
         });
         // Time order; at one instant, what ended (observation, then connection close) before what starts.

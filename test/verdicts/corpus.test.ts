@@ -193,6 +193,30 @@ describe('legitimate sessions: right end state, nothing above info', () => {
     });
   }
 
+  it('a Fragment stuck on a connection that broke silently (no FIN), resent on a new connection, then Close: no close-while-busy', async () => {
+    const c = gatewayClient();
+    const path = '/up/silent-break.bin';
+    const sid = await c.create(path);
+    await c.fragment(path, sid, 0, 4, 10);
+    // Connection X: the head and 2 of 5 body bytes arrive, then nothing (the path broke; no FIN).
+    const x = await RawClient.connect(app.gateway.address.port);
+    x.write(`BITS_POST ${path} HTTP/1.1\r\nHost: files.example.com\r\nBITS-Packet-Type: Fragment\r\nBITS-Session-Id: ${sid}\r\n` +
+      'Content-Name: f.bin\r\nContent-Range: bytes 5-9/10\r\nContent-Length: 5\r\n\r\nxx');
+    await waitUntil(() => app.tracker.session(sid)?.outstanding?.kind === 'fragment', 5_000, 'the fragment on X in flight');
+    // The client reconnects (Y) and resends it, then closes; X is still held open by the gateway.
+    await c.reconnect();
+    const again = await c.fragment(path, sid, 5, 9, 10);
+    expect([again!.status, headerOf(again!, 'BITS-Received-Content-Range')]).toEqual([200, '10']);
+    expect((await c.close(path, sid))!.status).toBe(200);
+    await waitUntil(() => app.tracker.session(sid)?.state === 'closed', 5_000, 'closed');
+    expect(app.tracker.session(sid)?.outstanding?.kind).toBe('fragment');
+    // X finally dies: the gateway ends the stale exchange with no answer, long after the Close.
+    x.destroy();
+    await expectClean(sid, 'closed');
+    expect(verdictsOf(live, sid).map((v) => [v.code, v.severity])).toEqual([['fragment-after-end', 'info']]);
+    c.destroy();
+  });
+
   it('413 on a fragment, then smaller fragments', async () => {
     const c = gatewayClient();
     const path = '/shrink/big.bin';

@@ -62,6 +62,12 @@ export const LIFECYCLE_FINDINGS: Readonly<Partial<Record<ViolationCode, (ctx: Ex
     if (ctx.state === 'failed' || ctx.state === 'expired') {
       return { message: `${what} (server answered ${answerText(ctx)}); the client must restart at Create-Session`, severity: 'warning' };
     }
+    const endedBy = ctx.session?.endRequestedAt;
+    if (endedBy !== undefined && ctx.obs.startedAt < endedBy) {
+      // Sent before the Close/Cancel that ended the session, answered after it: not a packet
+      // after the end. One mistake, one verdict: a real race is close-while-busy's.
+      return { message: `${what}, but sent before the packet that ended it and answered after (server answered ${answerText(ctx)}); close-while-busy judges the overlap`, severity: 'info' };
+    }
     return { message: what, severity: 'error' };
   },
   'close-unknown-session': (ctx) => {
