@@ -48,7 +48,13 @@ export type LifecyclePacket = 'create-session' | 'fragment' | 'close-session' | 
  */
 export type Next = SessionState | 'same' | 'progress' | 'none';
 
-/** Which content rules judge the packet on this transition (rules/*.ts). */
+/**
+ * Which content rules judge the packet on this transition (rules/*.ts). `close`: the §5
+ * Close-Session rules, on the session's FIRST Close only (the tracker keeps Session.closeJudged):
+ * they judge the client's decision to close, and a Close resent after a 5xx, no answer or a
+ * final answer repeats that decision. One client mistake, one verdict (e.g. one
+ * close-after-expiry for an expired session whose Close had to be resent).
+ */
 export type RuleSet = 'create' | 'fragment' | 'close' | 'none';
 
 export interface Transition {

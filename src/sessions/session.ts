@@ -51,6 +51,8 @@ export interface Session extends Omit<SessionSummary, 'outstanding'> {
   closeConnectionDropped?: boolean;
   /** That connection carried another request after the Close Ack: the client had the Ack. */
   closeConnectionReused?: boolean;
+  /** The §5 Close rules judged a Close of this session already: a resent Close is not judged again. */
+  closeJudged?: boolean;
   /** While `closing`: the answer of the first unconfirmed Close (e.g. `503`), for close-rejected's message. */
   closeRetriedAfter?: string;
   /** While `closing`: some Close got no answer, so the server may have committed it (close-rejected is then unverifiable). */

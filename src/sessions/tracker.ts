@@ -297,7 +297,11 @@ export class SessionTracker {
       ctx.host = req.host;
       ctx.state = state;
       ctx.answer = answer;
-      const rules = step ? RULES_BY_SET[step.rules] : RULES_BY_SET.none;
+      // The §5 Close rules judge the client's decision to close, once per session: a Close resent
+      // after a 5xx, no answer or a final answer repeats that decision (lifecycle.ts, RuleSet).
+      const set = step ? (step.rules === 'close' && session?.closeJudged ? 'none' : step.rules) : 'none';
+      const rules = RULES_BY_SET[set];
+      if (set === 'close') session!.closeJudged = true;
       ctx.busyWith = rules === CLOSE_RULES && session ? closeOverlaps(session, obs) : NO_EXCHANGES;
       for (let i = 0; i < rules.length; i++) {
         const rule = rules[i]!;

@@ -227,3 +227,30 @@ describe('a Close answered 5xx, then resent', () => {
     expect(t.session(SID)?.violations).toContain('close-rejected');
   });
 });
+
+describe('a Close on an expired session, resent: one client mistake, one close-after-expiry', () => {
+  const verdicts = (events: BitsEvent[]) => events.flatMap((e) => (e.type === 'violation' ? [[e.violation.code, e.violation.severity]] : []));
+  for (const first of ['503', 'no answer'] as const) {
+    it(`flags close-after-expiry once when the first Close got ${first} and the resent one 500 + 0x8020001F`, () => {
+      const { t, w } = reach('expired');
+      const firstClose = first === '503' ? w.close(URL_, SID, { status: 503 }) : packetFor(w, 'close-session', 'no-answer');
+      const events = [...t.observe(firstClose), ...t.observe(w.close(URL_, SID, { status: 500, errorCode: '0x8020001F' }))];
+      // The session had 5 of 10 bytes when it expired: close-incomplete, also once.
+      expect(verdicts(events).filter(([code]) => code !== 'server-error')).toEqual([['close-after-expiry', 'warning'], ['close-incomplete', 'error']]);
+      expect(t.stats().violationsByCode['close-after-expiry']).toBe(1);
+      expect(t.session(SID)?.violations.filter((c) => c === 'close-after-expiry')).toEqual(['close-after-expiry']);
+      expect(t.session(SID)?.state).toBe('expired');
+    });
+  }
+
+  it('judges a Close committed after a fatal Close answer only once (no second close-incomplete)', () => {
+    const w = new Wire();
+    const t = new SessionTracker();
+    for (const o of [w.create(URL_, SID), w.fragment(URL_, SID, 0, 4, 10)]) t.observe(o);
+    const first = t.observe(w.close(URL_, SID, { status: 400, errorCode: '0x80070057' }));
+    expect(verdicts(first)).toEqual([['close-incomplete', 'error'], ['close-rejected', 'error']]);
+    const again = t.observe(w.close(URL_, SID));
+    expect(verdicts(again)).toEqual([]);
+    expect(t.session(SID)?.state).toBe('closed');
+  });
+});

@@ -3,8 +3,9 @@ import { type ExchangeContext, type Finding, type Rule, formatDuration, q } from
 
 /**
  * When a Close-Session is invalid (bits-protocol.md §5, table "Close-Session is invalid
- * when"). They judge the FIRST Close of a live session (lifecycle.ts, rule set `close`); a
- * resent Close (after a 5xx, or a lost Ack) is judged by the lifecycle table alone. Each rule
+ * when"). They judge the FIRST Close of a session (lifecycle.ts, rule set `close`; the
+ * tracker keeps Session.closeJudged): a Close resent after a 5xx, no answer, a final answer or a
+ * lost Ack repeats the client's decision and is judged by the lifecycle table alone. Each rule
  * sees the session as it was before the Close, so "acked < total" means what the server held
  * when asked to commit. Lifecycle codes (close-unknown-session, close-after-end,
  * close-rejected) are raised by the table: see lifecycle-findings.ts.
