@@ -21,6 +21,10 @@
  * - A Close answered retry/no-answer is not judged yet: close-rejected is raised only when the
  *   session ends unconfirmed (a final answer, or expiry while closing). A retry answered 2xx
  *   settles it with no error; the 5xx itself stays reported as server-error (warning).
+ * - A resent Close answered 0x8020001F (closing x session-lost) is unverifiable, a warning, the
+ *   same whether the earlier Close got a 5xx or no answer: §5 close-after-end names both as
+ *   retries of a Close that may have committed, and a server that committed and released the
+ *   session answers exactly that. Any other final answer stays an error.
  * - A Close on a closed session is a legal retry (info) when it comes on another connection and
  *   the connection that carried the 2xx Close Ack carried nothing after it (it closed, or the
  *   path broke silently): the Ack was lost. Otherwise close-after-end is an error (see
@@ -113,7 +117,8 @@ export const LIFECYCLE: readonly Row[] = [
   { states: LIVE, packet: 'close-session', answers: ['session-lost', 'fatal'], next: 'failed', findings: ['close-rejected'], rules: 'close', why: '§6 100-499 or 0x8020001F on Close: no retry, commit not confirmed' },
   { states: ['closing'], packet: 'close-session', answers: ['ok'], next: 'closed', findings: [], rules: 'none', why: '§6 the resent Close committed: the earlier 5xx is settled' },
   { states: ['closing'], packet: 'close-session', answers: ['retry', 'no-answer'], next: 'same', findings: [], rules: 'none', why: '§6 500-599 on Close: the client resends again' },
-  { states: ['closing'], packet: 'close-session', answers: ['session-lost', 'fatal'], next: 'failed', findings: ['close-rejected'], rules: 'none', why: '§6 final answer to the resent Close: commit never confirmed' },
+  { states: ['closing'], packet: 'close-session', answers: ['session-lost'], next: 'failed', findings: ['close-rejected'], rules: 'none', why: '§3/§5/§6 0x8020001F to the resent Close: the server released the session, and the Close answered 5xx or not at all may have committed it: unverifiable (warning)' },
+  { states: ['closing'], packet: 'close-session', answers: ['fatal'], next: 'failed', findings: ['close-rejected'], rules: 'none', why: '§6 final answer (100-499) to the resent Close: commit never confirmed' },
   { states: ['closed'], packet: 'close-session', answers: CLOSE_ANSWERS, next: 'same', findings: ['close-after-end'], rules: 'none', why: '§5 close-after-end: legal only as a retry after a connection died before its Ack (info), error otherwise' },
   { states: ['cancelled'], packet: 'close-session', answers: CLOSE_ANSWERS, next: 'same', findings: ['close-after-end'], rules: 'none', why: '§5 close-after-end: already cancelled with 2xx' },
   { states: ['failed'], packet: 'close-session', answers: ['ok'], next: 'closed', findings: [], rules: 'close', why: 'the server committed a session we thought failed: judge the Close like any other' },

@@ -206,12 +206,23 @@ describe('a Close answered 5xx, then resent', () => {
       'Close-Session answered 500 0x8020001F BG_E_SESSION_NOT_FOUND after an earlier Close got no answer: the server had released the session, so the unanswered Close may have committed it; unverifiable']]);
   });
 
-  it('after a Close answered 503 and nothing unanswered, a resent Close answered 0x8020001F is close-rejected (error)', () => {
+  it('after a Close answered 503, a resent Close answered 0x8020001F is unverifiable (warning), by the same rule as after no answer', () => {
     const w = new Wire();
     const t = new SessionTracker();
     for (const o of [w.create(URL_, SID), w.fragment(URL_, SID, 0, 9, 10), w.close(URL_, SID, { status: 503 })]) t.observe(o);
     const v = t.observe(w.close(URL_, SID, { status: 500, errorCode: '0x8020001F' })).flatMap((e) => (e.type === 'violation' ? [e.violation] : []));
-    expect(v.map((x) => [x.code, x.severity])).toEqual([['close-rejected', 'error']]);
+    expect(v.map((x) => [x.code, x.severity, x.message])).toEqual([['close-rejected', 'warning',
+      'Close-Session answered 500 0x8020001F BG_E_SESSION_NOT_FOUND after an earlier Close got 503: the server had released the session, so the first Close may have committed it; unverifiable']]);
+    expect(t.stats().violationsByCode['close-rejected']).toBe(1);
+  });
+
+  it('after a Close answered 503, a resent Close answered a final error other than 0x8020001F is close-rejected (error)', () => {
+    const w = new Wire();
+    const t = new SessionTracker();
+    for (const o of [w.create(URL_, SID), w.fragment(URL_, SID, 0, 9, 10), w.close(URL_, SID, { status: 503 })]) t.observe(o);
+    const v = t.observe(w.close(URL_, SID, { status: 400, errorCode: '0x80070057' })).flatMap((e) => (e.type === 'violation' ? [e.violation] : []));
+    expect(v.map((x) => [x.code, x.severity, x.message])).toEqual([['close-rejected', 'error',
+      'Close-Session answered 400 0x80070057 E_INVALIDARG after an earlier 503: the commit was never confirmed']]);
   });
 
   it('raises close-rejected when the session expires still unconfirmed', () => {

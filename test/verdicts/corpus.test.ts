@@ -250,6 +250,21 @@ describe('legitimate sessions: right end state, nothing above info', () => {
     c.destroy();
   });
 
+  it('a Close answered 503 that committed, resent and answered 500 + 0x8020001F: unverifiable (warning), not an error', async () => {
+    const c = gatewayClient();
+    const path = '/commit503/f.bin';
+    const sid = await upload(c, path);
+    expect((await c.close(path, sid))!.status).toBe(503);
+    const again = await c.close(path, sid);
+    expect([again!.status, headerOf(again!, 'BITS-Error-Code')]).toEqual([500, '0x8020001F']);
+    await settled(sid, 'failed');
+    judged.push(sid);
+    expect(verdictsOf(live, sid).map((v) => [v.code, v.severity])).toEqual([['server-error', 'warning'], ['close-rejected', 'warning']]);
+    expect(verdictsOf(live, sid)[1]!.message).toBe('Close-Session answered 500 0x8020001F BG_E_SESSION_NOT_FOUND after an earlier Close got 503: ' +
+      'the server had released the session, so the first Close may have committed it; unverifiable');
+    c.destroy();
+  });
+
   it('a new connection and a Ping per packet, lower-case packet types, the Bytes unit', async () => {
     const path = '/up/per-packet.bin';
     const c = gatewayClient();

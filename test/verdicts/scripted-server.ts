@@ -7,6 +7,7 @@
  *   /shrink/...      413 (code 0) on any fragment over 4 bytes (§6: the client shrinks)
  *   /dup416/...      416 + R for a fragment that starts below R (§4 "pure duplicate: 416")
  *   /close5xx/...    the first Close of each session is answered 503
+ *   /commit503/...   the first Close of each session commits and releases it, but is answered 503
  *   /released200/... a Close for a released session is answered 200 (else 500 + 0x8020001F)
  *   /reply/...       upload-reply: the final Ack names /replies/<n>, which GET serves
  *   /reply-static/...upload-reply with a static reply on another host
@@ -114,6 +115,7 @@ export async function startScriptedBits(): Promise<ScriptedBits> {
         if (s.variant === 'close5xx' && s.closes === 1) return ack(503, [echo(s)]);
         sessions.delete(s.id.toLowerCase());
         released.add(s.id.toLowerCase());
+        if (s.variant === 'commit503') return ack(503, [echo(s)]);
         return ack(200, [echo(s)]);
       }
       case 'cancel-session': {

@@ -80,13 +80,17 @@ export const LIFECYCLE_FINDINGS: Readonly<Partial<Record<ViolationCode, (ctx: Ex
   },
   'close-rejected': (ctx) => {
     const first = ctx.session?.closeRetriedAfter;
-    if (ctx.session?.closeUnanswered && ctx.answer === 'session-lost') {
-      // §5: a Close resent after its connection died before the Ack is legal, and a server that
-      // committed and released the session answers exactly this: the commit is unverifiable.
-      // Any unanswered Close counts, not only the first (503, then a dropped connection, then this).
-      const which = first?.startsWith('no answer') ? 'first' : 'unanswered';
+    if (ctx.state === 'closing' && ctx.answer === 'session-lost') {
+      // Reading (§3 Ack for Close, §5 close-after-end, §6): a Close answered 5xx or not at all
+      // is resent, and §5 lists that resend among Closes of a session that may already be
+      // closed: the first Close may have committed. A server that committed and released the
+      // session answers the resend exactly 0x8020001F, so the commit is unverifiable (warning),
+      // whether the earlier Close got a 5xx or no answer. One rule for both; a final answer
+      // other than 0x8020001F still says nothing was committed (error, below).
+      const unanswered = ctx.session?.closeUnanswered === true;
+      const which = unanswered && !first?.startsWith('no answer') ? 'unanswered' : 'first';
       return {
-        message: `Close-Session answered ${answerText(ctx)} after an earlier Close got no answer: the server had released the session, so the ${which} Close may have committed it; unverifiable`,
+        message: `Close-Session answered ${answerText(ctx)} after an earlier Close got ${unanswered ? 'no answer' : first ?? 'no 2xx'}: the server had released the session, so the ${which} Close may have committed it; unverifiable`,
         severity: 'warning',
       };
     }
