@@ -15,7 +15,8 @@
  * - closing   a Close-Session was answered retry/no-answer: the client resends it (§6), the
  *             commit is not confirmed yet (§5 closing)
  * - closed, cancelled, failed (fatal answer or session lost, §5 lost), expired (no 2xx
- *   progress for the session timeout, §5 expired). `evicted` never reaches the table.
+ *   progress for the session timeout, §5 expired: the `idle-timeout` rows). `evicted` never
+ *   reaches the table.
  *
  * Readings chosen where the reference leaves room (also in the README):
  * - A Close answered retry/no-answer is not judged yet: close-rejected is raised only when the
@@ -39,7 +40,12 @@ import { type SessionState, TERMINAL_STATES, type ViolationCode } from './events
 
 /** `unknown`: no session with this id is known here (never created through this gateway, or gone). */
 export type LifecycleState = Exclude<SessionState, 'evicted'> | 'unknown';
-export type LifecyclePacket = 'create-session' | 'fragment' | 'close-session' | 'cancel-session';
+/**
+ * The four packets that touch a session, and `idle-timeout`: the expiry sweep finding the session
+ * without 2xx progress for the session timeout (tracker.expire(now)). No packet, so its answer
+ * class is always `no-answer`. A row like any other, so the whole lifecycle reads in one table.
+ */
+export type LifecyclePacket = 'create-session' | 'fragment' | 'close-session' | 'cancel-session' | 'idle-timeout';
 
 /**
  * Create-Session rows have state `unknown` only: a session is keyed by the id its Ack issues,
@@ -133,6 +139,11 @@ export const LIFECYCLE: readonly Row[] = [
   { states: ['closed', 'cancelled'], packet: 'cancel-session', answers: CANCEL_ANSWERS, next: 'same', findings: [], rules: 'none', why: 'a Cancel resent after a lost Ack, or after a commit: nothing left to cancel' },
   { states: ['failed', 'expired'], packet: 'cancel-session', answers: ['ok'], next: 'cancelled', findings: [], rules: 'none', why: 'the server cancelled what it still held' },
   { states: ['failed', 'expired'], packet: 'cancel-session', answers: ['retry', 'fatal', 'no-answer'], next: 'same', findings: [], rules: 'none', why: 'Cancel of a session already gone' },
+
+  // ---- idle-timeout: no 2xx progress for the session timeout (the expiry sweep, no packet) ---
+  { states: LIVE, packet: 'idle-timeout', answers: ['no-answer'], next: 'expired', findings: [], rules: 'none', why: '§5 expired: no progress for BITSSessionTimeout, the server deletes the session and its reply' },
+  { states: ['closing'], packet: 'idle-timeout', answers: ['no-answer'], next: 'expired', findings: ['close-rejected'], rules: 'none', why: '§5 expired while closing: the Close answered 5xx or not at all was never confirmed by a resent one (the verdict it deferred)' },
+  { states: ['closed', 'cancelled', 'failed', 'expired'], packet: 'idle-timeout', answers: ['no-answer'], next: 'same', findings: [], rules: 'none', why: 'ended already: the server released it, nothing left to expire' },
 ];
 
 type Index = Partial<Record<LifecycleState, Partial<Record<LifecyclePacket, Partial<Record<AnswerClass, Row>>>>>>;

@@ -37,7 +37,7 @@ import { INJECTED_ANSWER, type LifecyclePacket, type LifecycleState, type Next, 
 import { CLOSE_RULES, busyMessage } from './rules/close-rules.js';
 import { CREATE_ACK_RULES, EXCHANGE_RULES } from './rules/exchange-rules.js';
 import { FRAGMENT_RULES } from './rules/fragment-rules.js';
-import { closeRejectedOnExpiry, LIFECYCLE_FINDINGS } from './rules/lifecycle-findings.js';
+import { IDLE_TIMEOUT_FINDINGS, LIFECYCLE_FINDINGS } from './rules/lifecycle-findings.js';
 import { type ExchangeContext, type Finding, type Rule, is2xx } from './rules/types.js';
 import {
   addErrorCode, addInflight, addViolationCode, type ChangeMark, changedSince, clearInflight, fillMark,
@@ -367,24 +367,30 @@ export class SessionTracker {
     return NO_EVENTS;
   }
 
-  /** Expires every session idle longer than the timeout; returns the session-ended events. */
+  /**
+   * The expiry sweep: every session idle longer than the timeout (§5 expired: no 2xx progress)
+   * goes through the table's `idle-timeout` row for its state. Returns the events it caused.
+   */
   expire(now: number): BitsEvent[] {
     const out: BitsEvent[] = [];
     this.out = out;
     this.now = now;
     const limit = now - this.opts.sessionTimeoutMs;
     for (const session of this.cache.values()) {
-      // §5 expired: no progress (2xx) for the session timeout.
-      if (session.lastProgress >= limit || TERMINAL_STATES.has(session.state)) continue;
-      if (session.state === 'closing') {
-        // A Close answered 5xx (or not at all) and never confirmed since: the verdict it deferred.
-        const v = this.violation('close-rejected', closeRejectedOnExpiry(session), session.id, session.timeline.length ? session.timeline[session.timeline.length - 1]!.exchange : 0, now);
+      if (session.lastProgress >= limit || session.state === 'evicted') continue;
+      const step = transition(session.state, 'idle-timeout', 'no-answer');
+      if (step.next === 'same') continue;
+      // The findings name the session's last exchange: the one whose verdict expiry settles.
+      const tl = session.timeline;
+      const last = tl.length ? tl[tl.length - 1]!.exchange : 0;
+      for (const code of step.findings) {
+        const v = this.violation(code, IDLE_TIMEOUT_FINDINGS[code]!(session), session.id, last, now);
         addViolationCode(session, v);
         this.emitViolations(out, undefined, [v], now);
       }
-      this.setState(session, 'expired');
+      if (step.next !== 'none' && step.next !== 'progress') this.setState(session, step.next);
       clearInflight(session);
-      this.push(out, { seq: 0, type: 'session-ended', time: now, session: toSummary(session) });
+      if (TERMINAL_STATES.has(session.state)) this.push(out, { seq: 0, type: 'session-ended', time: now, session: toSummary(session) });
     }
     return out;
   }

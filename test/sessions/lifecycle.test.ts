@@ -53,7 +53,7 @@ const ANSWER_STATUS: Record<AnswerClass, { status?: number; code?: string }> = {
 };
 
 /** The packet, answered with a response of class `answer`. */
-function packetFor(w: Wire, packet: LifecyclePacket, answer: AnswerClass): Observation {
+function packetFor(w: Wire, packet: Exclude<LifecyclePacket, 'idle-timeout'>, answer: AnswerClass): Observation {
   const { status, code } = ANSWER_STATUS[answer];
   const extraResponse: [string, string][] = code ? [['BITS-Error-Code', code]] : [];
   if (answer === 'auth') extraResponse.push(['WWW-Authenticate', 'NTLM']);
@@ -80,6 +80,14 @@ function lifecycleCodes(events: BitsEvent[]): string[] {
   return events.flatMap((e) => (e.type === 'violation' && LIFECYCLE_CODES.has(e.violation.code) ? [e.violation.code] : []));
 }
 
+/** What the row's packet does to the tracker: a packet observed, or (idle-timeout) the expiry sweep past the timeout. */
+function happen(t: SessionTracker, w: Wire, packet: LifecyclePacket, answer: AnswerClass): BitsEvent[] {
+  if (packet !== 'idle-timeout') return t.observe(packetFor(w, packet, answer));
+  expect(answer).toBe('no-answer');
+  w.clock += 2 * TIMEOUT;
+  return t.expire(w.clock);
+}
+
 describe('lifecycle table: one test per row', () => {
   LIFECYCLE.forEach((row, i) => {
     it(`row ${i + 1}: ${row.states.join('|')} x ${row.packet} x ${row.answers.join('|')} -> ${row.next} [${row.findings.join(', ')}] (${row.why})`, () => {
@@ -87,7 +95,7 @@ describe('lifecycle table: one test per row', () => {
         for (const answer of row.answers) {
           const { t, w } = reach(state);
           const before = t.session(SID);
-          const events = t.observe(packetFor(w, row.packet, answer));
+          const events = happen(t, w, row.packet, answer);
           const after = t.session(SID);
           const what = `${state} x ${row.packet} x ${answer}`;
           switch (row.next) {
@@ -110,10 +118,13 @@ describe('lifecycle table: one test per row', () => {
       fragment: ['ok', 'auth', 'resync', 'shrink', 'retry', 'session-lost', 'fatal', 'no-answer'],
       'close-session': ['ok', 'auth', 'retry', 'session-lost', 'fatal', 'no-answer'],
       'cancel-session': ['ok', 'auth', 'retry', 'fatal', 'no-answer'],
+      // The expiry sweep (§5 expired): no packet, so no answer.
+      'idle-timeout': ['no-answer'],
     };
     const missing: string[] = [];
     for (const [packet, answers] of Object.entries(reachable) as [LifecyclePacket, AnswerClass[]][]) {
-      for (const state of packet === 'create-session' ? ['unknown' as const] : states) {
+      // Create-Session always makes a new session; only a held session can idle out.
+      for (const state of packet === 'create-session' ? ['unknown' as const] : packet === 'idle-timeout' ? states.filter((x) => x !== 'unknown') : states) {
         for (const answer of answers) {
           if (transition(state, packet, answer).why === 'not in the table') missing.push(`${state} x ${packet} x ${answer}`);
         }
@@ -236,6 +247,15 @@ describe('a Close answered 5xx, then resent', () => {
       'Close-Session answered 503 and no resent Close was confirmed before the session expired: the commit was never confirmed']);
     expect(t.recentViolations()[0]?.code).toBe('close-rejected');
     expect(t.session(SID)?.violations).toContain('close-rejected');
+  });
+});
+
+describe('expiry is a row of the table (§5 expired)', () => {
+  it('expires live sessions, raises close-rejected for a closing one, leaves ended ones alone', () => {
+    expect(transition('open', 'idle-timeout', 'no-answer')).toMatchObject({ next: 'expired', findings: [] });
+    expect(transition('uploaded', 'idle-timeout', 'no-answer')).toMatchObject({ next: 'expired', findings: [] });
+    expect(transition('closing', 'idle-timeout', 'no-answer')).toMatchObject({ next: 'expired', findings: ['close-rejected'] });
+    for (const s of ['closed', 'cancelled', 'failed', 'expired'] as const) expect(transition(s, 'idle-timeout', 'no-answer')).toMatchObject({ next: 'same', findings: [] });
   });
 });
 

@@ -1,8 +1,9 @@
 /**
- * A Close-Session on an expired session that has to be resent (its first answer was a 5xx),
- * end to end: raw sockets writing the literal BITS_POST, through the whole app with a short
- * session timeout, to the scripted IIS-like upstream. One client mistake, one verdict:
- * close-after-expiry is raised once, not once per resent Close.
+ * Session expiry and Close-Session, end to end: raw sockets writing the literal BITS_POST,
+ * through the whole app with a short session timeout, to the scripted IIS-like upstream.
+ * - A Close on an expired session that has to be resent (its first answer was a 5xx): one
+ *   client mistake, one verdict, close-after-expiry is raised once, not once per resent Close.
+ * - A session that expires while `closing` (the table's idle-timeout row): close-rejected, once.
  */
 import pino from 'pino';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -56,5 +57,27 @@ it('raises close-after-expiry once when the Close on an expired session is answe
   expect(verdicts).toEqual([['close-after-expiry', 'warning']]);
   expect(app.tracker.stats().violationsByCode['close-after-expiry']).toBe(1);
   expect(app.tracker.session(sid)?.state).toBe('expired');
+  c.destroy();
+});
+
+it('raises close-rejected once when a session expires while closing (a Close answered 503, never resent)', async () => {
+  const c = await RawClient.connect(app.gateway.address.port);
+  // close5xx: the server answers the first Close 503.
+  const path = '/close5xx/expires-closing.bin';
+  c.write(bitsPost(path, [['BITS-Packet-Type', 'Create-Session'], ['BITS-Supported-Protocols', GUID], ['Content-Length', '0']]));
+  const [created] = await c.responsesAfter(1);
+  const sid = headerOf(created!, 'BITS-Session-Id')!;
+  c.write(bitsPost(path, [['BITS-Packet-Type', 'Fragment'], ['BITS-Session-Id', sid], ['Content-Range', 'bytes 0-9/10'], ['Content-Length', '10']], 'x'.repeat(10)));
+  await c.responsesAfter(2);
+  c.write(bitsPost(path, [['BITS-Packet-Type', 'Close-Session'], ['BITS-Session-Id', sid], ['Content-Length', '0']]));
+  const answers = await c.responsesAfter(3);
+  expect(answers.map((r) => r.status)).toEqual([201, 200, 503]);
+  await waitUntil(() => app.tracker.session(sid)?.state === 'expired', 5_000, 'the session expired');
+  const verdicts = live.filter((v) => v.sessionId === sid).map((v) => [v.code, v.severity, v.message]);
+  expect(verdicts).toEqual([
+    ['server-error', 'warning', expect.any(String)],
+    ['close-rejected', 'error', 'Close-Session answered 503 and no resent Close was confirmed before the session expired: the commit was never confirmed'],
+  ]);
+  expect(app.tracker.session(sid)?.violations).toEqual(['server-error', 'close-rejected']);
   c.destroy();
 });

@@ -5,6 +5,7 @@
  */
 import { formatErrorCode } from '../../protocol/index.js';
 import type { ViolationCode } from '../events.js';
+import type { Session } from '../session.js';
 import { type ExchangeContext, type Finding, q } from './types.js';
 
 function answerText(ctx: ExchangeContext): string {
@@ -37,12 +38,15 @@ export function isRetryAfterLostAck(ctx: ExchangeContext): boolean {
   return s !== undefined && s.closeConnection !== undefined && s.closeConnection !== ctx.obs.connectionId && s.closeConnectionReused !== true;
 }
 
-/** close-rejected raised by expiry: a session still `closing` (a Close answered 5xx or not at all) never confirmed. */
-export function closeRejectedOnExpiry(session: { closeRetriedAfter?: string }): Finding {
-  return {
+/**
+ * The findings of the `idle-timeout` rows (lifecycle.ts): no exchange, so they see the session
+ * only. close-rejected: a session still `closing` (a Close answered 5xx or not at all) never confirmed.
+ */
+export const IDLE_TIMEOUT_FINDINGS: Readonly<Partial<Record<ViolationCode, (session: Session) => Finding>>> = {
+  'close-rejected': (session) => ({
     message: `Close-Session answered ${session.closeRetriedAfter ?? 'with an error'} and no resent Close was confirmed before the session expired: the commit was never confirmed`,
-  };
-}
+  }),
+};
 
 export const LIFECYCLE_FINDINGS: Readonly<Partial<Record<ViolationCode, (ctx: ExchangeContext) => Finding>>> = {
   'fragment-unknown-session': (ctx) => {
