@@ -55,7 +55,7 @@ export interface Session extends Omit<SessionSummary, 'outstanding'> {
   closeJudged?: boolean;
   /** While `closing`: the answer of the first unconfirmed Close (e.g. `503`), for close-rejected's message. */
   closeRetriedAfter?: string;
-  /** While `closing`: some Close got no answer, so the server may have committed it (close-rejected is then unverifiable). */
+  /** While `closing`: some Close got no answer (close-rejected's message names it; the verdict is the same after a 5xx). */
   closeUnanswered?: boolean;
   /**
    * Requests announced by begin() and not yet observed. A BITS client has one at a time, so
