@@ -1,4 +1,6 @@
-import type { Severity, ViolationCode } from './events.js';
+import type { Severity, Violation, ViolationCode } from './events.js';
+import { capMessage } from './retention.js';
+import type { Finding } from './rules/types.js';
 
 /** The fixed part of every violation: default severity and what it means for the upload. */
 export interface ViolationInfo {
@@ -146,3 +148,22 @@ export const VIOLATION_CATALOG: Readonly<Record<ViolationCode, ViolationInfo>> =
     explain: 'IIS with Extended Protection (extendedProtection tokenChecking="Require") binds NTLM/Kerberos tokens to the TLS channel the client sees, which ends at the gateway, so every handshake through a TLS-terminating proxy fails and the job never authenticates. On the IIS site add flags="Proxy" and the gateway\'s names as SPNs (HTTP/gateway.example.com), or set tokenChecking="None" (README: TLS and farms). If direct access fails too, the credentials are wrong.',
   },
 };
+
+/**
+ * A violation of `code` from one rule's finding: the catalog's severity unless the finding
+ * overrides it, the message capped, the exchange first among those it names.
+ */
+export function buildViolation(code: ViolationCode, finding: Finding, sessionId: string | undefined, exchange: number, time: number): Violation {
+  const info = VIOLATION_CATALOG[code];
+  const extra = finding.exchanges;
+  const v: Violation = {
+    code,
+    severity: finding.severity ?? info.severity,
+    message: capMessage(finding.message),
+    explain: info.explain,
+    exchanges: extra && extra.length ? [exchange, ...extra.filter((e) => e !== exchange)] : [exchange],
+    time,
+  };
+  if (sessionId !== undefined) v.sessionId = sessionId;
+  return v;
+}

@@ -21,14 +21,14 @@
 import { LRUCache } from 'lru-cache';
 import { HeaderPicker } from '../protocol/header-picker.js';
 import {
-  type AnswerClass, type BitsAck, type BitsRequest, classifyAnswer, decodeExchange, formatErrorCode, headerValue, parsePacketType,
+  type AnswerClass, type BitsAck, type BitsRequest, classifyAnswer, decodeExchange, formatErrorCode, parsePacketType,
 } from '../protocol/index.js';
 import { type ConnectionClosed, type ExchangeStart, isRefusedRequest, type Observation } from '../observation.js';
 import { AuthLoopDetector } from './auth-loop.js';
-import { VIOLATION_CATALOG } from './catalog.js';
+import { buildViolation } from './catalog.js';
 import {
   type BitsEvent, type PacketKind, type SessionDetail, type SessionState, type SessionSummary,
-  TERMINAL_STATES, type Violation, type ViolationCode,
+  TERMINAL_STATES, type Violation,
 } from './events.js';
 import { busyInflight, closeEnded, closeOverlaps, closesInFlight, lateOverlaps, rememberClose } from './close-overlap.js';
 import { packetRecord } from './packet-record.js';
@@ -38,15 +38,16 @@ import { CLOSE_RULES, busyMessage } from './rules/close-rules.js';
 import { CREATE_ACK_RULES, EXCHANGE_RULES } from './rules/exchange-rules.js';
 import { FRAGMENT_RULES } from './rules/fragment-rules.js';
 import { IDLE_TIMEOUT_FINDINGS, LIFECYCLE_FINDINGS } from './rules/lifecycle-findings.js';
-import { type ExchangeContext, type Finding, type Rule, is2xx } from './rules/types.js';
+import { type ExchangeContext, type Rule, is2xx } from './rules/types.js';
 import {
   addErrorCode, addInflight, addViolationCode, type ChangeMark, changedSince, clearInflight, fillMark,
   newSession, noteAdvance, removeInflight, type Session,
   toDetail, toSummary,
 } from './session.js';
-import { capMessage, sessionBytes } from './retention.js';
+import { sessionBytes } from './retention.js';
 import { Timelines } from './timeline.js';
-import { hostnameOnly, hostOfUrl, normaliseHost, pathAndQuery, pathOf } from './url.js';
+import { ReplyIndex } from './reply-index.js';
+import { hostnameOnly, pathOf } from './url.js';
 
 export interface SessionTrackerOptions {
   /** Sessions kept (live and ended); the least recently active is evicted beyond it. */
@@ -134,8 +135,10 @@ function emptyStateCounts(): Record<SessionState, number> {
 export class SessionTracker {
   private readonly opts: Required<SessionTrackerOptions>;
   private readonly cache: LRUCache<string, Session>;
-  /** Reply URL (path + query) -> session id, for matching the reply GET. */
-  private readonly replyIndex = new Map<string, string>();
+  /** Reply URLs of upload-reply sessions, for matching the reply GET. */
+  private readonly replies = new ReplyIndex();
+  /** A held session by id (an LRU get: counts as activity). */
+  private readonly lookup = (id: string): Session | undefined => this.cache.get(id);
   private readonly stateCounts = emptyStateCounts();
   private readonly violationCounts: Record<string, number> = {};
   private recent: RecentViolation[] = [];
@@ -214,7 +217,7 @@ export class SessionTracker {
       rememberClose(session, { exchange: start.id, startedAt: start.startedAt, busyFlagged: others.length > 0 });
       if (others.length > 0) {
         const out: BitsEvent[] = [];
-        this.emitViolations(out, session, [this.violation('close-while-busy', { message: busyMessage(start.id, others), exchanges: others }, session.id, start.id, start.startedAt)], start.startedAt);
+        this.emitViolations(out, session, [buildViolation('close-while-busy', { message: busyMessage(start.id, others), exchanges: others }, session.id, start.id, start.startedAt)], start.startedAt);
         return out;
       }
     } else if (session.closes) {
@@ -223,7 +226,7 @@ export class SessionTracker {
         const out: BitsEvent[] = [];
         for (const c of racing) {
           c.busyFlagged = true;
-          this.emitViolations(out, session, [this.violation('close-while-busy', { message: busyMessage(c.exchange, [start.id]), exchanges: [c.exchange] }, session.id, start.id, start.startedAt)], start.startedAt);
+          this.emitViolations(out, session, [buildViolation('close-while-busy', { message: busyMessage(c.exchange, [start.id]), exchanges: [c.exchange] }, session.id, start.id, start.startedAt)], start.startedAt);
         }
         return out;
       }
@@ -242,7 +245,7 @@ export class SessionTracker {
     if (this.closeAwaited.size > 0) this.noteConnectionReused(obs.connectionId);
     if (obs.status === 401) {
       const loop = this.authLoops.observe(obs);
-      if (loop) this.emitViolations(out, undefined, [this.violation('auth-channel-binding', loop, undefined, obs.id, obs.endedAt)], obs.endedAt);
+      if (loop) this.emitViolations(out, undefined, [buildViolation('auth-channel-binding', loop, undefined, obs.id, obs.endedAt)], obs.endedAt);
     }
 
     // Decoded once per exchange, shared with the metrics and the request log (obs.decoded).
@@ -278,11 +281,11 @@ export class SessionTracker {
     found.length = 0;
     const time = obs.endedAt;
     for (const p of req.problems) {
-      found.push(this.violation(p.code, { message: p.reason, ...(p.severity ? { severity: p.severity } : {}) }, req.sessionId, obs.id, time));
+      found.push(buildViolation(p.code, { message: p.reason, ...(p.severity ? { severity: p.severity } : {}) }, req.sessionId, obs.id, time));
     }
     if (ack && !authRound) {
       for (const p of ack.problems) {
-        found.push(this.violation(p.code, { message: p.reason, ...(p.severity ? { severity: p.severity } : {}) }, sessionId, obs.id, time));
+        found.push(buildViolation(p.code, { message: p.reason, ...(p.severity ? { severity: p.severity } : {}) }, sessionId, obs.id, time));
       }
     }
 
@@ -306,15 +309,15 @@ export class SessionTracker {
       for (let i = 0; i < rules.length; i++) {
         const rule = rules[i]!;
         const finding = rule.check(ctx);
-        if (finding) found.push(this.violation(rule.code, finding, sessionId, obs.id, time));
+        if (finding) found.push(buildViolation(rule.code, finding, sessionId, obs.id, time));
       }
       if (step) {
-        for (const code of step.findings) found.push(this.violation(code, LIFECYCLE_FINDINGS[code]!(ctx), sessionId, obs.id, time));
+        for (const code of step.findings) found.push(buildViolation(code, LIFECYCLE_FINDINGS[code]!(ctx), sessionId, obs.id, time));
       }
       for (let i = 0; i < (unseen ? 0 : EXCHANGE_RULES.length); i++) {
         const rule = EXCHANGE_RULES[i]!;
         const finding = rule.check(ctx);
-        if (finding) found.push(this.violation(rule.code, finding, sessionId, obs.id, time));
+        if (finding) found.push(buildViolation(rule.code, finding, sessionId, obs.id, time));
       }
     }
 
@@ -384,7 +387,7 @@ export class SessionTracker {
       const tl = session.timeline;
       const last = tl.length ? tl[tl.length - 1]!.exchange : 0;
       for (const code of step.findings) {
-        const v = this.violation(code, IDLE_TIMEOUT_FINDINGS[code]!(session), session.id, last, now);
+        const v = buildViolation(code, IDLE_TIMEOUT_FINDINGS[code]!(session), session.id, last, now);
         addViolationCode(session, v);
         this.emitViolations(out, undefined, [v], now);
       }
@@ -446,18 +449,18 @@ export class SessionTracker {
         if (ack.receivedOffset !== undefined) {
           session.ackedBytes = ack.receivedOffset;
           if (session.totalLength !== null && ack.receivedOffset > session.totalLength) {
-            found.push(this.violation('packet-bad-header', {
+            found.push(buildViolation('packet-bad-header', {
               message: `BITS-Received-Content-Range ${ack.receivedOffset} is beyond the total length ${session.totalLength}`, severity: 'error',
             }, session.id, obs.id, obs.endedAt));
           }
         } else if (answer === 'ok' && r && r.start <= session.ackedBytes) {
           // Tolerate a server that omits the header: a 2xx for a contiguous fragment means it holds END+1.
           session.ackedBytes = Math.max(session.ackedBytes, r.end + 1);
-          found.push(this.violation('packet-missing-header', {
+          found.push(buildViolation('packet-missing-header', {
             message: `Fragment Ack ${status} without BITS-Received-Content-Range; assuming ${r.end + 1} bytes held`, severity: 'warning',
           }, session.id, obs.id, obs.endedAt));
         }
-        if (ack.replyUrl !== undefined) this.setReplyUrl(session, ack.replyUrl);
+        if (ack.replyUrl !== undefined) this.replies.set(session, ack.replyUrl);
         if (answer === 'ok') noteAdvance(session, obs.startedAt, obs.endedAt, obs.connectionId, session.ackedBytes);
       }
     }
@@ -484,7 +487,7 @@ export class SessionTracker {
         this.awaitClose(obs.connectionId, session);
       }
     }
-    if (session.state === 'closed' || session.state === 'cancelled') this.dropReply(session);
+    if (session.state === 'closed' || session.state === 'cancelled') this.replies.drop(session);
   }
 
   /** Another request on a connection that carried a Close Ack: that client had its Ack. */
@@ -505,19 +508,14 @@ export class SessionTracker {
   /** close-while-busy for Close-Sessions that `obs`, completing after them, overlapped. */
   private reportLateOverlaps(session: Session, obs: Observation, rangeEnd: number | undefined, found: Violation[]): void {
     for (const close of lateOverlaps(session, obs, rangeEnd)) {
-      found.push(this.violation('close-while-busy', { message: busyMessage(close, [obs.id]), exchanges: [close] }, session.id, obs.id, obs.endedAt));
+      found.push(buildViolation('close-while-busy', { message: busyMessage(close, [obs.id]), exchanges: [close] }, session.id, obs.id, obs.endedAt));
     }
   }
 
   /** An ordinary request: the reply GET of an upload-reply session, or unrelated traffic. */
   private observeHttp(obs: Observation, out: BitsEvent[]): void {
     const time = obs.endedAt;
-    let session: Session | undefined;
-    if (this.replyIndex.size > 0 && (obs.method === 'GET' || obs.method === 'HEAD')) {
-      const id = this.replyIndex.get(pathAndQuery(obs.url));
-      const candidate = id !== undefined ? this.cache.get(id) : undefined;
-      if (candidate?.replyUrl !== undefined && this.replyHostMatches(candidate.replyUrl, obs)) session = candidate;
-    }
+    const session = this.replies.match(obs, this.lookup);
     if (!session) {
       this.push(out, { seq: 0, type: 'packet', time, packet: packetRecord(obs, null, undefined) });
       if (obs.injected !== undefined) this.push(out, faultInjectedEvent(obs, undefined));
@@ -536,26 +534,6 @@ export class SessionTracker {
     this.emitViolations(out, undefined, late, time);
     this.emitChange(out, session, session.state, mark, false, time);
     this.account(session);
-  }
-
-  private replyHostMatches(replyUrl: string, obs: Observation): boolean {
-    const wanted = hostOfUrl(replyUrl);
-    if (wanted === undefined) return true; // a path: any host that reaches this gateway
-    const host = headerValue(obs.requestHeaders, 'host');
-    return host !== undefined && normaliseHost(host) === wanted;
-  }
-
-  private setReplyUrl(session: Session, url: string): void {
-    if (session.replyUrl === url) return;
-    this.dropReply(session);
-    session.replyUrl = url;
-    this.replyIndex.set(pathAndQuery(url), session.id);
-  }
-
-  private dropReply(session: Session): void {
-    if (session.replyUrl === undefined) return;
-    const key = pathAndQuery(session.replyUrl);
-    if (this.replyIndex.get(key) === session.id) this.replyIndex.delete(key);
   }
 
   // ---- bookkeeping ----------------------------------------------------------------------
@@ -601,7 +579,7 @@ export class SessionTracker {
     session.accountedBytes = 0;
     this.timelines.release(session);
     this.stateCounts[session.state]--;
-    this.dropReply(session);
+    this.replies.drop(session);
     if (reason !== 'evict') return;
     session.state = 'evicted';
     clearInflight(session);
@@ -616,21 +594,6 @@ export class SessionTracker {
     const endedNow = TERMINAL_STATES.has(session.state) && before !== session.state;
     if (endedNow) this.push(out, { seq: 0, type: 'session-ended', time, session: toSummary(session) });
     else if (!created && mark && changedSince(mark, session)) this.push(out, { seq: 0, type: 'session-updated', time, session: toSummary(session) });
-  }
-
-  private violation(code: ViolationCode, finding: Finding, sessionId: string | undefined, exchange: number, time: number): Violation {
-    const info = VIOLATION_CATALOG[code];
-    const extra = finding.exchanges;
-    const v: Violation = {
-      code,
-      severity: finding.severity ?? info.severity,
-      message: capMessage(finding.message),
-      explain: info.explain,
-      exchanges: extra && extra.length ? [exchange, ...extra.filter((e) => e !== exchange)] : [exchange],
-      time,
-    };
-    if (sessionId !== undefined) v.sessionId = sessionId;
-    return v;
   }
 
   /** Emits violation events (and, for begin(), records them on the session). */
