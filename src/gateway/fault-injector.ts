@@ -19,7 +19,7 @@ import { pipeline, Transform, type TransformCallback } from 'node:stream';
 import type { InjectionDecision, InjectionPolicy } from '../inject/registry.js';
 import type { InjectionAction } from '../inject/rule.js';
 import type { HeaderList } from '../observation.js';
-import { ERROR_CONTEXT_SERVER, formatErrorContext, formatHresult } from '../protocol/encode.js';
+import { type AckFields, ackFieldHeaders, ackHeaders } from '../protocol/encode.js';
 import { type BitsRequest, decodeRequest } from '../protocol/index.js';
 import type { Exchange } from './exchange.js';
 import { clientResponseHeaders } from './hop-by-hop.js';
@@ -103,7 +103,7 @@ export class FaultInjector {
   private answer(ex: Exchange, req: Http1Request, res: Http1Response, action: InjectionAction & { kind: 'answer' }, packet: BitsRequest | null): void {
     const reply = () => {
       if (ex.isEnded || res.headersSent) return;
-      const headers = ackHeaders(action, packet);
+      const headers = injectedAnswerHeaders(action, packet);
       ex.responded(action.status, headers, 'gateway', this.now());
       res.writeHead(action.status, headers);
       res.end();
@@ -186,23 +186,18 @@ export function resetLimit(action: InjectionAction & { kind: 'reset-after' }, re
   return req.chunked ? wanted : Math.min(wanted, length);
 }
 
-/** The Ack a BITS server would send: Packet-Type, the echoed session id, the error fields, Received-Content-Range. */
-export function ackHeaders(action: InjectionAction & { kind: 'answer' }, packet: BitsRequest | null): HeaderList {
-  const h: Array<[string, string]> = [];
-  if (packet !== null) {
-    h.push(['BITS-Packet-Type', 'Ack']);
-    if (packet.sessionId !== undefined) h.push(['BITS-Session-Id', packet.sessionId]);
-  }
-  if (action.code !== undefined) {
-    // A code without a context gets the BITS server extension's (0x5), as IIS sends.
-    h.push(['BITS-Error-Code', formatHresult(action.code)]);
-    h.push(['BITS-Error-Context', formatErrorContext(action.context ?? ERROR_CONTEXT_SERVER)]);
-  } else if (action.context !== undefined) {
-    h.push(['BITS-Error-Context', formatErrorContext(action.context)]);
-  }
-  if (action.range !== undefined && action.range !== 'server') h.push(['BITS-Received-Content-Range', String(action.range.end + 1)]);
-  h.push(['Content-Length', '0']);
-  return h;
+/**
+ * The Ack a BITS server would send, built by the one encoder (src/protocol/encode.ts, so in
+ * its order): the echoed session id, BITS-Received-Content-Range, the error fields. A request
+ * that is no BITS packet gets the same fields without BITS-Packet-Type.
+ */
+export function injectedAnswerHeaders(action: InjectionAction & { kind: 'answer' }, packet: BitsRequest | null): HeaderList {
+  const fields: AckFields = {};
+  if (packet?.sessionId !== undefined) fields.sessionId = packet.sessionId;
+  if (action.range !== undefined && action.range !== 'server') fields.receivedOffset = action.range.end + 1;
+  if (action.code !== undefined) fields.errorCode = action.code;
+  if (action.context !== undefined) fields.errorContext = action.context;
+  return [...(packet !== null ? ackHeaders(fields) : ackFieldHeaders(fields)), ['Content-Length', '0']];
 }
 
 /** A TCP reset (RST), not a FIN: what a crashed or cut-off path looks like to the client. */

@@ -36,13 +36,24 @@ export interface AckFields {
   receivedOffset?: number;
   replyUrl?: string;
   errorCode?: number;
-  /** Defaults to ERROR_CONTEXT_SERVER when errorCode is set. */
+  /** Defaults to ERROR_CONTEXT_SERVER when errorCode is set; alone, it is sent alone. */
   errorContext?: number;
 }
 
 /** Headers of an Ack packet, in the order IIS sends them. */
 export function ackHeaders(fields: AckFields = {}): HeaderList {
-  const h: Header[] = [['BITS-Packet-Type', 'Ack']];
+  return pushAckFields([['BITS-Packet-Type', 'Ack']], fields);
+}
+
+/**
+ * The same fields without BITS-Packet-Type, in the same order: what an injected answer to a
+ * request that is no BITS packet carries (the gateway answers it, but not as an Ack).
+ */
+export function ackFieldHeaders(fields: AckFields): HeaderList {
+  return pushAckFields([], fields);
+}
+
+function pushAckFields(h: Header[], fields: AckFields): HeaderList {
   if (fields.protocol !== undefined) h.push(['BITS-Protocol', fields.protocol]);
   if (fields.sessionId !== undefined) h.push(['BITS-Session-Id', fields.sessionId]);
   if (fields.acceptIdentity) h.push(['Accept-Encoding', 'Identity']);
@@ -57,6 +68,8 @@ export function ackHeaders(fields: AckFields = {}): HeaderList {
   if (fields.errorCode !== undefined) {
     h.push(['BITS-Error-Code', formatHresult(fields.errorCode)]);
     h.push(['BITS-Error-Context', formatErrorContext(fields.errorContext ?? ERROR_CONTEXT_SERVER)]);
+  } else if (fields.errorContext !== undefined) {
+    h.push(['BITS-Error-Context', formatErrorContext(fields.errorContext)]);
   }
   return h;
 }

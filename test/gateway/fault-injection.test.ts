@@ -1,9 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { injectedAnswerHeaders } from '../../src/gateway/fault-injector.js';
 import { startGateway } from '../../src/gateway/index.js';
 import { InjectionRegistry } from '../../src/inject/registry.js';
 import { parseInjectionRule } from '../../src/inject/rule-syntax.js';
+import { decodeRequest } from '../../src/protocol/index.js';
 import {
   bitsPost, CollectingSink, PROTOCOL_GUID, RawClient, startUpstream, type TestUpstream, useGatewayFixture, waitUntil,
 } from './helpers.js';
@@ -48,6 +50,34 @@ const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const types = (u: TestUpstream) => u.requests.map((r) => r.headers.find(([n]) => n === 'BITS-Packet-Type')?.[1]);
 /** Response header lines without the listener's framing/date fields. */
 const bitsHeaders = (h: Array<[string, string]>) => h.filter(([n]) => !/^(date|connection|keep-alive)$/i.test(n));
+
+describe('injected answer headers: the one Ack encoder', () => {
+  const answerOf = (rule: string) => {
+    const a = parseInjectionRule(rule).action;
+    if (a.kind !== 'answer') throw new Error('not an answer rule');
+    return a;
+  };
+  const packet = decodeRequest('BITS_POST', [['BITS-Packet-Type', 'Fragment'], ['BITS-Session-Id', SESSION], ['Content-Range', 'bytes 0-9/10'], ['Content-Length', '10']]);
+
+  it('puts BITS-Received-Content-Range before the error fields, as the server\'s Acks (encode.ts ackHeaders)', () => {
+    expect(injectedAnswerHeaders(answerOf('fragment: status=416 code=0x80070057 range=700'), packet)).toEqual([
+      ['BITS-Packet-Type', 'Ack'], ['BITS-Session-Id', SESSION], ['BITS-Received-Content-Range', '700'],
+      ['BITS-Error-Code', '0x80070057'], ['BITS-Error-Context', '0x5'], ['Content-Length', '0'],
+    ]);
+  });
+
+  it('sends a context without a code alone', () => {
+    expect(injectedAnswerHeaders(answerOf('fragment: status=503 context=0x7'), packet)).toEqual([
+      ['BITS-Packet-Type', 'Ack'], ['BITS-Session-Id', SESSION], ['BITS-Error-Context', '0x7'], ['Content-Length', '0'],
+    ]);
+  });
+
+  it('answers a request that is no BITS packet without BITS-Packet-Type', () => {
+    expect(injectedAnswerHeaders(answerOf('any: status=503 code=0x80004005'), decodeRequest('GET', []))).toEqual([
+      ['BITS-Error-Code', '0x80004005'], ['BITS-Error-Context', '0x5'], ['Content-Length', '0'],
+    ]);
+  });
+});
 
 describe('fault injection: answers without forwarding', () => {
   it('answers the 2nd Fragment 503 + BITS-Error-Code as a BITS Ack, discards its body, and keeps the connection in step', async () => {

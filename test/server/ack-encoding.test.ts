@@ -22,6 +22,13 @@ describe('encoders round-trip through the one decoder', () => {
     expect(ack.errorCode?.name).toBe('E_INVALIDARG');
   });
 
+  it('a context without a code is sent alone, and decodes without a code', () => {
+    const h = ackHeaders({ sessionId: '{a}', errorContext: 0x7 });
+    expect(h).toEqual([['BITS-Packet-Type', 'Ack'], ['BITS-Session-Id', '{a}'], ['BITS-Error-Context', '0x7']]);
+    expect(decodeAck(503, h)).toMatchObject({ isAck: true, errorContext: 7 });
+    expect(decodeAck(503, h).errorCode).toBeUndefined();
+  });
+
   it('a Fragment head decodes to its range, name and length without problems', () => {
     const h = fragmentHeaders({ sessionId: '{s}', start: 10, end: 19, total: 100, contentName: 'f.bin' });
     const req = decodeRequest('BITS_POST', h);
