@@ -66,7 +66,9 @@ export interface Observation extends ExchangeStart {
   /**
    * Derived, never recorded: the request packet and Ack as the one decoder (src/protocol)
    * read them, filled in by the first reader through `decodeExchange(obs)` so the tracker,
-   * metrics and request log decode each exchange once. Absent until then (and in recordings).
+   * metrics and request log decode each exchange once. Absent until then (and in recordings),
+   * except when the gateway's fault injector decoded the head to decide: then the gateway
+   * fills it (`decodeExchangeWithHead`).
    */
   decoded?: DecodedExchange;
 }

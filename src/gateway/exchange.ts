@@ -1,6 +1,7 @@
 import type http from 'node:http';
 import type { InjectionDecision } from '../inject/registry.js';
 import type { ExchangeStart, HeaderList, Observation } from '../observation.js';
+import { type BitsRequest, decodeExchangeWithHead } from '../protocol/index.js';
 
 /** The request body as the listener counts it (see Http1Request.bodyBytesPushed). */
 export interface RequestBodyCount {
@@ -37,6 +38,11 @@ export class Exchange {
   continueSent = false;
   /** The fault the injection policy chose for this exchange (src/gateway/fault-injector.ts). */
   fault: InjectionDecision | undefined;
+  /**
+   * The request head as the fault injector decoded it to ask its policy (undefined when it
+   * did not look): it becomes the observation's `decoded`, so no reader decodes it again.
+   */
+  decodedHead: BitsRequest | null | undefined;
   private ended = false;
 
   constructor(readonly start: ExchangeStart) {
@@ -88,6 +94,7 @@ export class Exchange {
     if (this.upstreamConnectionId !== undefined) obs.upstreamConnectionId = this.upstreamConnectionId;
     if (this.error !== undefined) obs.error = this.error;
     if (this.fault !== undefined) obs.injected = { id: this.fault.injectionId, rule: this.fault.rule.text, action: this.fault.rule.action.kind };
+    if (this.decodedHead !== undefined) decodeExchangeWithHead(obs, this.decodedHead);
     return obs;
   }
 }

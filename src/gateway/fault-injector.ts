@@ -9,6 +9,10 @@
  * - dropAnswer(), where the forwarder would relay the response: consumes it and closes the
  *   client connection without a byte of it (the lost Ack).
  *
+ * The request head it decodes to ask the policy is the exchange's one decoding: it becomes the
+ * observation's `decoded` (Exchange.end()). While the policy has no rule (`idle()`), nothing
+ * is decoded or looked up here.
+ *
  * The pinned upstream stays consistent: an answered request never reaches the upstream, and
  * every fault that leaves a request half-sent ends the client connection, which destroys its
  * pinned upstream socket (forwarder onConnectionClose); no later request can meet it.
@@ -39,7 +43,11 @@ export class FaultInjector {
    * took the exchange over (it ends through the response's 'finish' or 'close').
    */
   intercept(ex: Exchange, req: Http1Request, res: Http1Response): boolean {
+    // No rule could fire: no decode, no lookup (the exchange is decoded once, by its first reader).
+    if (this.policy.idle?.() === true) return false;
+    // Decoded once: this head becomes the observation's `decoded` (Exchange.end()).
     const packet = decodeRequest(req.method, req.headerList);
+    ex.decodedHead = packet;
     const fault = this.policy.decide({
       exchangeId: ex.start.id, connectionId: ex.start.connectionId, clientAddress: ex.start.client.address,
       url: ex.start.url, packet, now: this.now(),

@@ -33,6 +33,8 @@ export interface InjectionDecision { injectionId: string; rule: InjectionRule; a
 /** Anything the gateway can consult: the registry, or check-client's case runner. */
 export interface InjectionPolicy {
   decide(request: InjectionRequest): InjectionDecision | undefined;
+  /** True while no rule could fire: the gateway then neither decodes the request nor calls decide(). */
+  idle?(): boolean;
   /** Told about every finished observation (the gateway's sink path), e.g. to learn a session's acknowledged range for `range=server`. */
   observe?(obs: Observation): void;
 }
@@ -80,6 +82,11 @@ export class InjectionRegistry implements InjectionPolicy {
 
   list(): ActiveInjection[] {
     return this.rules.map((c) => ({ ...c.entry }));
+  }
+
+  /** No rules (forgotten sessions belong to rules, so none either): decide() would answer undefined and count nothing. */
+  idle(): boolean {
+    return this.rules.length === 0;
   }
 
   decide(request: InjectionRequest): InjectionDecision | undefined {

@@ -1,6 +1,6 @@
 import type { DecodedExchange, Observation } from '../observation.js';
 import { decodeAck } from './ack.js';
-import { decodeRequest } from './request.js';
+import { type BitsRequest, decodeRequest, withBodyCount } from './request.js';
 
 /**
  * The BITS request packet and Ack of one exchange, decoded once. The first reader (the
@@ -13,12 +13,21 @@ import { decodeRequest } from './request.js';
  * reply GET) has no Ack to judge.
  */
 export function decodeExchange(obs: Observation): DecodedExchange {
-  let decoded = obs.decoded;
-  if (decoded === undefined) {
-    const request = decodeRequest(obs.method, obs.requestHeaders, obs.requestBodyBytes);
-    const ack = request !== null && obs.status !== undefined ? decodeAck(obs.status, obs.responseHeaders ?? []) : undefined;
-    decoded = { request, ack };
-    obs.decoded = decoded;
-  }
+  return obs.decoded ?? keep(obs, decodeRequest(obs.method, obs.requestHeaders, obs.requestBodyBytes));
+}
+
+/**
+ * The same, from a request head decoded before its body was read (the gateway's fault
+ * injector decodes it to decide): completed with the relayed body count instead of decoding
+ * the head a second time, it becomes `obs.decoded`.
+ */
+export function decodeExchangeWithHead(obs: Observation, head: BitsRequest | null): DecodedExchange {
+  return obs.decoded ?? keep(obs, head === null ? null : withBodyCount(head, obs.requestBodyBytes));
+}
+
+function keep(obs: Observation, request: BitsRequest | null): DecodedExchange {
+  const ack = request !== null && obs.status !== undefined ? decodeAck(obs.status, obs.responseHeaders ?? []) : undefined;
+  const decoded: DecodedExchange = { request, ack };
+  obs.decoded = decoded;
   return decoded;
 }

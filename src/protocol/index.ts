@@ -21,5 +21,5 @@ export {
 } from './error-codes.js';
 export { type BitsRequest, decodeRequest } from './request.js';
 export { type BitsAck, decodeAck } from './ack.js';
-export { decodeExchange } from './exchange.js';
+export { decodeExchange, decodeExchangeWithHead } from './exchange.js';
 export { type Answer, type AnswerClass, type AnsweredPacket, classifyAnswer, endsSession, CONTEXT_REMOTE_APPLICATION } from './answer.js';

@@ -37,6 +37,28 @@ const NEEDS_SESSION: ReadonlySet<PacketType | 'unknown'> = new Set(['fragment', 
  * `bodyBytes` is the relayed body length when known; it stands in for a missing Content-Length.
  */
 export function decodeRequest(method: string, headers: HeaderList, bodyBytes?: number): BitsRequest | null {
+  const req = decodeRequestHead(method, headers);
+  return req === null || bodyBytes === undefined ? req : withBodyCount(req, bodyBytes);
+}
+
+/**
+ * The checks a missing Content-Length leaves to the relayed body count: how a head decoded
+ * before its body was read (the fault injector's) is completed once the count is known,
+ * without decoding the head again. Returns `req` itself when the count adds nothing.
+ */
+export function withBodyCount(req: BitsRequest, bodyBytes: number): BitsRequest {
+  // A relayed count below Content-Length means the transfer broke off, not that the client lied.
+  if (req.contentLength !== undefined) return req;
+  let problem: Problem | undefined;
+  if (req.type === 'fragment') {
+    if (req.range && bodyBytes !== req.range.end - req.range.start + 1) problem = lengthMismatch('relayed body', bodyBytes, req.range);
+  } else if (req.type !== 'unknown' && bodyBytes > 0) {
+    problem = bodyOnBodylessPacket(req.rawType, bodyBytes);
+  }
+  return problem === undefined ? req : { ...req, problems: [...req.problems, problem] };
+}
+
+function decodeRequestHead(method: string, headers: HeaderList): BitsRequest | null {
   const v = picker.pick(headers).values;
   const rawType = v[TYPE];
   const isBitsMethod = method === BITS_METHOD || method.toUpperCase() === BITS_METHOD;
@@ -100,14 +122,10 @@ export function decodeRequest(method: string, headers: HeaderList, bodyBytes?: n
       decodeCreate(v[PROTOCOLS], req, problems);
       break;
     case 'fragment':
-      decodeFragment(v, req, problems, bodyBytes);
+      decodeFragment(v, req, problems);
       break;
     default: {
-      // Only Fragments carry a body; anything else is at least odd (the server ignores it).
-      const sent = req.contentLength ?? bodyBytes ?? 0;
-      if (sent > 0 && req.type !== 'unknown') {
-        problems.push({ code: 'packet-bad-header', header: 'Content-Length', reason: `${rawType} with a ${sent}-byte body; only Fragment packets carry data`, severity: 'warning' });
-      }
+      if (req.contentLength !== undefined && req.contentLength > 0 && req.type !== 'unknown') problems.push(bodyOnBodylessPacket(req.rawType, req.contentLength));
     }
   }
   return req;
@@ -133,7 +151,22 @@ function decodeCreate(raw: string | undefined, req: BitsRequest, problems: Probl
   }
 }
 
-function decodeFragment(v: readonly (string | undefined)[], req: BitsRequest, problems: Problem[], bodyBytes: number | undefined): void {
+// Only Fragments carry a body; anything else is at least odd (the server ignores it).
+function bodyOnBodylessPacket(rawType: string, sent: number): Problem {
+  return { code: 'packet-bad-header', header: 'Content-Length', reason: `${rawType} with a ${sent}-byte body; only Fragment packets carry data`, severity: 'warning' };
+}
+
+function lengthMismatch(source: 'Content-Length' | 'relayed body', declared: number, range: ByteRange): Problem {
+  const expected = range.end - range.start + 1;
+  return {
+    code: 'fragment-length-mismatch',
+    header: 'Content-Length',
+    reason: `${source} ${declared} but Content-Range bytes ${range.start}-${range.end} is ${expected} bytes`,
+    severity: 'error',
+  };
+}
+
+function decodeFragment(v: readonly (string | undefined)[], req: BitsRequest, problems: Problem[]): void {
   const name = v[NAME];
   if (name !== undefined) req.contentName = name;
 
@@ -154,19 +187,9 @@ function decodeFragment(v: readonly (string | undefined)[], req: BitsRequest, pr
   if (v[LENGTH] === undefined) {
     problems.push({ code: 'packet-missing-header', header: 'Content-Length', reason: 'Fragment without Content-Length', severity: 'warning' });
   }
-  if (req.range) {
-    const expected = req.range.end - req.range.start + 1;
-    // A relayed count below Content-Length means the transfer broke off, not that the client lied.
-    const declared = req.contentLength ?? bodyBytes;
-    if (declared !== undefined && declared !== expected) {
-      const source = req.contentLength !== undefined ? 'Content-Length' : 'relayed body';
-      problems.push({
-        code: 'fragment-length-mismatch',
-        header: 'Content-Length',
-        reason: `${source} ${declared} but Content-Range bytes ${req.range.start}-${req.range.end} is ${expected} bytes`,
-        severity: 'error',
-      });
-    }
+  // Without Content-Length the relayed count stands in for it (withBodyCount).
+  if (req.range && req.contentLength !== undefined && req.contentLength !== req.range.end - req.range.start + 1) {
+    problems.push(lengthMismatch('Content-Length', req.contentLength, req.range));
   }
 }
 

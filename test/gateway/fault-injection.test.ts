@@ -257,6 +257,43 @@ describe('fault injection: slow paths', () => {
   });
 });
 
+describe('fault injection: one decoding per exchange', () => {
+  /** Whether each observation arrived decoded. No tracker among the sinks, and the policy's own sink runs after this one: a `decoded` seen here comes from the gateway. */
+  function decodedOnArrival(sink: CollectingSink): boolean[] {
+    const seen: boolean[] = [];
+    const deliver = sink.onObservation.bind(sink);
+    sink.onObservation = (obs) => {
+      seen.push(obs.decoded !== undefined);
+      deliver(obs);
+    };
+    return seen;
+  }
+
+  it('the head decoded to ask the policy becomes the observation\'s decoded, completed with the relayed count', async () => {
+    const { client, sink } = await setup(['any: status=503 client=10.0.0.5']);
+    const arrived = decodedOnArrival(sink);
+    // Chunked, no Content-Length: 5 bytes relayed where Content-Range announces 10.
+    client.write(`BITS_POST /up/f.bin HTTP/1.1\r\nHost: x\r\nBITS-Packet-Type: Fragment\r\nBITS-Session-Id: ${SESSION}\r\nContent-Range: bytes 0-9/10\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nabcde\r\n0\r\n\r\n`);
+    expect((await client.responsesAfter(1))[0]!.status).toBe(200);
+    const obs = (await sink.waitFor(1))[0]!;
+    expect(obs.requestBodyBytes).toBe(5);
+    expect(arrived).toEqual([true]);
+    // The same as one decoding of the whole exchange would give.
+    expect(obs.decoded!.request).toEqual(decodeRequest(obs.method, obs.requestHeaders, 5));
+    expect(obs.decoded!.request!.problems.map((p) => p.reason)).toContain('relayed body 5 but Content-Range bytes 0-9 is 10 bytes');
+    expect(obs.decoded!.ack).toMatchObject({ isAck: true, sessionId: SESSION, receivedOffset: 10 });
+  });
+
+  it('with no rule the gateway decodes nothing (the first reader does, once)', async () => {
+    const { client, sink } = await setup([]);
+    const arrived = decodedOnArrival(sink);
+    client.write(bitsPost('/up/f.bin', [['BITS-Packet-Type', 'Ping'], ['Content-Length', '0']]));
+    expect((await client.responsesAfter(1))[0]!.status).toBe(200);
+    await sink.waitFor(1);
+    expect(arrived).toEqual([false]);
+  });
+});
+
 describe('fault injection: which requests', () => {
   it('times and p (with a deterministic random) limit firing; url scopes by path', async () => {
     const draws = [0.9, 0.1, 0.1];

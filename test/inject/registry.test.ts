@@ -29,6 +29,18 @@ function registry(...rules: string[]): InjectionRegistry {
 }
 
 describe('InjectionRegistry', () => {
+  it('is idle without rules, and an idle registry counts nothing (so the gateway may skip asking it)', () => {
+    const r = registry();
+    expect(r.idle()).toBe(true);
+    for (let i = 0; i < 3; i++) expect(r.decide(request('Fragment', { session: SID, range: 'bytes 0-9/20' }))).toBeUndefined();
+    const added = r.add(parseInjectionRule('fragment#2: status=503'), 'cli');
+    expect(r.idle()).toBe(false);
+    expect(r.decide(request('Fragment', { session: SID, range: 'bytes 0-9/20' }))).toBeUndefined();
+    expect(r.decide(request('Fragment', { session: SID, range: 'bytes 0-9/20' }))?.action).toEqual({ kind: 'answer', status: 503 });
+    r.remove(added.id);
+    expect(r.idle()).toBe(true);
+  });
+
   it('fires on the packet type it selects, never on others', () => {
     const r = registry('close: drop-ack');
     expect(r.decide(request('Fragment', { session: SID, range: 'bytes 0-9/20' }))).toBeUndefined();

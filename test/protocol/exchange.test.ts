@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Observation } from '../../src/observation.js';
-import { decodeExchange } from '../../src/protocol/index.js';
+import { decodeExchange, decodeExchangeWithHead, decodeRequest } from '../../src/protocol/index.js';
 import { SessionTracker } from '../../src/sessions/tracker.js';
 import { BitsgateMetrics } from '../../src/sinks/metrics.js';
 import { Recorder } from '../../src/sinks/recorder.js';
@@ -22,6 +22,38 @@ function ping(patch: Partial<Observation> = {}): Observation {
     responder: 'upstream', ...patch,
   };
 }
+
+describe('decodeExchangeWithHead: a head decoded before its body, completed with the relayed count', () => {
+  const fragmentHead = (extra: Array<[string, string]>): Array<[string, string]> =>
+    [['Host', 'h'], ['BITS-Packet-Type', 'Fragment'], ['BITS-Session-Id', '{s}'], ['Content-Range', 'bytes 0-9/10'], ...extra];
+  it.each<[string, Partial<Observation>]>([
+    ['a chunked Fragment shorter than its range', { requestHeaders: fragmentHead([['Transfer-Encoding', 'chunked']]), requestBodyBytes: 4 }],
+    ['a chunked Fragment of its range', { requestHeaders: fragmentHead([['Transfer-Encoding', 'chunked']]), requestBodyBytes: 10 }],
+    ['a Fragment whose Content-Length disagrees, cut short', { requestHeaders: fragmentHead([['Content-Length', '12']]), requestBodyBytes: 3 }],
+    ['a Fragment with a bad Content-Length', { requestHeaders: fragmentHead([['Content-Length', 'x']]), requestBodyBytes: 7 }],
+    ['a Ping with a chunked body', { requestHeaders: [['Host', 'h'], ['BITS-Packet-Type', 'Ping'], ['Transfer-Encoding', 'chunked']], requestBodyBytes: 5 }],
+    ['a Ping with Content-Length and a body', { requestHeaders: [['Host', 'h'], ['BITS-Packet-Type', 'Ping'], ['Content-Length', '5']], requestBodyBytes: 5 }],
+    ['an unknown packet with a body', { requestHeaders: [['Host', 'h'], ['BITS-Packet-Type', 'Nope']], requestBodyBytes: 5 }],
+    ['an ordinary GET', { method: 'GET', requestHeaders: [['Host', 'h']], requestBodyBytes: 5 }],
+    ['an unanswered Fragment', { requestHeaders: fragmentHead([]), requestBodyBytes: 2, status: undefined, responseHeaders: undefined }],
+  ])('gives what one decoding of the whole exchange gives: %s', (_what, patch) => {
+    const whole = decodeExchange(ping(patch));
+    const obs = ping(patch);
+    const head = decodeRequest(obs.method, obs.requestHeaders);
+    const problemsBefore = head ? [...head.problems] : [];
+    const d = decodeExchangeWithHead(obs, head);
+    expect(d).toEqual(whole);
+    expect(obs.decoded).toBe(d);
+    // The head handed to the injection policy is not changed after the fact.
+    if (head) expect(head.problems).toEqual(problemsBefore);
+  });
+
+  it('keeps a decoding already made', () => {
+    const obs = ping();
+    const first = decodeExchange(obs);
+    expect(decodeExchangeWithHead(obs, null)).toBe(first);
+  });
+});
 
 describe('decodeExchange', () => {
   it('decodes the request and the Ack once and keeps them on the observation', () => {

@@ -105,6 +105,11 @@ export class ClientCaseRunner implements InjectionPolicy {
     this.caseTimeoutMs = options.caseTimeoutMs ?? CASE_RUNNER_DEFAULTS.caseTimeoutMs;
   }
 
+  /** Until a case's rule is in place the gateway need not ask (nor decode for asking). */
+  idle(): boolean {
+    return this.registry.idle();
+  }
+
   decide(request: InjectionRequest): InjectionDecision | undefined {
     const d = this.registry.decide(request);
     if (d) {
