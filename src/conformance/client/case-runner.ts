@@ -123,11 +123,12 @@ export class ClientCaseRunner implements InjectionPolicy {
     this.registry.observe(raw);
     const decision = this.decisions.get(raw.id);
     this.decisions.delete(raw.id);
+    // Decoded before any copy below, so the copy shares the decoding every other reader of `raw` gets.
+    const { request, ack } = decodeExchange(raw);
     // The gateway marks injected exchanges; the mark of our own decision stands in if it did not.
     const obs: Observation = raw.injected === undefined && decision
       ? { ...raw, injected: { id: decision.injectionId, rule: decision.rule.text, action: decision.rule.action.kind } }
       : raw;
-    const { request, ack } = decodeExchange(obs);
     let target: RunningCase | undefined;
     if (request === null) {
       target = this.replyFetchOwner(obs);
