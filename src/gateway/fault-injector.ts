@@ -83,7 +83,7 @@ export class FaultInjector {
         return true;
       }
       case 'bandwidth':
-        this.relayBody(ex, req, proxyReq, onBodyError, new Throttle(action.bytesPerSecond, () => (ex.lastActivity = this.now())));
+        this.relayBody(ex, req, proxyReq, onBodyError, new Throttle(action.bytesPerSecond, this.now, (now) => (ex.lastActivity = now)));
         return true;
       case 'reset-after':
         this.relayThenReset(ex, req, proxyReq, resetLimit(action, req));
@@ -133,11 +133,9 @@ export class FaultInjector {
       proxyReq.end();
       return;
     }
-    ex.request = undefined; // counted here per chunk, not from the listener's total
-    req.on('data', (chunk: Buffer) => {
-      ex.requestBodyBytes += chunk.length;
-      ex.lastActivity = this.now();
-    });
+    // No per-chunk work: the listener's total (ex.request) counts what the pipeline took, and
+    // the sweep sees the client's bytes arrive (bodyBytesRead). A throttle holding a chunk
+    // stops both, so it marks the activity itself (Throttle).
     const done = (err: NodeJS.ErrnoException | null) => {
       if (err) onBodyError(err);
     };
@@ -172,8 +170,8 @@ export class FaultInjector {
       if (resetting) return;
       const take = Math.min(chunk.length, limit - sent);
       sent += take;
+      // Counted (not read from a clock): the sweep sees the client's bytes arrive by itself.
       ex.requestBodyBytes += take;
-      ex.lastActivity = this.now();
       pendingWrites++;
       const ok = proxyReq.write(take === chunk.length ? chunk : chunk.subarray(0, take), written);
       if (sent >= limit) reset();
@@ -223,16 +221,22 @@ function resetClient(ex: Exchange, socket: net.Socket): void {
 /**
  * Passes bytes on no faster than `bytesPerSecond`, in slices of a tenth of a second; the
  * transform callback waits for the last slice, so backpressure reaches the client socket.
+ *
+ * Reads the clock once per slice: the schedule is computed from the start time so timer
+ * lateness does not lower the rate (a slice per timer tick would drift below it). That same
+ * reading marks the exchange active (`onSlice`): while a slice waits, no client byte arrives
+ * for the inactivity sweep to see. Only a bandwidth rule builds one.
  */
 class Throttle extends Transform {
   private sent = 0;
-  private readonly startedAt = Date.now();
+  private readonly startedAt: number;
   private timer: NodeJS.Timeout | undefined;
   private readonly slice: number;
 
-  constructor(private readonly bytesPerSecond: number, private readonly onBytes: () => void) {
+  constructor(private readonly bytesPerSecond: number, private readonly now: () => number, private readonly onSlice: (now: number) => void) {
     super();
     this.slice = Math.max(1, Math.floor(bytesPerSecond / 10));
+    this.startedAt = now();
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
@@ -246,7 +250,8 @@ class Throttle extends Transform {
 
   private sendFrom(chunk: Buffer, offset: number, callback: TransformCallback): void {
     while (offset < chunk.length) {
-      const wait = this.startedAt + (this.sent / this.bytesPerSecond) * 1000 - Date.now();
+      const now = this.now();
+      const wait = this.startedAt + (this.sent / this.bytesPerSecond) * 1000 - now;
       if (wait > 0) {
         this.timer = setTimeout(() => this.sendFrom(chunk, offset, callback), wait);
         return;
@@ -255,7 +260,7 @@ class Throttle extends Transform {
       offset += piece.length;
       this.sent += piece.length;
       this.push(piece);
-      this.onBytes();
+      this.onSlice(now);
     }
     callback();
   }

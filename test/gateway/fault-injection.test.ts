@@ -29,12 +29,15 @@ function bitsServer(): Parameters<typeof startUpstream>[0] {
   };
 }
 
-async function setup(rules: string[], options: { random?: () => number; upstream?: TestUpstream } = {}) {
+async function setup(rules: string[], options: { random?: () => number; upstream?: TestUpstream; upstreamTimeoutMs?: number } = {}) {
   const registry = new InjectionRegistry(options.random ? { random: options.random } : {});
   for (const r of rules) registry.add(parseInjectionRule(r), 'cli');
   const sink = new CollectingSink();
   fx.upstream = options.upstream ?? await startUpstream(bitsServer());
-  fx.gateway = await startGateway({ upstream: fx.upstream.url, listen: { host: '127.0.0.1', port: 0 }, sinks: [sink], injections: registry });
+  fx.gateway = await startGateway({
+    upstream: fx.upstream.url, listen: { host: '127.0.0.1', port: 0 }, sinks: [sink], injections: registry,
+    ...(options.upstreamTimeoutMs !== undefined && { upstreamTimeoutMs: options.upstreamTimeoutMs }),
+  });
   return { registry, sink, client: await fx.client() };
 }
 
@@ -291,6 +294,20 @@ describe('fault injection: one decoding per exchange', () => {
     expect((await client.responsesAfter(1))[0]!.status).toBe(200);
     await sink.waitFor(1);
     expect(arrived).toEqual([false]);
+  });
+});
+
+describe('fault injection: throttled bodies and the inactivity sweep', () => {
+  it('a throttled body longer than the upstream timeout is progress, not silence', async () => {
+    // The whole body is read at once, then the throttle holds it: no client byte arrives for
+    // the sweep to see for ~1 s, three times the timeout. The throttle's slices are the activity.
+    const { client, sink } = await setup(['fragment: bandwidth=16KiB/s'], { upstreamTimeoutMs: 300 });
+    const body = randomBytes(16 * 1024);
+    client.write(fragment(body, 0, body.length));
+    expect((await client.responsesAfter(1))[0]!.status).toBe(200);
+    expect(fx.upstream!.requests[0]!.sha256).toBe(sha(body));
+    expect((await sink.waitFor(1))[0]).toMatchObject({ requestBodyBytes: body.length, injected: { action: 'bandwidth' } });
+    expect((await sink.waitFor(1))[0]!.error).toBeUndefined();
   });
 });
 
