@@ -1,4 +1,5 @@
 /** Scope matching for injection rules: URL globs, client addresses, session ids. Pure. */
+import { isGuid, sessionIdKey } from '../protocol/index.js';
 
 /** `*` matches within one path segment, `**` across segments; the query string is ignored. */
 export function compileUrlGlob(glob: string): RegExp {
@@ -28,10 +29,13 @@ export function normalizeAddress(address: string): string {
   return a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a;
 }
 
-const GUID_SHAPE = /^\{?([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\}?$/i;
-
-/** Key under which two spellings of one session id meet: GUIDs without braces, lower-cased; any other token as is. */
-export function sessionKey(id: string): string {
-  const m = GUID_SHAPE.exec(id.trim());
-  return m ? m[1]!.toLowerCase() : id.trim();
+/**
+ * The session keys (the protocol's sessionIdKey) a rule's `session=ID` matches. Request ids
+ * meet as the protocol compares them (sameSessionId: a GUID in any letter case); the rule may
+ * write a GUID with or without braces (README), so it names both spellings.
+ */
+export function ruleSessionKeys(id: string): readonly string[] {
+  if (!isGuid(id)) return [id];
+  const bare = id.replace(/^\{|\}$/g, '');
+  return [sessionIdKey(bare), sessionIdKey(`{${bare}}`)];
 }

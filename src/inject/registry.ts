@@ -9,8 +9,8 @@
  * - the sessions a `forget-session` rule has forgotten.
  */
 import type { Observation } from '../observation.js';
-import { type BitsRequest, decodeExchange, ERROR_CODES } from '../protocol/index.js';
-import { compileUrlGlob, normalizeAddress, requestPath, sessionKey } from './match.js';
+import { type BitsRequest, decodeExchange, ERROR_CODES, sessionIdKey } from '../protocol/index.js';
+import { compileUrlGlob, normalizeAddress, requestPath, ruleSessionKeys } from './match.js';
 import type { InjectionAction, InjectionRule } from './rule.js';
 
 export type InjectionOrigin = 'cli' | 'config' | 'control' | 'check-client';
@@ -42,7 +42,7 @@ export interface InjectionPolicy {
 /** Bounds on the per-session memory (oldest entries dropped first). */
 const MAX_TRACKED = 10_000;
 
-interface Compiled { entry: ActiveInjection; url?: RegExp; client?: string; session?: string }
+interface Compiled { entry: ActiveInjection; url?: RegExp; client?: string; sessions?: readonly string[] }
 
 export class InjectionRegistry implements InjectionPolicy {
   private readonly random: () => number;
@@ -64,7 +64,7 @@ export class InjectionRegistry implements InjectionPolicy {
     const c: Compiled = { entry };
     if (rule.url !== undefined) c.url = compileUrlGlob(rule.url);
     if (rule.client !== undefined) c.client = normalizeAddress(rule.client);
-    if (rule.session !== undefined) c.session = sessionKey(rule.session);
+    if (rule.session !== undefined) c.sessions = ruleSessionKeys(rule.session);
     this.rules.push(c);
     this.changed();
     return entry;
@@ -91,7 +91,7 @@ export class InjectionRegistry implements InjectionPolicy {
 
   decide(request: InjectionRequest): InjectionDecision | undefined {
     const packet = request.packet;
-    const sid = packet?.sessionId !== undefined ? sessionKey(packet.sessionId) : undefined;
+    const sid = packet?.sessionId !== undefined ? sessionIdKey(packet.sessionId) : undefined;
 
     if (sid !== undefined && this.forgotten.size > 0) {
       const owner = this.forgotten.get(sid);
@@ -120,7 +120,7 @@ export class InjectionRegistry implements InjectionPolicy {
         if (!c.url.test(path)) continue;
       }
       if (c.client !== undefined && c.client !== normalizeAddress(request.clientAddress)) continue;
-      if (c.session !== undefined && c.session !== sid) continue;
+      if (c.sessions !== undefined && (sid === undefined || !c.sessions.includes(sid))) continue;
       // Forgetting needs a session to forget; without one the rule does not apply.
       if (rule.action.kind === 'forget-session' && sid === undefined) continue;
       if (rule.probability !== undefined && rule.probability < 1 && !(this.random() < rule.probability)) continue;
@@ -138,8 +138,9 @@ export class InjectionRegistry implements InjectionPolicy {
     if (obs.injected !== undefined || obs.status === undefined || obs.responseHeaders === undefined) return;
     const { request, ack } = decodeExchange(obs);
     if (ack?.receivedOffset === undefined) return;
-    const sid = ack.sessionId ?? request?.sessionId;
-    if (sid !== undefined) bounded(this.acked, sessionKey(sid), ack.receivedOffset);
+    // The request's id first: the later requests decide() sees carry it, whatever the Ack echoed.
+    const sid = request?.sessionId ?? ack.sessionId;
+    if (sid !== undefined) bounded(this.acked, sessionIdKey(sid), ack.receivedOffset);
   }
 
   onChange(listener: () => void): () => void {

@@ -7,7 +7,7 @@ export { type Decoded, type Problem, type ProblemCode, type Severity, PROBLEM_CO
 export { headerValue, headerValues } from './headers.js';
 export { type PacketType, parsePacketType, PACKET_TYPE_NAMES } from './packet-type.js';
 export { type ByteRange, parseContentRange, parseReceivedContentRange, parseDecimal } from './content-range.js';
-export { parseSessionId, parseSupportedProtocols, sameSessionId } from './session-id.js';
+export { isGuid, parseSessionId, parseSupportedProtocols, sameSessionId, sessionIdKey } from './session-id.js';
 export {
   type ErrorCode,
   type ErrorCodeName,

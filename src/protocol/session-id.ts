@@ -56,3 +56,16 @@ export function sameSessionId(a: string, b: string): boolean {
   if (a === b) return true;
   return a.length === b.length && GUID_SHAPE.test(a) && GUID_SHAPE.test(b) && a.toLowerCase() === b.toLowerCase();
 }
+
+/**
+ * The map key of a session id, by the same reading: sameSessionId(a, b) exactly when
+ * sessionIdKey(a) === sessionIdKey(b) (a GUID lower-cased, braces kept; any other token as is).
+ */
+export function sessionIdKey(id: string): string {
+  return GUID_SHAPE.test(id) ? id.toLowerCase() : id;
+}
+
+/** A GUID, braced or bare, in any letter case. */
+export function isGuid(value: string): boolean {
+  return GUID_SHAPE.test(value);
+}

@@ -137,6 +137,32 @@ describe('InjectionRegistry', () => {
     expect(range(OTHER)).toEqual({ start: 0, end: -1 });
   });
 
+  it('range=server keys the offset by the id the client sends, whatever spelling the Ack echoed', () => {
+    const r = registry('fragment: status=416 range=server');
+    const echoed = ackObservation(SID, '10');
+    // A server that echoes the GUID bare and lower-cased (the ids then are not the same, §8).
+    echoed.responseHeaders = [['BITS-Packet-Type', 'Ack'], ['BITS-Session-Id', SID.slice(1, -1).toLowerCase()], ['BITS-Received-Content-Range', '10'], ['Content-Length', '0']];
+    r.observe(echoed);
+    const a = r.decide(request('Fragment', { session: SID, range: 'bytes 10-19/20' }))?.action;
+    expect(a?.kind === 'answer' && a.range).toEqual({ start: 0, end: 9 });
+  });
+
+  it('session=ID takes a GUID with or without braces, in any case; request ids meet as the protocol compares them', () => {
+    const bare = SID.slice(1, -1);
+    const status = (r: InjectionRegistry, sid: string) => {
+      const a = r.decide(request('Close-Session', { session: sid }))?.action;
+      return a?.kind === 'answer' ? a.status : undefined;
+    };
+    for (const written of [SID, SID.toLowerCase(), bare, bare.toLowerCase()]) {
+      const r = registry(`close: status=503 session=${written}`);
+      expect([SID, SID.toLowerCase(), bare, bare.toLowerCase()].map((sid) => status(r, sid))).toEqual([503, 503, 503, 503]);
+      expect(status(r, OTHER)).toBeUndefined();
+    }
+    // Not a GUID: exact, and no braces added.
+    const token = registry('close: status=503 session=abc');
+    expect([status(token, 'abc'), status(token, 'ABC'), status(token, '{abc}')]).toEqual([503, undefined, undefined]);
+  });
+
   it('tells listeners after every add, fire and remove', () => {
     const r = new InjectionRegistry();
     let n = 0;

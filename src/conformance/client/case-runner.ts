@@ -14,11 +14,10 @@
  * only once the client has been quiet for `settleMs` (a wrong move may still come); a
  * missing recovery becomes a fail after `caseTimeoutMs` of quiet, an incomplete at stop().
  */
-import { sessionKey } from '../../inject/match.js';
 import { InjectionRegistry, type InjectionDecision, type InjectionPolicy, type InjectionRequest } from '../../inject/registry.js';
 import { parseInjectionRule } from '../../inject/rule-syntax.js';
 import type { Observation } from '../../observation.js';
-import { decodeExchange } from '../../protocol/index.js';
+import { decodeExchange, sessionIdKey } from '../../protocol/index.js';
 import type { Violation } from '../../sessions/events.js';
 import { CLIENT_CASES, type ClientCase, type ClientCaseId } from './cases.js';
 import { pathOf } from './client-view.js';
@@ -137,7 +136,7 @@ export class ClientCaseRunner implements InjectionPolicy {
         target = this.newSession(obs, ack.sessionId);
       }
     } else if (request.sessionId !== undefined) {
-      target = this.bySession.get(sessionKey(request.sessionId));
+      target = this.bySession.get(sessionIdKey(request.sessionId));
     }
     if (!target || !isOpen(target)) return;
     target.exchanges.push(obs);
@@ -153,7 +152,7 @@ export class ClientCaseRunner implements InjectionPolicy {
   /** A tracker violation: kept with the case whose session it names. */
   violation(v: Violation): void {
     if (v.sessionId === undefined) return;
-    const c = this.bySession.get(sessionKey(v.sessionId));
+    const c = this.bySession.get(sessionIdKey(v.sessionId));
     if (!c || !isOpen(c)) return;
     c.violations.push(v);
     this.rejudge(c, v.time);
@@ -206,7 +205,7 @@ export class ClientCaseRunner implements InjectionPolicy {
   }
 
   private newSession(obs: Observation, sessionId: string): RunningCase | undefined {
-    const key = sessionKey(sessionId);
+    const key = sessionIdKey(sessionId);
     const known = this.bySession.get(key);
     if (known) return known;
     const path = pathOf(obs.url).split('?')[0]!;
@@ -293,5 +292,5 @@ function isOpen(c: RunningCase): boolean {
 
 function sessionKeyOf(obs: Observation): string | undefined {
   const sid = decodeExchange(obs).request?.sessionId;
-  return sid === undefined ? undefined : sessionKey(sid);
+  return sid === undefined ? undefined : sessionIdKey(sid);
 }

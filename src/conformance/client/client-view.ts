@@ -5,15 +5,14 @@
  * Decoding is the one decoder's (decodeExchange), the meaning of an answer the one
  * classifier's (classifyAnswer): nothing here re-decides what a status means.
  */
-import { sessionKey } from '../../inject/match.js';
 import type { Observation } from '../../observation.js';
-import { classifyAnswer, decodeExchange, formatHex, PACKET_TYPE_NAMES, type AnswerClass, type ByteRange, type PacketType } from '../../protocol/index.js';
+import { classifyAnswer, decodeExchange, formatHex, PACKET_TYPE_NAMES, sessionIdKey, type AnswerClass, type ByteRange, type PacketType } from '../../protocol/index.js';
 
 export interface ClientStep {
   obs: Observation;
   /** The BITS packet type, or `http` for an ordinary request (the reply GET). */
   kind: PacketType | 'unknown' | 'http';
-  /** Session key (GUID without braces, lower-case): from the request, or a Create Ack's id. */
+  /** Session key (the protocol's sessionIdKey): from the request, or a Create Ack's id. */
   session?: string;
   range?: ByteRange;
   /** Fragment body bytes as sent (Content-Range length). */
@@ -43,7 +42,7 @@ export function clientStep(obs: Observation): ClientStep {
     bytes: request?.range ? request.range.end - request.range.start + 1 : 0,
     answer: 'no-answer',
   };
-  if (sid !== undefined) step.session = sessionKey(sid);
+  if (sid !== undefined) step.session = sessionIdKey(sid);
   if (request?.range) step.range = request.range;
   if (injected !== undefined) step.injected = injected;
   if (!delivered) return step;

@@ -15,8 +15,8 @@
  * the case: `timeout` (the client went quiet) makes it a `fail`, `stopped` (the suite ended)
  * an `incomplete`. `incomplete` also means the case could not run (the fault never fired).
  */
-import { sessionKey } from '../../inject/match.js';
 import type { Observation } from '../../observation.js';
+import { sessionIdKey } from '../../protocol/index.js';
 import type { Violation } from '../../sessions/events.js';
 import type { ClientCase } from './cases.js';
 import { clientStep, describeAnswer, describeStep, pathOf, type ClientStep } from './client-view.js';
@@ -52,7 +52,7 @@ type Recovery =
 export function judgeCase(evidence: CaseEvidence): Judgement {
   const c = evidence.case;
   const steps = evidence.exchanges.map(clientStep);
-  const sessions = evidence.sessions.map(sessionKey);
+  const sessions = evidence.sessions.map(sessionIdKey);
   const first = sessions[0];
   if (first === undefined) return notYet(evidence, 'no session was assigned this case', 'no session was assigned this case');
 
