@@ -15,7 +15,7 @@
  * through onWait, and ends at once when the signal aborts (Ctrl-C).
  */
 import { setTimeout as delay } from 'node:timers/promises';
-import { classifyAnswer, CONTEXT_REMOTE_APPLICATION, decodeAck, type Answer, type AnsweredPacket, type BitsAck } from '../protocol/index.js';
+import { classifyAnswer, decodeAck, ERROR_CONTEXT_REMOTE_APPLICATION, type Answer, type AnsweredPacket, type BitsAck } from '../protocol/index.js';
 import type { MisbehaveMode } from './misbehave.js';
 import { ConnectionLostError, PacketTransport, RequestAbortedError, type PacketRequest, type PacketResponse } from './packet-transport.js';
 import type { RetryWindow } from './retry-policy.js';
@@ -251,7 +251,7 @@ export function codeText(ack: BitsAck): string | undefined {
 
 function fatalHint(status: number, ack: BitsAck): string {
   const name = ack.errorCode?.name;
-  if (ack.errorContext === CONTEXT_REMOTE_APPLICATION) return `the server application failed (context 0x7); ${status} is fatal for it (§6)`;
+  if (ack.errorContext === ERROR_CONTEXT_REMOTE_APPLICATION) return `the server application failed (context 0x7); ${status} is fatal for it (§6)`;
   if (name === 'BG_E_TOO_LARGE' || status === 413) return "the file exceeds the server's upload limit";
   if (status === 403) return 'the server refuses uploads to this path';
   if (status === 501) return 'uploads are not enabled for this URL on the server';

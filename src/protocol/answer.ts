@@ -17,6 +17,7 @@
  * - A 2xx carrying an HRESULT failure code is still a 2xx (some servers put codes on success,
  *   §8); callers that care read the code themselves.
  */
+import { ERROR_CONTEXT_REMOTE_APPLICATION } from './encode.js';
 import { ERROR_CODES } from './error-codes.js';
 import type { PacketType } from './packet-type.js';
 
@@ -47,9 +48,6 @@ export interface Answer {
 /** The packet kinds an answer can be for (`unknown`: no or unrecognised BITS-Packet-Type). */
 export type AnsweredPacket = PacketType | 'unknown';
 
-/** BG_ERROR_CONTEXT_REMOTE_APPLICATION: the server application (not the BITS extension) failed. */
-export const CONTEXT_REMOTE_APPLICATION = 0x7;
-
 const SESSION_NOT_FOUND = ERROR_CODES.BG_E_SESSION_NOT_FOUND;
 /** Codes §6 says the client hands to the application, whatever the status. */
 const FATAL_CODES: ReadonlySet<number> = new Set([ERROR_CODES.E_INVALIDARG, ERROR_CODES.BG_E_TOO_LARGE]);
@@ -69,7 +67,7 @@ export function classifyAnswer(packet: AnsweredPacket, status: number | undefine
       : { class: 'session-lost', why: 'session lost (0x8020001F): restart at Create-Session' };
   }
   const closing = packet === 'close-session' || packet === 'cancel-session';
-  if (errorContext === CONTEXT_REMOTE_APPLICATION && !closing) return statusTable(status, 'server application error');
+  if (errorContext === ERROR_CONTEXT_REMOTE_APPLICATION && !closing) return statusTable(status, 'server application error');
   if (status === 401 || status === 407) return { class: 'auth', why: `${status}: authentication round` };
   if (closing) {
     if (status >= 500 && status < 600) return { class: 'retry', why: `${status} on ${packet}: resend` };

@@ -11,8 +11,9 @@ import { formatHex } from './error-codes.js';
 
 type Header = readonly [string, string];
 
-/** `BITS-Error-Context` values (bits-protocol.md §6). */
+/** `BITS-Error-Context` values (bits-protocol.md §6): the BITS server extension failed. */
 export const ERROR_CONTEXT_SERVER = 0x5;
+/** BG_ERROR_CONTEXT_REMOTE_APPLICATION: the server application (not the BITS extension) failed. */
 export const ERROR_CONTEXT_REMOTE_APPLICATION = 0x7;
 
 /** An HRESULT as IIS writes it: `0x` + eight upper-case hex digits. */

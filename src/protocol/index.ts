@@ -22,4 +22,5 @@ export {
 export { type BitsRequest, decodeRequest } from './request.js';
 export { type BitsAck, decodeAck } from './ack.js';
 export { decodeExchange, decodeExchangeWithHead } from './exchange.js';
-export { type Answer, type AnswerClass, type AnsweredPacket, classifyAnswer, endsSession, CONTEXT_REMOTE_APPLICATION } from './answer.js';
+export { type Answer, type AnswerClass, type AnsweredPacket, classifyAnswer, endsSession } from './answer.js';
+export { ERROR_CONTEXT_REMOTE_APPLICATION } from './encode.js';
