@@ -60,7 +60,8 @@ const HTTP_ERROR_STATUSES: ReadonlySet<number> = new Set([
   400, 401, 402, 403, 404, 405, 406, 407, 408, 409, 410, 411, 412, 413, 414, 415, 416, 449,
   500, 501, 502, 503, 504, 505,
 ]);
-const HTTP_ERROR_BASE = 0x80190000;
+/** BG_E_HTTP_ERROR_xxx = this + the HTTP status: how an HTTP status is reported as an HRESULT. */
+export const HTTP_ERROR_BASE = 0x80190000;
 
 export function formatHex(value: number): string {
   return '0x' + (value >>> 0).toString(16).toUpperCase().padStart(8, '0');

@@ -16,6 +16,7 @@ export {
   describeErrorCode,
   formatErrorCode,
   formatHex,
+  HTTP_ERROR_BASE,
   parseErrorCode,
   parseErrorContext,
 } from './error-codes.js';

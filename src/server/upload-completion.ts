@@ -12,7 +12,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
-import { classifyAnswer, endsSession, ERROR_CODES } from '../protocol/index.js';
+import { classifyAnswer, endsSession, ERROR_CODES, HTTP_ERROR_BASE } from '../protocol/index.js';
 import { ERROR_CONTEXT_REMOTE_APPLICATION } from '../protocol/encode.js';
 import type { ResolvedConfig } from './config.js';
 import { notifyApplication } from './notification.js';
@@ -31,7 +31,7 @@ export interface FailureAck {
 
 /** BG_E_HTTP_ERROR_nnn: how an application's HTTP status is reported as an HRESULT. */
 function httpErrorCode(status: number): number {
-  return (0x80190000 + status) >>> 0;
+  return (HTTP_ERROR_BASE + status) >>> 0;
 }
 
 /**
