@@ -9,6 +9,11 @@
  *
  * Errors name the rule and the 0-based column of the offending word, so a typo in a long
  * command line or config file is found at once.
+ *
+ * Units are the grammar's own, not those of src/util/option-values.ts (README, "Fault
+ * injection"): a bare delay is milliseconds (a bare CLI duration is seconds), KB and MB are
+ * decimal (CLI byte sizes are binary). Rules already written must keep their meaning, and
+ * that module is edge code (it checks host names with node:net) the pure core cannot import.
  */
 import { parseErrorCode, parseErrorContext } from '../protocol/index.js';
 import { type InjectionAction, type InjectionRule, type PacketSelector, SELECTOR_WORDS, selectorWord } from './rule.js';
@@ -33,8 +38,8 @@ export const INJECTION_GRAMMAR_HELP = `Fault injection: --inject "SELECTOR[#N]: 
                                 the offset the session's last Ack acknowledged)
             drop-ack            forward, then close the client connection without the answer
             reset-after=N|N%    reset the client connection after N bytes / N% of the body
-            delay=2s|500ms      wait before forwarding
-            bandwidth=64KiB/s   throttle the request body towards the server
+            delay=2s|500ms      wait before forwarding (a bare number is ms)
+            bandwidth=64KiB/s   throttle the request body towards the server (KB = 1000 B, KiB = 1024 B)
             forget-session      from then on answer 500 + 0x8020001F for that session
   SCOPE     url=/uploads/*  (* within a segment, ** across)  client=10.0.0.5
             session={GUID}  times=1  p=0.25 (or p=25%)

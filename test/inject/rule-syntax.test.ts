@@ -26,6 +26,11 @@ describe('parseInjectionRule', () => {
     ['fragment: status=416 range=1024', { packet: 'fragment', action: { kind: 'answer', status: 416, range: { start: 0, end: 1023 } } }],
     ['cancel: status=500 code=0x80004005 context=0x5', { packet: 'cancel-session', action: { kind: 'answer', status: 500, code: 0x80004005, context: 5 } }],
     ['fragment: forget-session', { packet: 'fragment', action: { kind: 'forget-session' } }],
+    // The grammar's own units (README): not the CLI's bare seconds and binary KB.
+    ['any: delay=5', { packet: 'any', action: { kind: 'delay', ms: 5 } }],
+    ['fragment: bandwidth=2KB/s', { packet: 'fragment', action: { kind: 'bandwidth', bytesPerSecond: 2000 } }],
+    ['fragment: bandwidth=1MB/s', { packet: 'fragment', action: { kind: 'bandwidth', bytesPerSecond: 1_000_000 } }],
+    ['fragment: bandwidth=1MiB/s', { packet: 'fragment', action: { kind: 'bandwidth', bytesPerSecond: 1_048_576 } }],
   ])('reads %s', (text, expected) => {
     const rule = parseInjectionRule(text);
     expect({ ...rule, text: undefined }).toEqual({ ...expected, text: undefined });
