@@ -1,7 +1,8 @@
 /**
  * Fault injection's cost on the request path: Pings per second through startGateway with no
  * policy (the default: no per-request work), and with a registry whose one rule never matches
- * (every request decoded once more and checked against the rule). Same process, same
+ * (every request's head decoded once, for the rule, and that decoding handed on as the
+ * observation's, then checked against the rule). Same process, same
  * upstream, rounds alternated so the machine's load drifts equally over both; reported as a
  * ratio to the no-policy rows.
  *
