@@ -60,26 +60,12 @@ export interface RequestFraming {
 }
 
 /**
- * The header list sent upstream: end-to-end fields in the client's order and spelling,
- * exactly one framing field where the client had its framing field, and (when
- * `forwarded` is given) X-Forwarded-* appended, replacing any the client sent: a
- * client-supplied X-Forwarded-For would otherwise spoof the address the origin logs.
- */
-export function upstreamRequestHeaders(
-  headers: HeaderList,
-  framing: RequestFraming,
-  forwarded: ForwardedValues | null,
-): Array<[string, string]> {
-  const out: Array<[string, string]> = [];
-  collectUpstream(headers, framing, forwarded, (name, value) => {
-    out.push([name, value]);
-  });
-  return out;
-}
-
-/**
- * The same list, grouped for Node's `setHeader` in the same pass (see groupForSetHeader):
- * what the forwarder sends, without a second pass and a second lower-casing per field.
+ * The header list sent upstream, grouped for Node's `setHeader` (one entry per name,
+ * duplicates as an array at the first occurrence's position, so Node still writes them as
+ * separate lines): end-to-end fields in the client's order and spelling, exactly one
+ * framing field where the client had its framing field, and (when `forwarded` is given)
+ * X-Forwarded-* appended, replacing any the client sent: a client-supplied X-Forwarded-For
+ * would otherwise spoof the address the origin logs. One pass, one lower-casing per field.
  */
 export function upstreamRequestGroups(
   headers: HeaderList,
@@ -87,16 +73,16 @@ export function upstreamRequestGroups(
   forwarded: ForwardedValues | null,
 ): Array<[string, string | string[]]> {
   const grouper = new SetHeaderGrouper(headers.length);
-  collectUpstream(headers, framing, forwarded, (name, value, lower) => grouper.add(name, value, lower));
+  collectUpstream(headers, framing, forwarded, grouper);
   return grouper.out;
 }
 
-/** The rules of upstreamRequestHeaders: `add` gets each field sent upstream, with its lower-cased name. */
+/** The rules of upstreamRequestGroups: each field sent upstream goes to `out`, with its lower-cased name. */
 function collectUpstream(
   headers: HeaderList,
   framing: RequestFraming,
   forwarded: ForwardedValues | null,
-  add: (name: string, value: string, lower: string) => void,
+  out: SetHeaderGrouper,
 ): void {
   const nominated = connectionNominated(headers);
   let framed = false;
@@ -105,29 +91,29 @@ function collectUpstream(
     if (lower === 'content-length' || lower === 'transfer-encoding') {
       if (framed) continue;
       if (framing.contentLength !== null) {
-        add('Content-Length', String(framing.contentLength), 'content-length');
+        out.add('Content-Length', String(framing.contentLength), 'content-length');
         framed = true;
       } else if (framing.chunked) {
-        add('Transfer-Encoding', 'chunked', 'transfer-encoding');
+        out.add('Transfer-Encoding', 'chunked', 'transfer-encoding');
         framed = true;
       }
       continue;
     }
     if (lower === 'connection') {
       const intent = persistenceIntent(value);
-      if (intent !== undefined) add(name, intent, lower);
+      if (intent !== undefined) out.add(name, intent, lower);
       continue;
     }
     if (ALWAYS_DROPPED.has(lower) || nominated.has(lower)) continue;
     if (forwarded && FORWARDED.has(lower)) continue;
-    add(name, value, lower);
+    out.add(name, value, lower);
   }
-  if (!framed && framing.contentLength !== null) add('Content-Length', String(framing.contentLength), 'content-length');
-  else if (!framed && framing.chunked) add('Transfer-Encoding', 'chunked', 'transfer-encoding');
+  if (!framed && framing.contentLength !== null) out.add('Content-Length', String(framing.contentLength), 'content-length');
+  else if (!framed && framing.chunked) out.add('Transfer-Encoding', 'chunked', 'transfer-encoding');
   if (forwarded) {
-    add('X-Forwarded-For', forwarded.for, 'x-forwarded-for');
-    add('X-Forwarded-Proto', forwarded.proto, 'x-forwarded-proto');
-    if (forwarded.host !== undefined) add('X-Forwarded-Host', forwarded.host, 'x-forwarded-host');
+    out.add('X-Forwarded-For', forwarded.for, 'x-forwarded-for');
+    out.add('X-Forwarded-Proto', forwarded.proto, 'x-forwarded-proto');
+    if (forwarded.host !== undefined) out.add('X-Forwarded-Host', forwarded.host, 'x-forwarded-host');
   }
 }
 
@@ -169,16 +155,7 @@ export function clientResponseHeaders(rawHeaders: readonly string[]): Array<[str
 
 const SMALL_LIST = 24;
 
-/**
- * Groups a list for Node's `setHeader` (one call per name): duplicates become an array at
- * the position of the first occurrence, so Node still writes them as separate lines.
- */
-export function groupForSetHeader(headers: ReadonlyArray<readonly [string, string]>): Array<[string, string | string[]]> {
-  const grouper = new SetHeaderGrouper(headers.length);
-  for (const [name, value] of headers) grouper.add(name, value, name.toLowerCase());
-  return grouper.out;
-}
-
+/** Groups fields for Node's `setHeader`: see upstreamRequestGroups. */
 class SetHeaderGrouper {
   readonly out: Array<[string, string | string[]]> = [];
   // A typical BITS request has under a dozen fields: a linear scan beats building a Map on

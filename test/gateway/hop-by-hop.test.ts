@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import {
-  clientResponseHeaders, groupForSetHeader, plainAddress, upstreamRequestHeaders,
+  clientResponseHeaders, plainAddress, upstreamRequestGroups,
 } from '../../src/gateway/hop-by-hop.js';
 import { classifyUpstreamError } from '../../src/gateway/upstream-errors.js';
 
-describe('upstreamRequestHeaders', () => {
+describe('upstreamRequestGroups', () => {
   it('drops hop-by-hop fields, including those named by Connection, and keeps order and spelling', () => {
-    const out = upstreamRequestHeaders([
+    const out = upstreamRequestGroups([
       ['Host', 'h'], ['connection', 'keep-alive, X-Secret'], ['X-Secret', 's'], ['Keep-Alive', 'timeout=5'],
       ['TE', 'trailers'], ['Proxy-Connection', 'x'], ['Upgrade', 'h2c'], ['Trailer', 'X'], ['Proxy-Authorization', 'Basic eA=='],
       ['Authorization', 'NTLM abc'], ['bits-packet-type', 'Ping'],
@@ -17,25 +17,25 @@ describe('upstreamRequestHeaders', () => {
 
   it('forwards Connection only when the client sent close or keep-alive', () => {
     const framing = { contentLength: null, chunked: false };
-    expect(upstreamRequestHeaders([['Host', 'h']], framing, null)).toEqual([['Host', 'h']]);
-    expect(upstreamRequestHeaders([['Connection', 'Upgrade, HTTP2-Settings'], ['Host', 'h']], framing, null)).toEqual([['Host', 'h']]);
-    expect(upstreamRequestHeaders([['Connection', 'TE, close'], ['Host', 'h']], framing, null)).toEqual([['Connection', 'close'], ['Host', 'h']]);
-    expect(upstreamRequestHeaders([['CONNECTION', 'Keep-Alive'], ['Host', 'h']], framing, null)).toEqual([['CONNECTION', 'Keep-Alive'], ['Host', 'h']]);
+    expect(upstreamRequestGroups([['Host', 'h']], framing, null)).toEqual([['Host', 'h']]);
+    expect(upstreamRequestGroups([['Connection', 'Upgrade, HTTP2-Settings'], ['Host', 'h']], framing, null)).toEqual([['Host', 'h']]);
+    expect(upstreamRequestGroups([['Connection', 'TE, close'], ['Host', 'h']], framing, null)).toEqual([['Connection', 'close'], ['Host', 'h']]);
+    expect(upstreamRequestGroups([['CONNECTION', 'Keep-Alive'], ['Host', 'h']], framing, null)).toEqual([['CONNECTION', 'Keep-Alive'], ['Host', 'h']]);
   });
 
   it('re-frames: exactly one Content-Length at the position of the original framing field', () => {
-    const out = upstreamRequestHeaders([['Host', 'h'], ['content-length', '5'], ['X', '1'], ['Content-Length', '5']],
+    const out = upstreamRequestGroups([['Host', 'h'], ['content-length', '5'], ['X', '1'], ['Content-Length', '5']],
       { contentLength: 5, chunked: false }, null);
     expect(out).toEqual([['Host', 'h'], ['Content-Length', '5'], ['X', '1']]);
   });
 
   it('re-frames a chunked body as Transfer-Encoding: chunked only', () => {
-    const out = upstreamRequestHeaders([['Transfer-Encoding', 'gzip, chunked'], ['Host', 'h']], { contentLength: null, chunked: true }, null);
+    const out = upstreamRequestGroups([['Transfer-Encoding', 'gzip, chunked'], ['Host', 'h']], { contentLength: null, chunked: true }, null);
     expect(out).toEqual([['Transfer-Encoding', 'chunked'], ['Host', 'h']]);
   });
 
   it('overwrites client-sent X-Forwarded-* (spoofing) and appends the real values', () => {
-    const out = upstreamRequestHeaders([['X-Forwarded-For', '6.6.6.6'], ['Host', 'files'], ['x-forwarded-host', 'evil']],
+    const out = upstreamRequestGroups([['X-Forwarded-For', '6.6.6.6'], ['Host', 'files'], ['x-forwarded-host', 'evil']],
       { contentLength: 0, chunked: false }, { for: '10.0.0.2', proto: 'http', host: 'files' });
     expect(out).toEqual([
       ['Host', 'files'], ['Content-Length', '0'],
@@ -57,14 +57,16 @@ describe('clientResponseHeaders', () => {
   });
 });
 
-describe('groupForSetHeader', () => {
+describe('upstreamRequestGroups: grouping for setHeader', () => {
+  const unframed = { contentLength: null, chunked: false };
+
   it('groups duplicates (any case) at the first position as an array', () => {
-    expect(groupForSetHeader([['A', '1'], ['B', '2'], ['a', '3'], ['A', '4']])).toEqual([['A', ['1', '3', '4']], ['B', '2']]);
+    expect(upstreamRequestGroups([['A', '1'], ['B', '2'], ['a', '3'], ['A', '4']], unframed, null)).toEqual([['A', ['1', '3', '4']], ['B', '2']]);
   });
 
   it('groups a long list (past the linear-scan size) the same way', () => {
     const long: Array<[string, string]> = Array.from({ length: 40 }, (_, i) => [`X-F${i % 30}`, String(i)]);
-    const grouped = groupForSetHeader(long);
+    const grouped = upstreamRequestGroups(long, unframed, null);
     expect(grouped).toHaveLength(30);
     expect(grouped[0]).toEqual(['X-F0', ['0', '30']]);
     expect(grouped[9]).toEqual(['X-F9', ['9', '39']]);
