@@ -7,8 +7,9 @@
  * Cost (field-notes-2 §6): a prom-client `inc(labels)` re-validates and re-hashes its labels
  * on every call (~200 ns, cached children included). So events and observations are counted
  * in plain fields here, and each counter copies them into prom-client in its `collect()`,
- * which runs only when `/metrics` is scraped. The one histogram is observed per observation,
- * which arrives in the gateway's per-turn sink batch, never inside a response's 'finish'.
+ * which runs only when `/metrics` is scraped. The one histogram is counted the same way
+ * (`PlainHistogram`), from observations that arrive in the gateway's per-turn sink batch,
+ * never inside a response's 'finish'.
  * Packet types come from the exchange's one decoding (`decodeExchange`), not from headers.
  */
 import { createRequire } from 'node:module';
@@ -66,6 +67,60 @@ class ByStatusClass {
   }
 }
 
+/** Upper bounds (seconds) of `bitsgate_request_duration_seconds`. */
+const DURATION_BUCKETS: readonly number[] = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+/** One label value's row, in the shape prom-client's Histogram keeps per label set. */
+interface HistogramRow {
+  labels: Record<string, string>;
+  /** Count per upper bound, not cumulative (prom-client accumulates when it writes). */
+  bucketValues: Record<number, number>;
+  sum: number;
+  count: number;
+}
+
+/**
+ * A histogram by one bounded label, counted in plain fields as prom-client's `observe` would
+ * (first bound >= value; past the last one only `count` grows; `sum` added in arrival order,
+ * so even its float rounding is the same) and handed to a prom-client Histogram at scrape.
+ */
+class PlainHistogram {
+  private readonly rows = new Map<string, { buckets: Float64Array; row: HistogramRow }>();
+
+  constructor(private readonly labelName: string, private readonly bounds: readonly number[]) {}
+
+  observe(label: string, value: number): void {
+    let entry = this.rows.get(label);
+    if (entry === undefined) {
+      entry = { buckets: new Float64Array(this.bounds.length), row: { labels: { [this.labelName]: label }, bucketValues: {}, sum: 0, count: 0 } };
+      this.rows.set(label, entry);
+    }
+    const bounds = this.bounds;
+    for (let i = 0; i < bounds.length; i++) {
+      if (value <= bounds[i]!) {
+        entry.buckets[i]!++;
+        break;
+      }
+    }
+    entry.row.sum += value;
+    entry.row.count++;
+  }
+
+  /**
+   * The rows as prom-client's Histogram stores them, first-seen label first. prom-client has
+   * no public setter for a histogram's values, so `collect()` swaps these in for its own map
+   * (`hashMap`, the store its `observe` fills and its `get` reads, keyed `name:value`).
+   */
+  promClientValues(): Record<string, HistogramRow> {
+    const out: Record<string, HistogramRow> = {};
+    for (const [label, { buckets, row }] of this.rows) {
+      for (let i = 0; i < buckets.length; i++) row.bucketValues[this.bounds[i]!] = buckets[i]!;
+      out[`${this.labelName}:${label}`] = row;
+    }
+    return out;
+  }
+}
+
 /**
  * Registers counters whose values live in plain fields (see the header comment): at each
  * scrape the counter is reset and `fill` adds the running totals.
@@ -116,7 +171,7 @@ export class BitsgateMetrics implements ObservationSink {
   private responseBytes = 0;
   /** Injected faults by action (six kinds: a bounded label). */
   private readonly injectedCounts = new Map<string, number>();
-  private readonly duration: Histogram<'packet'>;
+  private readonly durations = new PlainHistogram('packet', DURATION_BUCKETS);
 
   constructor(opts: MetricsOptions = {}) {
     const registry = (this.registry = opts.registry ?? new Registry());
@@ -166,12 +221,15 @@ export class BitsgateMetrics implements ObservationSink {
     counter('bitsgate_injected_faults_total', 'Faults the gateway injected (--inject), by action', ['action'], (add) => {
       for (const [action, n] of self.injectedCounts) add({ action }, n);
     });
-    this.duration = new Histogram({
+    new Histogram({
       name: 'bitsgate_request_duration_seconds',
       help: 'Time from request head to end of exchange, by packet type',
       labelNames: ['packet'],
-      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      buckets: [...DURATION_BUCKETS],
       registers: [registry],
+      collect() {
+        (this as unknown as { hashMap: Record<string, HistogramRow> }).hashMap = self.durations.promClientValues();
+      },
     });
     counter('bitsgate_log_dropped_bytes_total', 'Log bytes dropped because stdout could not keep up', [], (add) => add({}, logBytesDropped()));
     new Gauge({
@@ -241,7 +299,7 @@ export class BitsgateMetrics implements ObservationSink {
       bump(this.errorCounts, errorLabel(obs.error));
     }
     const packet = packetKind(decodeExchange(obs).request);
-    this.duration.observe({ packet }, Math.max(0, obs.endedAt - obs.startedAt) / 1000);
+    this.durations.observe(packet, Math.max(0, obs.endedAt - obs.startedAt) / 1000);
   }
 
   private countStates(): Record<string, number> {

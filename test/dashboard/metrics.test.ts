@@ -49,6 +49,19 @@ describe('metrics sink', () => {
     expect(text).not.toContain('127.0.0.1');
   });
 
+  it('writes the duration histogram exactly: cumulative buckets by le, +Inf, sum, count, packet kinds in first-seen order', async () => {
+    const m = new BitsgateMetrics({ defaultMetrics: false });
+    const ping: Array<[string, string]> = [['BITS-Packet-Type', 'Ping']];
+    // 5 ms lands in le="0.005" (bounds are inclusive); 61 s is past the last bound (+Inf only); -3 ms counts as 0.
+    for (const ms of [5, 42, 61_000]) m.onObservation(obs({ endedAt: 1000 + ms }));
+    m.onObservation(obs({ requestHeaders: ping, endedAt: 997 }));
+    m.onObservation(obs({ requestHeaders: ping, endedAt: 1000.3 }));
+    m.onObservation(obs({ method: 'GET', requestHeaders: [], endedAt: 1001 }));
+    const text = await m.registry.metrics();
+    const block = text.slice(text.indexOf('# HELP bitsgate_request_duration_seconds'), text.indexOf('# HELP bitsgate_log_dropped_bytes_total'));
+    expect(block).toBe(EXPECTED_DURATION_BLOCK);
+  });
+
   it('counts failed exchanges by reason, an upstream that closed without answering included', async () => {
     const m = new BitsgateMetrics({ defaultMetrics: false });
     m.onObservation(obs());
@@ -84,3 +97,60 @@ describe('metrics sink', () => {
     expect(statusClass(999)).toBe('none');
   });
 });
+
+/** What prom-client's own Histogram.observe wrote for the exact-bytes test's observations: the plain-field counting must write the same. */
+const EXPECTED_DURATION_BLOCK = [
+  '# HELP bitsgate_request_duration_seconds Time from request head to end of exchange, by packet type',
+  '# TYPE bitsgate_request_duration_seconds histogram',
+  'bitsgate_request_duration_seconds_bucket{le="0.001",packet="fragment"} 0',
+  'bitsgate_request_duration_seconds_bucket{le="0.005",packet="fragment"} 1',
+  'bitsgate_request_duration_seconds_bucket{le="0.01",packet="fragment"} 1',
+  'bitsgate_request_duration_seconds_bucket{le="0.025",packet="fragment"} 1',
+  'bitsgate_request_duration_seconds_bucket{le="0.05",packet="fragment"} 2',
+  'bitsgate_request_duration_seconds_bucket{le="0.1",packet="fragment"} 2',
+  'bitsgate_request_duration_seconds_bucket{le="0.25",packet="fragment"} 2',
+  'bitsgate_request_duration_seconds_bucket{le="0.5",packet="fragment"} 2',
+  'bitsgate_request_duration_seconds_bucket{le="1",packet="fragment"} 2',
+  'bitsgate_request_duration_seconds_bucket{le="2.5",packet="fragment"} 2',
+  'bitsgate_request_duration_seconds_bucket{le="5",packet="fragment"} 2',
+  'bitsgate_request_duration_seconds_bucket{le="10",packet="fragment"} 2',
+  'bitsgate_request_duration_seconds_bucket{le="30",packet="fragment"} 2',
+  'bitsgate_request_duration_seconds_bucket{le="60",packet="fragment"} 2',
+  'bitsgate_request_duration_seconds_bucket{le="+Inf",packet="fragment"} 3',
+  'bitsgate_request_duration_seconds_sum{packet="fragment"} 61.047',
+  'bitsgate_request_duration_seconds_count{packet="fragment"} 3',
+  'bitsgate_request_duration_seconds_bucket{le="0.001",packet="ping"} 2',
+  'bitsgate_request_duration_seconds_bucket{le="0.005",packet="ping"} 2',
+  'bitsgate_request_duration_seconds_bucket{le="0.01",packet="ping"} 2',
+  'bitsgate_request_duration_seconds_bucket{le="0.025",packet="ping"} 2',
+  'bitsgate_request_duration_seconds_bucket{le="0.05",packet="ping"} 2',
+  'bitsgate_request_duration_seconds_bucket{le="0.1",packet="ping"} 2',
+  'bitsgate_request_duration_seconds_bucket{le="0.25",packet="ping"} 2',
+  'bitsgate_request_duration_seconds_bucket{le="0.5",packet="ping"} 2',
+  'bitsgate_request_duration_seconds_bucket{le="1",packet="ping"} 2',
+  'bitsgate_request_duration_seconds_bucket{le="2.5",packet="ping"} 2',
+  'bitsgate_request_duration_seconds_bucket{le="5",packet="ping"} 2',
+  'bitsgate_request_duration_seconds_bucket{le="10",packet="ping"} 2',
+  'bitsgate_request_duration_seconds_bucket{le="30",packet="ping"} 2',
+  'bitsgate_request_duration_seconds_bucket{le="60",packet="ping"} 2',
+  'bitsgate_request_duration_seconds_bucket{le="+Inf",packet="ping"} 2',
+  'bitsgate_request_duration_seconds_sum{packet="ping"} 0.00029999999999995455',
+  'bitsgate_request_duration_seconds_count{packet="ping"} 2',
+  'bitsgate_request_duration_seconds_bucket{le="0.001",packet="http"} 1',
+  'bitsgate_request_duration_seconds_bucket{le="0.005",packet="http"} 1',
+  'bitsgate_request_duration_seconds_bucket{le="0.01",packet="http"} 1',
+  'bitsgate_request_duration_seconds_bucket{le="0.025",packet="http"} 1',
+  'bitsgate_request_duration_seconds_bucket{le="0.05",packet="http"} 1',
+  'bitsgate_request_duration_seconds_bucket{le="0.1",packet="http"} 1',
+  'bitsgate_request_duration_seconds_bucket{le="0.25",packet="http"} 1',
+  'bitsgate_request_duration_seconds_bucket{le="0.5",packet="http"} 1',
+  'bitsgate_request_duration_seconds_bucket{le="1",packet="http"} 1',
+  'bitsgate_request_duration_seconds_bucket{le="2.5",packet="http"} 1',
+  'bitsgate_request_duration_seconds_bucket{le="5",packet="http"} 1',
+  'bitsgate_request_duration_seconds_bucket{le="10",packet="http"} 1',
+  'bitsgate_request_duration_seconds_bucket{le="30",packet="http"} 1',
+  'bitsgate_request_duration_seconds_bucket{le="60",packet="http"} 1',
+  'bitsgate_request_duration_seconds_bucket{le="+Inf",packet="http"} 1',
+  'bitsgate_request_duration_seconds_sum{packet="http"} 0.001',
+  'bitsgate_request_duration_seconds_count{packet="http"} 1',
+].join('\n') + '\n\n';
