@@ -1,5 +1,11 @@
 import type { BitsEvent } from '../sessions/events.js';
 
+export interface RingEntry {
+  event: BitsEvent;
+  /** Estimated bytes, as pushed. */
+  bytes: number;
+}
+
 /**
  * The last events, so a reconnecting browser can resume with `?since=SEQ` instead of
  * downloading a full snapshot: at most `capacity` events and at most `maxBytes` of them
@@ -50,15 +56,17 @@ export class EventRing {
   }
 
   /**
-   * Events with seq > since, oldest first; undefined when some of them were already
-   * dropped (or `since` is from the future, e.g. a previous server process).
+   * Events with seq > since, oldest first, each with the size it was pushed with; undefined
+   * when some of them were already dropped (or `since` is from the future, e.g. a previous
+   * server process).
    */
-  since(since: number): BitsEvent[] | undefined {
+  since(since: number): RingEntry[] | undefined {
     if (!Number.isSafeInteger(since) || since < this.coveredAfter || since > this.last) return undefined;
-    const out: BitsEvent[] = [];
+    const out: RingEntry[] = [];
     for (let i = 0; i < this.count; i++) {
-      const e = this.items[(this.start + i) % this.capacity]!;
-      if (e.seq > since) out.push(e);
+      const at = (this.start + i) % this.capacity;
+      const event = this.items[at]!;
+      if (event.seq > since) out.push({ event, bytes: this.sizes[at]! });
     }
     return out;
   }

@@ -82,8 +82,6 @@ export interface HubCounters {
 /** One connected browser (or other consumer) as the hub sees it. */
 export class HubClient {
   readonly queue = new ClientQueue();
-  /** Estimated bytes queued: an upper bound (coalesced events are not subtracted until the queue empties). */
-  queuedBytes = 0;
   /** Seq of the last event (or snapshot) this client has been sent. */
   lastSent = 0;
   pendingSnapshot: SnapshotReason | null = null;
@@ -182,7 +180,7 @@ export class DashboardHub {
       client.pendingSnapshot = since === undefined ? 'connect' : 'since-unavailable';
     } else {
       client.lastSent = since!;
-      for (const e of missed) this.enqueue(client, e, eventBytes(e));
+      for (const { event, bytes } of missed) this.enqueue(client, event, bytes);
     }
     this.markDirty(client);
     return client;
@@ -193,7 +191,6 @@ export class DashboardHub {
     client.closed = true;
     this.counters.coalescedFromClosed += client.queue.coalesced;
     client.queue.clear();
-    client.queuedBytes = 0;
     this.clients.delete(client);
     this.dirty.delete(client);
   }
@@ -264,7 +261,6 @@ export class DashboardHub {
     this.ring = new EventRing(this.opts.ringCapacity, this.source.seq, this.opts.ringMaxBytes);
     for (const c of this.clients) {
       c.queue.clear();
-      c.queuedBytes = 0;
       c.pendingSnapshot = 'rebuilt';
       this.markDirty(c);
     }
@@ -302,6 +298,7 @@ export class DashboardHub {
   }
 
   private onEvent(event: BitsEvent): void {
+    // Sized once here: the ring and every client's queue keep this number beside the event.
     const bytes = eventBytes(event);
     this.ring.push(event, bytes);
     for (const c of this.clients) {
@@ -313,11 +310,9 @@ export class DashboardHub {
   }
 
   private enqueue(c: HubClient, event: BitsEvent, bytes: number): void {
-    c.queue.push(event);
-    c.queuedBytes += bytes;
-    if (c.queue.length > this.opts.maxQueuedEvents || c.queuedBytes > this.opts.maxQueuedBytes) {
+    c.queue.push(event, bytes);
+    if (c.queue.length > this.opts.maxQueuedEvents || c.queue.bytes > this.opts.maxQueuedBytes) {
       c.queue.clear();
-      c.queuedBytes = 0;
       c.pendingSnapshot = 'resync';
       c.pendingResyncNotice = true;
       this.counters.resyncs++;
@@ -369,8 +364,6 @@ export class DashboardHub {
         continue;
       }
       const events = c.queue.take(maxBatchEvents);
-      if (c.queue.length === 0) c.queuedBytes = 0;
-      else for (const e of events) c.queuedBytes -= eventBytes(e);
       if (events.length === 0) break;
       const parts: string[] = [];
       for (const e of events) {

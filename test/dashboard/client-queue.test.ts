@@ -55,13 +55,41 @@ describe('ClientQueue', () => {
     expect(q.length).toBe(50);
     expect(q.take(1000).length).toBe(50);
   });
+
+  it('counts queued bytes from the sizes it was given: taken events subtract theirs, coalesced ones stay until it empties', () => {
+    const q = new ClientQueue();
+    q.push(make(1, 'packet', 'a'), 100);
+    q.push(make(2, 'session-updated', 'a'), 10);
+    q.push(make(3, 'packet', 'b'), 1000);
+    q.push(make(4, 'session-updated', 'a'), 20); // coalesces seq 2 away; its 10 bytes stay counted
+    expect(q.bytes).toBe(1130);
+    expect(q.take(1).map((e) => e.seq)).toEqual([1]);
+    expect(q.bytes).toBe(1030);
+    expect(q.take(1).map((e) => e.seq)).toEqual([3]);
+    expect(q.bytes).toBe(30);
+    expect(q.take(5).map((e) => e.seq)).toEqual([4]);
+    expect(q.bytes).toBe(0);
+    q.push(make(5, 'packet', 'a'), 7);
+    q.clear();
+    expect(q.bytes).toBe(0);
+  });
+
+  it('keeps each size with its event across compaction', () => {
+    const q = new ClientQueue();
+    for (let i = 1; i <= 3000; i++) q.push(make(i, 'packet', 'a'), i);
+    q.take(2000); // compacts: the 1000 left move to the front
+    expect(q.bytes).toBe((2001 + 3000) * 500);
+    q.take(999);
+    expect(q.bytes).toBe(3000);
+  });
 });
 
 describe('EventRing', () => {
   it('replays after a seq it still covers and refuses one it dropped or never saw', () => {
     const r = new EventRing(3, 10);
-    for (let s = 11; s <= 15; s++) r.push(make(s, 'packet', 'a'));
-    expect(r.since(12)?.map((e) => e.seq)).toEqual([13, 14, 15]);
+    for (let s = 11; s <= 15; s++) r.push(make(s, 'packet', 'a'), s * 10);
+    expect(r.since(12)?.map((x) => x.event.seq)).toEqual([13, 14, 15]);
+    expect(r.since(12)?.map((x) => x.bytes)).toEqual([130, 140, 150]);
     expect(r.since(15)).toEqual([]);
     expect(r.since(11)).toBeUndefined(); // 12 was dropped
     expect(r.since(16)).toBeUndefined(); // from the future

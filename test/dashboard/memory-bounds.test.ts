@@ -29,7 +29,7 @@ describe('EventRing by bytes', () => {
     }
     expect(r.size).toBe(5);
     expect(r.bytes).toBe(5 * one);
-    expect(r.since(95)?.map((e) => e.seq)).toEqual([96, 97, 98, 99, 100]);
+    expect(r.since(95)?.map((x) => x.event.seq)).toEqual([96, 97, 98, 99, 100]);
     expect(r.since(94)).toBeUndefined();
   });
 
@@ -37,7 +37,7 @@ describe('EventRing by bytes', () => {
     const r = new EventRing(10, 0, 100);
     const e = bigPacket(1);
     r.push(e, eventBytes(e));
-    expect(r.since(0)?.map((x) => x.seq)).toEqual([1]);
+    expect(r.since(0)?.map((x) => x.event.seq)).toEqual([1]);
   });
 });
 
