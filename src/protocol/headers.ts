@@ -30,3 +30,18 @@ export function headerValues(headers: HeaderList, name: string): string[] {
   }
   return out;
 }
+
+/**
+ * tchar (RFC 9110 §5.6.2) by character code: 1 where the character may stand in a token (a
+ * method, a field name). The one spelling of the set: the gateway's head parser reads it per
+ * byte, isToken per string.
+ */
+export const TCHAR: Uint8Array = new Uint8Array(256);
+for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") TCHAR[c.charCodeAt(0)] = 1;
+
+/** token = 1*tchar */
+export function isToken(s: string): boolean {
+  if (s.length === 0) return false;
+  for (let i = 0; i < s.length; i++) if (TCHAR[s.charCodeAt(i)] !== 1) return false;
+  return true;
+}

@@ -4,7 +4,7 @@
  */
 export { BITS_METHOD, UPLOAD_PROTOCOL_GUID, MAX_SESSION_ID_LENGTH } from './constants.js';
 export { type Decoded, type Problem, type ProblemCode, type Severity, PROBLEM_CODES } from './decoded.js';
-export { headerValue, headerValues } from './headers.js';
+export { headerValue, headerValues, isToken, TCHAR } from './headers.js';
 export { type PacketType, parsePacketType, PACKET_TYPE_NAMES } from './packet-type.js';
 export { type ByteRange, parseContentRange, parseReceivedContentRange, parseDecimal } from './content-range.js';
 export { isGuid, parseSessionId, parseSupportedProtocols, sameSessionId, sessionIdKey } from './session-id.js';

@@ -16,6 +16,7 @@
  * still parses trailer lines: a field error is reported at its line's CRLF, so a bare LF, NUL
  * or size overflow later on the same line wins, as it did when lines were parsed whole.
  */
+import { TCHAR } from '../../protocol/index.js';
 import { CR, HTAB, LF, SP } from './syntax.js';
 
 export interface RequestHead {
@@ -48,9 +49,6 @@ const BAD_REQUEST_LINE: LineResult = { kind: 'error', status: 400, reason: 'bad-
 const BAD_TARGET: LineResult = { kind: 'error', status: 400, reason: 'bad-request-target' };
 
 const COLON = 0x3a;
-/** tchar (RFC 9110 §5.6.2) by byte. */
-const TCHAR = new Uint8Array(256);
-for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") TCHAR[c.charCodeAt(0)] = 1;
 /** Bytes a field value may not hold (CR, LF and NUL are refused earlier, anywhere in the head). */
 const VALUE_FORBIDDEN = new Uint8Array(256);
 for (let b = 0; b < 0x20; b++) if (b !== HTAB) VALUE_FORBIDDEN[b] = 1;

@@ -9,7 +9,8 @@
  */
 import { STATUS_CODES } from 'node:http';
 import type { HeaderList } from '../../observation.js';
-import { FIELD_VALUE_FORBIDDEN, TOKEN } from './syntax.js';
+import { isToken } from '../../protocol/index.js';
+import { FIELD_VALUE_FORBIDDEN } from './syntax.js';
 import { listMembers } from './request-framing.js';
 
 export type ResponseFraming = 'none' | 'length' | 'chunked' | 'close';
@@ -48,7 +49,7 @@ export function statusLine(status: number, reason?: string): string {
 }
 
 function checkField(name: string, value: string): void {
-  if (!TOKEN.test(name)) throw new TypeError(`invalid response header name ${JSON.stringify(name)}`);
+  if (!isToken(name)) throw new TypeError(`invalid response header name ${JSON.stringify(name)}`);
   if (FIELD_VALUE_FORBIDDEN.test(value)) throw new TypeError(`invalid character in response header ${name}`);
 }
 

@@ -1,7 +1,5 @@
-/** Character classes of RFC 9110 §5.6 / RFC 9112 used by the head and trailer parsers. */
-
-/** token = 1*tchar */
-export const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** Character classes of RFC 9110 §5.6 / RFC 9112 used by the head and trailer parsers (tokens: src/protocol's isToken). */
+import { isToken } from '../../protocol/index.js';
 
 /** Anything but VCHAR / obs-text / SP / HTAB is forbidden in a field value (CR, LF, NUL, other CTLs, DEL). */
 export const FIELD_VALUE_FORBIDDEN = /[\x00-\x08\x0a-\x1f\x7f]/;
@@ -10,10 +8,6 @@ export const CR = 0x0d;
 export const LF = 0x0a;
 export const SP = 0x20;
 export const HTAB = 0x09;
-
-export function isToken(s: string): boolean {
-  return TOKEN.test(s);
-}
 
 /** Strips optional whitespace (SP / HTAB) at both ends. */
 export function trimOws(s: string): string {
@@ -31,7 +25,7 @@ export function parseFieldLine(line: string): { ok: true; value: [string, string
   const colon = line.indexOf(':');
   if (colon < 0) return { ok: false, reason: 'bad-header-line' };
   const name = line.slice(0, colon);
-  if (!TOKEN.test(name)) {
+  if (!isToken(name)) {
     const last = name.charCodeAt(name.length - 1);
     if (name.length > 0 && (last === SP || last === HTAB)) return { ok: false, reason: 'space-before-colon' };
     return { ok: false, reason: 'bad-header-name' };
