@@ -21,10 +21,9 @@ import {
   summaryLine,
   type CaseVerdict,
 } from '../conformance/server/index.js';
-import { parseUpstreamUrl } from '../config/edge-options.js';
 import { BITS_METHOD } from '../protocol/index.js';
 import { pingHeaders } from '../protocol/encode.js';
-import { parseDuration, UsageError } from '../util/option-values.js';
+import { parseDuration, parseUpstreamUrl, UsageError } from '../util/option-values.js';
 import { CheckPeer } from './check-server/peer.js';
 import { SCRIPTS } from './check-server/scripts.js';
 import type { RunContext } from './check-server/steps.js';

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { loadConfigFile } from '../config/config-file.js';
-import { EDGE_HELP, EDGE_OPTION_SPECS, parseEdgeOptions, parseUpstreamUrl, type EdgeOptions } from '../config/edge-options.js';
+import { EDGE_HELP, EDGE_OPTION_SPECS, parseEdgeOptions, type EdgeOptions } from '../config/edge-options.js';
 import type { UpstreamTlsSettings } from '../gateway/index.js';
 import { type CertificateSource, CredentialError, explainCredentialError, loadSource } from '../gateway/tls-credentials.js';
 import type { DashboardHandle } from '../dashboard/index.js';
@@ -13,7 +13,7 @@ import { GATEWAY_DEFAULTS } from '../gateway/index.js';
 import { TRACKER_DEFAULTS } from '../sessions/tracker.js';
 import { createLogger, isLogLevel, LOG_LEVELS, type LogLevel } from '../sinks/logger.js';
 import {
-  type ListenAddress, parseBytes, parseInteger, parseListen, parsePositiveDuration, UsageError,
+  type ListenAddress, parseBytes, parseInteger, parseListen, parsePositiveDuration, parseUpstreamUrl, UsageError,
 } from '../util/option-values.js';
 import { WORKER_DEFAULTS, WORKER_SLOT_ENV } from '../workers/messages.js';
 import { checkRootOption, parseDashboardOptions } from './app-options.js';

@@ -13,8 +13,7 @@ import {
 } from '../client/index.js';
 import { createDisplay } from '../client/display.js';
 import { summaryLine } from '../client/progress.js';
-import { parseUpstreamUrl } from '../config/edge-options.js';
-import { parseBytes, parseDuration, parseInteger, UsageError } from '../util/option-values.js';
+import { parseBytes, parseDuration, parseInteger, parseUpstreamUrl, UsageError } from '../util/option-values.js';
 import type { Command } from './command.js';
 import { parseClientTls } from './tls-options.js';
 

@@ -4,7 +4,7 @@
  * form src/app.ts takes. Kept apart from src/commands/gateway.ts so that file stays about
  * the command; the config file (config-file.ts) goes through the same parsing.
  */
-import { UsageError, parseDuration, parsePositiveDuration } from '../util/option-values.js';
+import { UsageError, parseDuration, parsePositiveDuration, parseUpstreamUrl } from '../util/option-values.js';
 import type { CertificateSource, TlsCredentials } from '../gateway/tls-credentials.js';
 
 export const EDGE_OPTION_SPECS = {
@@ -87,22 +87,6 @@ export interface EdgeOptions {
 }
 
 type EdgeValues = { [K in keyof typeof EDGE_OPTION_SPECS]?: (typeof EDGE_OPTION_SPECS)[K] extends { multiple: true } ? string[] : (typeof EDGE_OPTION_SPECS)[K] extends { type: 'boolean' } ? boolean : string };
-
-/** http:// or https:// with a host; the path is kept as a prefix. */
-export function parseUpstreamUrl(option: string, value: string): URL {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new UsageError(`${option}: not a URL: ${JSON.stringify(value)} (expected http://HOST:PORT or https://HOST)`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new UsageError(`${option}: only http:// and https:// are supported, got ${JSON.stringify(url.protocol)}`);
-  }
-  if (!url.hostname) throw new UsageError(`${option}: URL has no host: ${JSON.stringify(value)}`);
-  if (url.username || url.password) throw new UsageError(`${option}: no credentials in the URL, please`);
-  return url;
-}
 
 const HOST_NAME = /^(?:\*\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?(:\d{1,5})?$|^\[[0-9a-fA-F:.]+\](:\d{1,5})?$/;
 

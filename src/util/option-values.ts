@@ -57,18 +57,35 @@ export function parseListen(option: string, value: string, defaultHost = '127.0.
   return { host: host || defaultHost, port: n };
 }
 
-/** An absolute http:// URL with a host; returns the parsed URL. */
-export function parseHttpUrl(option: string, value: string): URL {
+/**
+ * The one reader of URL options: an absolute URL with a host whose scheme is one of
+ * `schemes`. The messages name what is accepted.
+ */
+function parseUrl(option: string, value: string, schemes: readonly string[]): URL {
+  const withTls = schemes.includes('https:');
   let url: URL;
   try {
     url = new URL(value);
   } catch {
-    throw new UsageError(`${option}: not a URL: ${JSON.stringify(value)} (expected http://HOST:PORT)`);
+    throw new UsageError(`${option}: not a URL: ${JSON.stringify(value)} (expected http://HOST:PORT${withTls ? ' or https://HOST' : ''})`);
   }
-  if (url.protocol !== 'http:') {
-    throw new UsageError(`${option}: only http:// is supported, got ${JSON.stringify(url.protocol)}`);
+  if (!schemes.includes(url.protocol)) {
+    const supported = withTls ? 'http:// and https:// are' : 'http:// is';
+    throw new UsageError(`${option}: only ${supported} supported, got ${JSON.stringify(url.protocol)}`);
   }
   if (!url.hostname) throw new UsageError(`${option}: URL has no host: ${JSON.stringify(value)}`);
+  return url;
+}
+
+/** An absolute http:// URL with a host (our own gateway, dashboard or notification target). */
+export function parseHttpUrl(option: string, value: string): URL {
+  return parseUrl(option, value, ['http:']);
+}
+
+/** An upstream (a BITS server): http:// or https:// with a host and no credentials; the path is kept as a prefix. */
+export function parseUpstreamUrl(option: string, value: string): URL {
+  const url = parseUrl(option, value, ['http:', 'https:']);
+  if (url.username || url.password) throw new UsageError(`${option}: no credentials in the URL, please`);
   return url;
 }
 

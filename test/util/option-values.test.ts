@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseListen, UsageError } from '../../src/util/option-values.js';
+import { parseHttpUrl, parseListen, parseUpstreamUrl, UsageError } from '../../src/util/option-values.js';
 
 describe('parseListen (every HOST:PORT option)', () => {
   it.each([
@@ -46,5 +46,31 @@ describe('parseListen (every HOST:PORT option)', () => {
 
   it('names the option it parses', () => {
     expect(() => parseListen('--dashboard', '1.2.3')).toThrow(/^--dashboard: no port in "1\.2\.3"/);
+  });
+});
+
+describe('parseHttpUrl / parseUpstreamUrl (every URL option)', () => {
+  const message = (f: () => unknown): string => {
+    try {
+      f();
+    } catch (err) {
+      expect(err).toBeInstanceOf(UsageError);
+      return (err as Error).message;
+    }
+    throw new Error('accepted');
+  };
+
+  it('http only: our own gateway, dashboard and notification targets', () => {
+    expect(parseHttpUrl('--gateway', 'http://127.0.0.1:8080/up/').href).toBe('http://127.0.0.1:8080/up/');
+    expect(parseHttpUrl('--notification-url', 'http://user:pw@app.local/n').username).toBe('user');
+    expect(message(() => parseHttpUrl('--gateway', 'nope'))).toBe('--gateway: not a URL: "nope" (expected http://HOST:PORT)');
+    expect(message(() => parseHttpUrl('--gateway', 'https://x/'))).toBe('--gateway: only http:// is supported, got "https:"');
+  });
+
+  it('upstreams: http or https, the path kept as a prefix, no credentials', () => {
+    expect(parseUpstreamUrl('--upstream', 'https://bits.example/uploads/').href).toBe('https://bits.example/uploads/');
+    expect(message(() => parseUpstreamUrl('URL', 'nope'))).toBe('URL: not a URL: "nope" (expected http://HOST:PORT or https://HOST)');
+    expect(message(() => parseUpstreamUrl('--route', 'ftp://x/'))).toBe('--route: only http:// and https:// are supported, got "ftp:"');
+    expect(message(() => parseUpstreamUrl('--upstream', 'http://u:p@x/'))).toBe('--upstream: no credentials in the URL, please');
   });
 });
