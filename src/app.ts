@@ -17,8 +17,7 @@ import type { SecureContextOptions } from 'node:tls';
 import {
   GATEWAY_DEFAULTS, RouteTable, startGateway, upstreamSecureContext, upstreamTarget, type Gateway, type TlsCredentials, type UpstreamTlsSettings,
 } from './gateway/index.js';
-import type { InjectionPolicy } from './inject/registry.js';
-import type { InjectionRegistry } from './inject/registry.js';
+import { InjectionRegistry, type InjectionPolicy } from './inject/registry.js';
 import { registryControl } from './dashboard/injection-control.js';
 import { Inspector } from './inspector.js';
 import type { ObservationSink } from './observation.js';
@@ -64,10 +63,11 @@ export interface AppOptions {
   /** Extra Host names the dashboard accepts (DNS names of this machine). */
   dashboardAllowedHosts?: string[];
   /**
-   * `--control`: the dashboard may list, add and remove the rules of `registry` (writes need
-   * `Authorization: Bearer <token>`). `registry` must be the `injections` the gateway consults.
+   * `--control`: the dashboard may list, add and remove the rules of `injections` (writes need
+   * `Authorization: Bearer <token>`), which must then be an InjectionRegistry: what the
+   * dashboard edits is what the gateway consults, by construction.
    */
-  control?: { token: string; registry: InjectionRegistry };
+  control?: { token: string };
   /** Append every observation to this NDJSON file. */
   record?: string;
   tracker?: SessionTrackerOptions;
@@ -103,7 +103,7 @@ export interface App {
   routes: RouteTable;
   embeddedServer?: BitsServer;
   dashboard?: DashboardHandle;
-  /** Present with `--control`: the token writes need, and the rules they edit. */
+  /** Present with `--control`: the token writes need, and the rules they edit (the app's `injections`). */
   control?: { token: string; registry: InjectionRegistry };
   tracker: SessionTracker;
   bus: EventBus;
@@ -139,6 +139,8 @@ export interface AppCore {
   /** Where observations go: the inspector (or the fleet link), metrics, request log, recorder. */
   sinks: ObservationSink[];
   dashboard?: DashboardHandle;
+  /** Present with `--control` (see App.control). */
+  control?: App['control'];
   fleet?: FleetLink;
   tlsLog: TlsErrorLog;
   /** Runs `fn` first on close() (closers run newest first). */
@@ -238,10 +240,7 @@ export async function startCore(options: AppOptions): Promise<AppCore> {
       sinks.push(recorder);
     }
 
-    const { control } = options;
-    if (control && options.dashboard === false) throw new RangeError('control: needs the dashboard');
-    // What the dashboard edits must be what the gateway consults.
-    if (control && control.registry !== options.injections) throw new RangeError('control: its registry must be the gateway\'s injections');
+    const control = liveControl(options);
 
     let dashboard: DashboardHandle | undefined;
     if (options.dashboard !== false) {
@@ -262,7 +261,7 @@ export async function startCore(options: AppOptions): Promise<AppCore> {
 
     const tlsLog = new TlsErrorLog(logger.child({ component: 'tls' }), metrics.registry);
     return {
-      upstream, embeddedServer, bus, metrics, sinks, dashboard, tlsLog,
+      upstream, embeddedServer, bus, metrics, sinks, dashboard, tlsLog, ...(control && { control }),
       // A getter: in a fleet the rebuild after an outage swaps the tracker (read it on each use).
       get tracker() {
         return rebuildable ? rebuildable.current : (tracker as SessionTracker);
@@ -277,8 +276,16 @@ export async function startCore(options: AppOptions): Promise<AppCore> {
   }
 }
 
+/** `--control`'s token and the registry it edits (the gateway's injections), checked; undefined without it. */
+function liveControl(options: AppOptions): App['control'] {
+  if (!options.control) return undefined;
+  if (options.dashboard === false) throw new RangeError('control: needs the dashboard');
+  if (!(options.injections instanceof InjectionRegistry)) throw new RangeError('control: needs an InjectionRegistry as the injections');
+  return { token: options.control.token, registry: options.injections };
+}
+
 export async function startApp(options: AppOptions): Promise<App> {
-  const { logger, control } = options;
+  const { logger } = options;
   const core = await startCore(options);
   try {
     const { upstream, tlsLog } = core;
@@ -310,7 +317,7 @@ export async function startApp(options: AppOptions): Promise<App> {
     return {
       gateway, upstream, routes, embeddedServer: core.embeddedServer, dashboard: core.dashboard, bus: core.bus,
       metrics: core.metrics, ...(core.fleet ? { fleet: core.fleet } : {}), ...(options.injections ? { injections: options.injections } : {}),
-      ...(control && { control }), shutdown, close: core.close,
+      ...(core.control && { control: core.control }), shutdown, close: core.close,
       get tracker() {
         return core.tracker;
       },

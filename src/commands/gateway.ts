@@ -372,7 +372,7 @@ export async function appOptionsFrom(opts: GatewayCommandOptions, logger: Return
     dashboard: opts.dashboard,
     dashboardToken: opts.dashboardToken,
     dashboardAllowedHosts: opts.dashboardAllowedHosts,
-    ...(injections && controlToken !== undefined && { control: { token: controlToken, registry: injections } }),
+    ...(controlToken !== undefined && { control: { token: controlToken } }),
     record: opts.record,
     ...(opts.fleet ? { fleet: { url: opts.fleet.url, stream: opts.fleet.stream, backlog: opts.fleet.backlog, ...(opts.fleet.node ? { node: opts.fleet.node } : {}) } } : {}),
     tracker: { maxSessions: opts.maxSessions, maxSessionMemory: opts.maxSessionMemory, sessionTimeoutMs: opts.sessionTimeoutMs },

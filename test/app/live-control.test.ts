@@ -68,7 +68,7 @@ async function start(opts: { control?: boolean; dashboardToken?: string } = {}):
     dashboard: { host: '127.0.0.1', port: 0 },
     forwardedHeaders: false,
     ...(opts.dashboardToken && { dashboardToken: opts.dashboardToken }),
-    ...(registry && { injections: registry, control: { token: CONTROL_TOKEN, registry } }),
+    ...(registry && { injections: registry, control: { token: CONTROL_TOKEN } }),
   });
   return { app, dash: app.dashboard!.port, gw: app.gateway.address.port, up: upstream };
 }
@@ -119,12 +119,16 @@ describe('live control is off by default', () => {
 });
 
 describe('--control wiring', () => {
-  it('refuses a control registry that is not the one the gateway consults, and control without the dashboard', async () => {
+  it('edits the gateway\'s own injections: refuses control without a registry there, and control without the dashboard', async () => {
     const registry = new InjectionRegistry();
     const base = { logger: pino({ level: 'silent' }), upstream: new URL('http://127.0.0.1:9'), listen: { host: '127.0.0.1', port: 0 } };
-    await expect(startApp({ ...base, dashboard: { host: '127.0.0.1', port: 0 }, control: { token: CONTROL_TOKEN, registry } }))
-      .rejects.toThrow("control: its registry must be the gateway's injections");
-    await expect(startApp({ ...base, dashboard: false, injections: registry, control: { token: CONTROL_TOKEN, registry } }))
+    const dashboard = { host: '127.0.0.1', port: 0 };
+    await expect(startApp({ ...base, dashboard, control: { token: CONTROL_TOKEN } }))
+      .rejects.toThrow('control: needs an InjectionRegistry as the injections');
+    // A policy that is not a registry (check-client's case runner) has no rules to edit.
+    await expect(startApp({ ...base, dashboard, injections: { decide: () => undefined }, control: { token: CONTROL_TOKEN } }))
+      .rejects.toThrow('control: needs an InjectionRegistry as the injections');
+    await expect(startApp({ ...base, dashboard: false, injections: registry, control: { token: CONTROL_TOKEN } }))
       .rejects.toThrow('control: needs the dashboard');
   });
 });

@@ -36,7 +36,7 @@ describe.skipIf(!haveChromium)('live control in headless Chromium', () => {
       listen: { host: '127.0.0.1', port: 0 },
       dashboard: { host: '127.0.0.1', port: 0 },
       injections: registry,
-      control: { token: TOKEN, registry },
+      control: { token: TOKEN },
       logger: pino({ level: 'silent' }),
     });
   }, 60_000);
