@@ -1,8 +1,8 @@
 /**
  * The one Ping load of the benches: kept-alive connections, each sending a literal
  * BITS_POST Ping and the next one as soon as the answer's head is in (lock-step, one
- * outstanding per connection). Shared by gateway.bench.ts, ping-ab.ts and ping-syscalls.ts
- * so that their Ping figures come from the same client loop.
+ * outstanding per connection). Shared by gateway.bench.ts, ping-ab.ts, ping-syscalls.ts and
+ * workers-ping.ts so that their Ping figures come from the same client loop.
  */
 import net from 'node:net';
 

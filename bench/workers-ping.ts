@@ -3,19 +3,19 @@
  * `bitsgate --workers 2` against `--workers 1`, in the same run, as shipped (bin/bitsgate.js,
  * so `npm run build` first): log at info on a pipe, metrics, tracker, dashboard. The
  * upstream is a minimal raw-socket Ack server in its own process. CPU per Ping is the
- * gateway's whole process tree (primary + workers), read from /proc.
+ * gateway's whole process tree (primary + workers), read from /proc. The Ping loop is
+ * bench/ping-load.ts, the one the other Ping benches use.
  *
  *   BENCH_WORKERS_SECONDS (default 5) per measurement, BENCH_WORKERS_ROUNDS (default 2)
  *   alternated rounds, the best of each kept.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import net from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { connectAll, startPingLoad } from './ping-load.js';
 
 const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'bitsgate.js');
-const PING = Buffer.from('BITS_POST /bench/f.bin HTTP/1.1\r\nHost: bench\r\nBITS-Packet-Type: Ping\r\nContent-Length: 0\r\n\r\n', 'latin1');
 /** Linux's USER_HZ: /proc/PID/stat counts CPU time in these ticks. */
 const TICKS_PER_SECOND = 100;
 
@@ -61,41 +61,17 @@ function treeCpuMicros(pid: number): number {
 }
 
 async function pingRate(port: number, gatewayPid: number, connections: number, seconds: number): Promise<{ perSecond: number; cpuMicrosPerPing: number }> {
-  const sockets = await Promise.all(Array.from({ length: connections }, () => new Promise<net.Socket>((resolve, reject) => {
-    const s = net.connect(port, '127.0.0.1', () => resolve(s));
-    s.setNoDelay(true);
-    s.once('error', reject);
-  })));
-  let measuring = false;
-  let stopping = false;
-  let count = 0;
-  const loops = sockets.map((socket) => new Promise<void>((resolve) => {
-    let pending = '';
-    const send = () => (stopping ? resolve() : void socket.write(PING));
-    socket.on('data', (d: Buffer) => {
-      pending += d.toString('latin1');
-      let i: number;
-      while ((i = pending.indexOf('\r\n\r\n')) >= 0) {
-        pending = pending.slice(i + 4);
-        if (measuring) count++;
-        send();
-      }
-    });
-    socket.once('close', () => resolve());
-    send();
-  }));
+  const load = startPingLoad(await connectAll(port, connections));
   await new Promise((r) => setTimeout(r, 1000)); // warm-up
   const cpu0 = treeCpuMicros(gatewayPid);
   const t0 = performance.now();
-  measuring = true;
+  load.measuring = true;
   await new Promise((r) => setTimeout(r, seconds * 1000));
-  measuring = false;
+  load.measuring = false;
   const elapsed = (performance.now() - t0) / 1000;
   const cpu1 = treeCpuMicros(gatewayPid);
-  stopping = true;
-  await Promise.race([Promise.all(loops), new Promise((r) => setTimeout(r, 2000))]);
-  for (const s of sockets) s.destroy();
-  return { perSecond: count / elapsed, cpuMicrosPerPing: count ? (cpu1 - cpu0) / count : NaN };
+  await load.close();
+  return { perSecond: load.count / elapsed, cpuMicrosPerPing: load.count ? (cpu1 - cpu0) / load.count : NaN };
 }
 
 export async function workersPingBench(): Promise<void> {
