@@ -35,7 +35,6 @@ export interface ResponseContext {
 /** Fields this writer generates itself; a caller's copies would contradict the real framing. */
 const OWNED_FIELDS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'proxy-connection']);
 const CONTENT_LENGTH = /^(?:0|[1-9][0-9]*)$/;
-const REASON_FORBIDDEN = /[\x00-\x08\x0a-\x1f\x7f]/;
 
 export function hasNoBody(status: number, requestMethod: string): boolean {
   return requestMethod === 'HEAD' || (status >= 100 && status < 200) || status === 204 || status === 304;
@@ -44,7 +43,8 @@ export function hasNoBody(status: number, requestMethod: string): boolean {
 export function statusLine(status: number, reason?: string): string {
   if (!Number.isInteger(status) || status < 100 || status > 999) throw new RangeError(`invalid HTTP status ${String(status)}`);
   const text = reason ?? STATUS_CODES[status] ?? 'Unknown';
-  if (REASON_FORBIDDEN.test(text)) throw new TypeError('invalid character in reason phrase');
+  // reason-phrase (RFC 9112 §4) allows what a field value does: HTAB, SP, VCHAR, obs-text.
+  if (FIELD_VALUE_FORBIDDEN.test(text)) throw new TypeError('invalid character in reason phrase');
   return `HTTP/1.1 ${status} ${text}\r\n`;
 }
 

@@ -1,7 +1,7 @@
 /** Character classes of RFC 9110 §5.6 / RFC 9112 used by the head and trailer parsers (tokens: src/protocol's isToken). */
 import { isToken } from '../../protocol/index.js';
 
-/** Anything but VCHAR / obs-text / SP / HTAB is forbidden in a field value (CR, LF, NUL, other CTLs, DEL). */
+/** Anything but VCHAR / obs-text / SP / HTAB is forbidden in a field value or a reason phrase (CR, LF, NUL, other CTLs, DEL). */
 export const FIELD_VALUE_FORBIDDEN = /[\x00-\x08\x0a-\x1f\x7f]/;
 
 export const CR = 0x0d;
