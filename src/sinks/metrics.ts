@@ -109,7 +109,8 @@ class PlainHistogram {
   /**
    * The rows as prom-client's Histogram stores them, first-seen label first. prom-client has
    * no public setter for a histogram's values, so `collect()` swaps these in for its own map
-   * (`hashMap`, the store its `observe` fills and its `get` reads, keyed `name:value`).
+   * (`hashMap`, the store its `observe` fills and its `get` reads, keyed `name:value`). That
+   * is prom-client internals: package.json pins prom-client exactly, and a test pins the bytes.
    */
   promClientValues(): Record<string, HistogramRow> {
     const out: Record<string, HistogramRow> = {};
