@@ -43,6 +43,15 @@ export class Exchange {
    * did not look): it becomes the observation's `decoded`, so no reader decodes it again.
    */
   decodedHead: BitsRequest | null | undefined;
+  /**
+   * Epoch ms taken just BEFORE the response's last bytes went to the client socket with nothing
+   * queued ahead of them (endResponse): the exchange's end time. Not the time of 'finish', which
+   * comes after the write: a client on another connection may already have read the answer and
+   * sent its next packet to another worker or fleet member, which dates that packet earlier than
+   * this one's 'finish' when this process was preempted in between (a false close-while-busy
+   * across processes). Undefined: the end is dated when the exchange ends.
+   */
+  lastByteAt: number | undefined;
   private ended = false;
 
   constructor(readonly start: ExchangeStart) {
@@ -63,6 +72,15 @@ export class Exchange {
     this.responseHeaders = headers;
     this.responder = responder;
     this.respondedAt = now;
+  }
+
+  /**
+   * Ends `res` (with `body`, if any), dating the exchange's end first when the socket has nothing
+   * queued, so the date precedes any byte the client can read (see lastByteAt).
+   */
+  endResponse(res: { end(body?: Buffer): void; readonly req: { readonly socket: { readonly writableLength: number } | undefined } }, now: number, body?: Buffer): void {
+    if (res.req.socket !== undefined && res.req.socket.writableLength === 0) this.lastByteAt = now;
+    res.end(body);
   }
 
   /** Returns the observation the first time, undefined afterwards. */

@@ -112,9 +112,10 @@ export class FaultInjector {
     const reply = () => {
       if (ex.isEnded || res.headersSent) return;
       const headers = injectedAnswerHeaders(action, packet);
-      ex.responded(action.status, headers, 'gateway', this.now());
+      const now = this.now();
+      ex.responded(action.status, headers, 'gateway', now);
       res.writeHead(action.status, headers);
-      res.end();
+      ex.endResponse(res, now);
     };
     if (req.complete) {
       reply();

@@ -392,11 +392,12 @@ export class Forwarder {
       this.failExchange(conn, ex, res, { error: 'bad-upstream-response', status: 502 });
       return;
     }
-    ex.responded(proxyRes.statusCode ?? 502, headers, 'upstream', this.now());
+    const now = this.now();
+    ex.responded(proxyRes.statusCode ?? 502, headers, 'upstream', now);
     if (proxyRes.complete && proxyRes.readableLength === 0) {
       // The whole response is in and has no body (every Ack): answer in the same turn, so the
       // head and the end leave in one write, and skip the per-exchange body listeners.
-      this.finishResponse(conn, ex, req, res);
+      this.finishResponse(conn, ex, req, res, now);
       // Lets Node's client see 'end' and hand the socket back to the agent.
       proxyRes.resume();
       return;
@@ -409,7 +410,7 @@ export class Forwarder {
     });
     proxyRes.on('end', () => {
       res.removeListener('drain', resume);
-      this.finishResponse(conn, ex, req, res);
+      this.finishResponse(conn, ex, req, res, this.now());
     });
     proxyRes.on('close', () => {
       if (!proxyRes.complete && !ex.isEnded) {
@@ -421,12 +422,12 @@ export class Forwarder {
   }
 
   /** The upstream response is complete: end the client's. */
-  private finishResponse(conn: ConnectionState, ex: Exchange, req: ListenerRequest, res: ListenerResponse): void {
+  private finishResponse(conn: ConnectionState, ex: Exchange, req: ListenerRequest, res: ListenerResponse, now: number): void {
     if (ex.isEnded) return;
     // Early answer (see onResponse): the upstream side of the pair closes too.
     const bodyPending = !req.complete;
     if (bodyPending || conn.agent.lost || conn.agent.poisoned) res.closeAfter();
-    res.end();
+    ex.endResponse(res, now);
     if (bodyPending) ex.proxyReq?.destroy();
   }
 
@@ -487,7 +488,7 @@ export class Forwarder {
     ex.responseBodyBytes = body.length;
     res.closeAfter();
     res.writeHead(reply.status, headers);
-    res.end(body);
+    ex.endResponse(res, this.now(), body);
   }
 
   /** A method the gateway never forwards (refused-methods.ts): answered here, then the connection closes. */
@@ -499,7 +500,7 @@ export class Forwarder {
     ex.responseBodyBytes = refusal.body.length;
     res.closeAfter();
     res.writeHead(refusal.status, refusal.headers);
-    res.end(refusal.body);
+    ex.endResponse(res, this.now(), refusal.body);
   }
 
   private abortExchange(conn: ConnectionState, ex: Exchange, error: string): void {
@@ -512,7 +513,7 @@ export class Forwarder {
   private endExchange(conn: ConnectionState, ex: Exchange): void {
     // One agent holds one socket at a time, so its current id is the one that carried this.
     if (ex.proxyReq && !ex.isEnded) ex.upstreamConnectionId = conn.agent.upstreamConnectionId;
-    const obs = ex.end(this.now());
+    const obs = ex.end(ex.lastByteAt ?? this.now());
     if (!obs) return;
     if (conn.active === ex) {
       conn.active = undefined;
