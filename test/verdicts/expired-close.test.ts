@@ -22,6 +22,7 @@ beforeAll(async () => {
     logger: pino({ level: 'silent' }),
     upstream: upstream.url,
     listen: { host: '127.0.0.1', port: 0 },
+    dashboard: false, // never the default port: another gateway may hold it
     tracker: { sessionTimeoutMs: 200 },
     expiryIntervalMs: 20,
   });
