@@ -12,11 +12,16 @@
  * dropped as already seen. Then, once caught up, the node REBUILDS: a fresh view (and a
  * fresh tracker, through `rebuild`) replays the stream's history exactly as a restart does,
  * so a session split across nodes during the outage is judged on the merged input.
+ *
+ * Time: every record this node shares, and the reorder window's "now", are in fleet time,
+ * the Redis server's clock (fleet-clock.ts), so two members' clocks disagreeing cannot put
+ * a client's Close-Session before the Fragment it sent earlier through the other member.
  */
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { ConnectionClosed, Observation, ObservationSink } from '../observation.js';
 import { connectRedis, whenReady } from './connection.js';
+import { CLOCK_REMEASURE_MS, FleetClock } from './fleet-clock.js';
 import { Consumer, BLOCK_MS, READ_TIMEOUT_MS } from './consumer.js';
 import { FleetView, type ViewSink } from './fleet-view.js';
 import { Publisher, PUBLISHER_DEFAULTS } from './publisher.js';
@@ -53,6 +58,8 @@ export interface FleetOptions {
   /** A fresh tracker for a rebuild after an outage; absent: no rebuild. */
   rebuild?: () => RebuildTarget;
   log: FleetLog;
+  /** This machine's clock (tests give a node a skewed one); default Date.now. */
+  localClock?: () => number;
 }
 
 export interface FleetLog {
@@ -132,8 +139,13 @@ export class FleetLink implements ObservationSink {
   private housekeeping: NodeJS.Timeout | undefined;
   private releaseTimer: NodeJS.Timeout | undefined;
   private releaseAt = Infinity;
+  /** Local time -> fleet (Redis) time. */
+  private readonly clock: FleetClock;
+  private clockMeasuring = false;
+  private clockMeasuredAt = -Infinity;
 
   constructor(private readonly opts: FleetOptions) {
+    this.clock = new FleetClock(opts.localClock);
     this.sink = { apply: (o) => opts.apply(o), applyClosed: (c) => opts.applyClosed(c) };
     this.view = new FleetView(opts.reorderWindowMs, this.sink);
     const timeoutMs = opts.commandTimeoutMs ?? FLEET_DEFAULTS.commandTimeoutMs;
@@ -184,8 +196,9 @@ export class FleetLink implements ObservationSink {
       whenReady(this.reader, this.opts.connectTimeoutMs),
     ]);
     if (w && r) {
+      await this.measureClock();
       await this.consumer.replayHistory();
-      this.view.release(Date.now(), true);
+      this.view.release(this.clock.now(), true);
       this.opts.log.info({ node: this.opts.node, stream: this.opts.stream, replayed: this.view.applied }, 'fleet: joined, history replayed');
     }
     this.started = true;
@@ -199,11 +212,37 @@ export class FleetLink implements ObservationSink {
     // `--workers`: the worker's name (`NODE#w2`) stays in this node's own view; the stream
     // line names the machine whatever the record says (recordLine writes the entry's node).
     const node = obs.node?.startsWith(`${this.opts.node}#`) ? obs.node : this.opts.node;
-    this.share({ kind: 'observation', observation: { ...obs, node } });
+    const shared: Observation = { ...obs, node };
+    const offset = this.clock.offset;
+    if (offset !== 0) {
+      shared.startedAt += offset;
+      shared.endedAt += offset;
+      if (shared.respondedAt !== undefined) shared.respondedAt += offset;
+    }
+    this.share({ kind: 'observation', observation: shared });
   }
 
   onConnectionClosed(closed: ConnectionClosed): void {
-    this.share({ kind: 'connection-closed', closed: { ...closed } });
+    this.share({ kind: 'connection-closed', closed: { ...closed, at: closed.at + this.clock.offset } });
+  }
+
+  /** Fleet time: this node's clock corrected by its last measured offset to Redis's. */
+  fleetNow(): number {
+    return this.clock.now();
+  }
+
+  /** Measures the offset to Redis's clock (TIME), once at a time, with the command deadline. */
+  private async measureClock(): Promise<void> {
+    if (this.clockMeasuring) return;
+    this.clockMeasuring = true;
+    const timeoutMs = this.opts.commandTimeoutMs ?? FLEET_DEFAULTS.commandTimeoutMs;
+    try {
+      const changed = await this.clock.measure(() => withDeadline(this.writer.time(), timeoutMs));
+      this.clockMeasuredAt = Date.now();
+      if (changed) this.opts.log.info({ node: this.opts.node, offsetMs: this.clock.offset }, 'fleet: clock offset to Redis measured');
+    } finally {
+      this.clockMeasuring = false;
+    }
   }
 
   private share(record: FleetEntry['record']): void {
@@ -252,7 +291,7 @@ export class FleetLink implements ObservationSink {
     await this.publisher.close(1000);
     await this.consumer.stop();
     this.writer.disconnect();
-    this.view.release(Date.now(), true);
+    this.view.release(this.clock.now(), true);
   }
 
   private trackLocally(entries: FleetEntry[]): void {
@@ -287,9 +326,9 @@ export class FleetLink implements ObservationSink {
     this.releaseAt = due;
     this.releaseTimer = setTimeout(() => {
       this.releaseAt = Infinity;
-      this.view.release(Date.now());
+      this.view.release(this.clock.now());
       this.arm();
-    }, Math.max(0, due - Date.now()));
+    }, Math.max(0, due - this.clock.now()));
   }
 
   private tick(): void {
@@ -299,6 +338,7 @@ export class FleetLink implements ObservationSink {
       this.lostReported = lost;
     }
     if (this.rebuildDue && !this.rebuilding && !this.down && this.caughtUp()) void this.rebuild();
+    if (!this.down && Date.now() - this.clockMeasuredAt >= CLOCK_REMEASURE_MS) void this.measureClock();
   }
 
   /** Own backlog sent and the stream read to its tip, a settle time after Redis returned. */
@@ -336,7 +376,7 @@ export class FleetLink implements ObservationSink {
         return;
       }
       // Entries inside the window stay there, waiting for their due time as live ones do.
-      fresh.release(Date.now());
+      fresh.release(this.clock.now());
       this.earlierDuplicates += this.view.duplicates;
       this.view = fresh;
       const retracted = target.commit();
@@ -388,4 +428,13 @@ export class FleetLink implements ObservationSink {
       this.opts.log.info({ backlog: this.publisher.backlog.size, lost: this.publisher.backlog.dropped }, 'fleet: Redis reachable, catching up');
     }
   }
+}
+
+/** `p`, or a rejection once `ms` passed (a Redis that holds the connection without answering). */
+function withDeadline<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('no answer')), ms);
+  });
+  return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
 }

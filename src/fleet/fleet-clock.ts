@@ -1,0 +1,86 @@
+/**
+ * The fleet's one clock: Redis's. Fleet members are different machines, and their clocks
+ * differ by a few milliseconds even under NTP, more without it. A client that sends its last
+ * Fragment through node A and its Close-Session a moment later through node B must find the
+ * Close dated after the Fragment in every view, or the tracker judges the Close early
+ * (close-incomplete, close-while-busy: false alarms on a legitimate client). So each node
+ * measures its offset to the Redis server's clock (`TIME`, the NTP way: the midpoint of the
+ * round trip) and dates what it shares, and its reorder window's "now", in Redis time.
+ *
+ * Each measurement takes a few samples and keeps the one with the shortest round trip (its
+ * midpoint error is at most half of it). The offset moves only when it changes by at least
+ * HYSTERESIS_MS: jitter of a millisecond would otherwise let one node's consecutive records
+ * trade places.
+ */
+
+/** Samples per measurement; the one with the shortest round trip counts. */
+export const CLOCK_SAMPLES = 3;
+/** A new offset within this of the current one is ignored. */
+export const HYSTERESIS_MS = 2;
+/** How often a node measures again (clocks drift; NTP steps them). */
+export const CLOCK_REMEASURE_MS = 30_000;
+
+export interface ClockSample {
+  /** Local time just before the request. */
+  sentAt: number;
+  /** The Redis server's time in the answer (ms, fractional). */
+  serverAt: number;
+  /** Local time just after the answer. */
+  receivedAt: number;
+}
+
+/** Redis time minus local time, from the sample with the shortest round trip. */
+export function offsetOf(samples: readonly ClockSample[]): number | undefined {
+  let best: ClockSample | undefined;
+  for (const s of samples) {
+    if (s.receivedAt < s.sentAt) continue; // the local clock stepped back meanwhile
+    if (!best || s.receivedAt - s.sentAt < best.receivedAt - best.sentAt) best = s;
+  }
+  return best === undefined ? undefined : best.serverAt - (best.sentAt + best.receivedAt) / 2;
+}
+
+/** Redis's `TIME` answer ([seconds, microseconds] as strings) in ms. */
+export function redisTimeMs(answer: readonly (string | number)[]): number {
+  return Number(answer[0]) * 1000 + Number(answer[1]) / 1000;
+}
+
+export class FleetClock {
+  /** Whole ms added to a local time to get fleet (Redis) time. */
+  offset = 0;
+  /** At least one measurement succeeded. */
+  measured = false;
+
+  constructor(readonly local: () => number = Date.now) {}
+
+  /** Fleet time now. */
+  now(): number {
+    return this.local() + this.offset;
+  }
+
+  /** Takes in one measurement's samples; returns true when the offset changed. */
+  update(samples: readonly ClockSample[]): boolean {
+    const raw = offsetOf(samples);
+    if (raw === undefined) return false;
+    const next = Math.round(raw);
+    const changed = !this.measured || Math.abs(next - this.offset) >= HYSTERESIS_MS;
+    this.measured = true;
+    if (changed) this.offset = next;
+    return changed;
+  }
+
+  /** Measures against Redis through `time()` (ioredis's TIME); false when Redis did not answer. */
+  async measure(time: () => Promise<readonly (string | number)[]>): Promise<boolean> {
+    const samples: ClockSample[] = [];
+    for (let i = 0; i < CLOCK_SAMPLES; i++) {
+      const sentAt = this.local();
+      let answer: readonly (string | number)[];
+      try {
+        answer = await time();
+      } catch {
+        return false;
+      }
+      samples.push({ sentAt, serverAt: redisTimeMs(answer), receivedAt: this.local() });
+    }
+    return this.update(samples);
+  }
+}
