@@ -314,8 +314,10 @@ export class SessionTracker {
       if (step) {
         for (const code of step.findings) found.push(buildViolation(code, LIFECYCLE_FINDINGS[code]!(ctx), sessionId, obs.id, time));
       }
-      for (let i = 0; i < (unseen ? 0 : EXCHANGE_RULES.length); i++) {
-        const rule = EXCHANGE_RULES[i]!;
+      // An injected answer is not the server's: its content is not judged either.
+      const exchangeRules = unseen ? RULES_BY_SET.none : EXCHANGE_RULES;
+      for (let i = 0; i < exchangeRules.length; i++) {
+        const rule = exchangeRules[i]!;
         const finding = rule.check(ctx);
         if (finding) found.push(buildViolation(rule.code, finding, sessionId, obs.id, time));
       }

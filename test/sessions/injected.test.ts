@@ -112,6 +112,17 @@ describe('tracker: injected faults are never blamed', () => {
     expect(violations(events)).toEqual([]);
   });
 
+  it('the exchange rules do not judge a packet the server never saw: no host-id-ignored for an injected answer', () => {
+    const w = new Wire();
+    const t = new SessionTracker();
+    // Sent past the issued BITS-Host-Id: judged when forwarded (rules.test.ts), not when the gateway answered it.
+    const events = run(t, [
+      w.create(URL, SID, { hostId: 'node7.farm' }),
+      injectedAnswer(w.fragment(URL, SID, 0, 9, 10, { status: 503, received: null }), 'fragment: status=503'),
+    ]);
+    expect(violations(events)).toEqual([]);
+  });
+
   it('marks a non-BITS request too', () => {
     const w = new Wire();
     const t = new SessionTracker();
