@@ -72,18 +72,8 @@ export function upstreamRequestGroups(
   framing: RequestFraming,
   forwarded: ForwardedValues | null,
 ): Array<[string, string | string[]]> {
-  const grouper = new SetHeaderGrouper(headers.length);
-  collectUpstream(headers, framing, forwarded, grouper);
-  return grouper.out;
-}
-
-/** The rules of upstreamRequestGroups: each field sent upstream goes to `out`, with its lower-cased name. */
-function collectUpstream(
-  headers: HeaderList,
-  framing: RequestFraming,
-  forwarded: ForwardedValues | null,
-  out: SetHeaderGrouper,
-): void {
+  // Each field sent upstream goes to `out` with its lower-cased name (computed once here).
+  const out = new SetHeaderGrouper(headers.length);
   const nominated = connectionNominated(headers);
   let framed = false;
   for (const [name, value] of headers) {
@@ -115,6 +105,7 @@ function collectUpstream(
     out.add('X-Forwarded-Proto', forwarded.proto, 'x-forwarded-proto');
     if (forwarded.host !== undefined) out.add('X-Forwarded-Host', forwarded.host, 'x-forwarded-host');
   }
+  return out.out;
 }
 
 /**
