@@ -2,6 +2,7 @@ import type http from 'node:http';
 import type { InjectionDecision } from '../inject/registry.js';
 import type { ExchangeStart, HeaderList, Observation } from '../observation.js';
 import { type BitsRequest, decodeExchangeWithHead } from '../protocol/index.js';
+import type { Http1Response } from './http1/types.js';
 
 /** The request body as the listener counts it (see Http1Request.bodyBytesPushed). */
 export interface RequestBodyCount {
@@ -78,8 +79,8 @@ export class Exchange {
    * Ends `res` (with `body`, if any), dating the exchange's end first when the socket has nothing
    * queued, so the date precedes any byte the client can read (see lastByteAt).
    */
-  endResponse(res: { end(body?: Buffer): void; readonly req: { readonly socket: { readonly writableLength: number } | undefined } }, now: number, body?: Buffer): void {
-    if (res.req.socket !== undefined && res.req.socket.writableLength === 0) this.lastByteAt = now;
+  endResponse(res: Http1Response, now: number, body?: Buffer): void {
+    if (res.req.socket.writableLength === 0) this.lastByteAt = now;
     res.end(body);
   }
 
