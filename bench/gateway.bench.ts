@@ -19,7 +19,7 @@
  *               dashboard WebSocket client connected and reading every message.
  * shipped / no-op is what the sinks cost. Beside them, in the Ping phase only, two yardsticks
  * (bench/gateway-floors.ts, not products): `clientrequest`, one bare Node ClientRequest per
- * request through the gateway's PinnedAgent (the floor of any engine built on http-proxy,
+ * request through the gateway's PinnedAgent (the Ping-rate ceiling of any engine built on http-proxy,
  * which makes exactly one per request), and `raw`, heads relayed by hand with no http client.
  *
  * Process tree: this script is the load generator (and the dashboard client); every row is
@@ -312,7 +312,7 @@ async function main(): Promise<void> {
       for (const f of floors) {
         const b = ping.get(f.name)!;
         const what = f.name === 'clientrequest'
-          ? 'one bare ClientRequest per request, the floor of an http-proxy engine'
+          ? 'one bare ClientRequest per request, the ceiling of an http-proxy engine'
           : 'heads relayed by hand, no http client';
         console.log(`  ${f.name.padEnd(13)} | ${b.perSecond.toFixed(0).padStart(7)} Ping/s  ${f2(b.perSecond / pingDirect)} of direct  ` +
           `${(b.cpuUser + b.cpuSystem).toFixed(1)} µs CPU/Ping (${b.cpuUser.toFixed(1)}+${b.cpuSystem.toFixed(1)}): ${what}`);
