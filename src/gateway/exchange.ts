@@ -52,7 +52,7 @@ export class Exchange {
    * this one's 'finish' when this process was preempted in between (a false close-while-busy
    * across processes). Undefined: the end is dated when the exchange ends.
    */
-  lastByteAt: number | undefined;
+  private lastByteAt: number | undefined;
   private ended = false;
 
   constructor(readonly start: ExchangeStart) {
@@ -84,7 +84,7 @@ export class Exchange {
     res.end(body);
   }
 
-  /** Returns the observation the first time, undefined afterwards. */
+  /** Returns the observation the first time, undefined afterwards; dated lastByteAt when endResponse set it, else `now`. */
   end(now: number): Observation | undefined {
     if (this.ended) return undefined;
     this.ended = true;
@@ -103,7 +103,7 @@ export class Exchange {
       startedAt: start.startedAt,
       requestBodyBytes: this.requestBodyBytes,
       responseBodyBytes: this.responseBodyBytes,
-      endedAt: now,
+      endedAt: this.lastByteAt ?? now,
     };
     if (start.scheme !== undefined) obs.scheme = start.scheme;
     if (this.status !== undefined) obs.status = this.status;

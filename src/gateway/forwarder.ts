@@ -513,7 +513,7 @@ export class Forwarder {
   private endExchange(conn: ConnectionState, ex: Exchange): void {
     // One agent holds one socket at a time, so its current id is the one that carried this.
     if (ex.proxyReq && !ex.isEnded) ex.upstreamConnectionId = conn.agent.upstreamConnectionId;
-    const obs = ex.end(ex.lastByteAt ?? this.now());
+    const obs = ex.end(this.now());
     if (!obs) return;
     if (conn.active === ex) {
       conn.active = undefined;
