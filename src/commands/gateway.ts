@@ -219,7 +219,8 @@ export function parseGatewayArgs(args: string[]): GatewayCommandOptions {
     if (v !== undefined && !/^[\x21-\x7e]{1,200}$/.test(v)) throw new UsageError(`--${name}: expected 1 to 200 visible ASCII characters`);
   }
   // The injection registry lives in one process; the workers' forwarders cannot consult it yet.
-  if (values.workers !== undefined && values.workers !== '1' && (values.inject?.length || values.control)) {
+  const workers = values.workers !== undefined ? parseInteger('--workers', values.workers, 1, WORKER_DEFAULTS.maxWorkers) : 1;
+  if (workers > 1 && (values.inject?.length || values.control)) {
     throw new UsageError('--inject and --control: not available with --workers above 1 yet (the rules live in one process)');
   }
   return {
@@ -259,7 +260,7 @@ export function parseGatewayArgs(args: string[]): GatewayCommandOptions {
     edge: parseEdgeOptions(values),
     control: values.control ? { tokenFile: values['control-token-file'] } : undefined,
     inject: (values.inject ?? []).map((text) => ({ rule: parseRule(text), origin: 'cli' as InjectionOrigin })),
-    workers: values.workers !== undefined ? parseInteger('--workers', values.workers, 1, WORKER_DEFAULTS.maxWorkers) : 1,
+    workers,
   };
 }
 

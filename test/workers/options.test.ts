@@ -17,6 +17,8 @@ describe('--workers', () => {
     expect(() => parseGatewayArgs(['--workers', 'two'])).toThrow(UsageError);
     // The injection registry lives in one process: refused rather than silently not applied.
     expect(() => parseGatewayArgs(['--workers', '2', '--control'])).toThrow('--inject and --control: not available with --workers above 1 yet');
+    // Judged on the number, not the text: `01` is one process.
+    expect(parseGatewayArgs(['--workers', '01', '--control']).workers).toBe(1);
   });
 
   it('is read from the config file as `workers:`, the command line winning', () => {
