@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FleetLink } from '../../src/fleet/fleet-link.js';
-import { Fleet, upload, waitFor } from './fleet-harness.js';
+import { Fleet, uploadsUntilStopped, waitFor } from './fleet-harness.js';
 import { NO_REDIS_REASON, REDIS_SERVER } from './redis-server.js';
 
 if (!REDIS_SERVER) console.warn(NO_REDIS_REASON);
@@ -21,21 +21,9 @@ describe.skipIf(!REDIS_SERVER)('Redis hangs without closing its connections (SIG
 
   it('is an outage within the bound; forwarding never stalls; after SIGCONT every node catches up, each exchange once', async () => {
     expect(BOUND_MS).toBe(2000);
-    const port = fleet.balancer.port;
-    let stop = false;
-    const done: Array<{ id: string; began: number }> = [];
-    const failures: unknown[] = [];
-    const clients = [0, 1, 2].map(async (c) => {
-      for (let i = 0; !stop; i++) {
-        const began = Date.now();
-        try {
-          // Every packet answered 200 (upload() throws on any other status or no answer).
-          done.push({ id: await upload(port, `/uploads/hang-${c}-${i}.bin`, 4000, 1000), began });
-        } catch (err) {
-          failures.push(err);
-        }
-      }
-    });
+    // Every packet answered 200 (upload() throws on any other status or no answer).
+    const clients = uploadsUntilStopped(fleet.balancer.port, 3, 'hang');
+    const { done, failures } = clients;
     await waitFor(() => done.length >= 3, 5000, 'uploads before the hang');
 
     const hungAt = Date.now();
@@ -55,8 +43,7 @@ describe.skipIf(!REDIS_SERVER)('Redis hangs without closing its connections (SIG
     await waitFor(() => fleet.apps.every((a) => a.fleet!.stats().connected && a.fleet!.stats().backlog === 0), 10_000, 'caught up after SIGCONT');
     const backAt = Date.now();
     await waitFor(() => done.filter((u) => u.began > backAt).length >= 3, 10_000, 'uploads after SIGCONT');
-    stop = true;
-    await Promise.all(clients);
+    await clients.stop();
     expect(failures).toEqual([]);
 
     // Every node applied every exchange and connection close of the fleet exactly once

@@ -117,6 +117,39 @@ export async function upload(port: number, url: string, size: number, fragment: 
   return id;
 }
 
+/**
+ * `clients` clients uploading one file after another through `port` (4000 bytes in 1000-byte
+ * fragments, every packet on its own connection) until stop(): each finished upload and
+ * when it began, and every failure.
+ */
+export function uploadsUntilStopped(port: number, clients: number, name: string): {
+  done: Array<{ id: string; began: number }>;
+  failures: unknown[];
+  stop(): Promise<void>;
+} {
+  let stopped = false;
+  const done: Array<{ id: string; began: number }> = [];
+  const failures: unknown[] = [];
+  const running = Array.from({ length: clients }, async (_, c) => {
+    for (let i = 0; !stopped; i++) {
+      const began = Date.now();
+      try {
+        done.push({ id: await upload(port, `/uploads/${name}-${c}-${i}.bin`, 4000, 1000), began });
+      } catch (err) {
+        failures.push(err);
+      }
+    }
+  });
+  return {
+    done,
+    failures,
+    async stop() {
+      stopped = true;
+      await Promise.all(running);
+    },
+  };
+}
+
 export async function waitFor(cond: () => boolean, ms: number, what: string): Promise<void> {
   const deadline = Date.now() + ms;
   while (!cond()) {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FleetLink } from '../../src/fleet/fleet-link.js';
 import type { Observation } from '../../src/observation.js';
-import { Fleet, upload, waitFor } from './fleet-harness.js';
+import { Fleet, uploadsUntilStopped, waitFor } from './fleet-harness.js';
 import { NO_REDIS_REASON, REDIS_SERVER } from './redis-server.js';
 
 if (!REDIS_SERVER) console.warn(NO_REDIS_REASON);
@@ -16,22 +16,9 @@ describe.skipIf(!REDIS_SERVER)('Redis goes away under load', () => {
   });
 
   it('forwarding goes on, the backlog is shown, and every node catches up when Redis returns', async () => {
-    const port = fleet.balancer.port;
-    let stop = false;
-    const done: Array<{ id: string; began: number; ended: number }> = [];
-    const failures: unknown[] = [];
     // Four clients uploading one file after another, every packet on a new connection.
-    const clients = [0, 1, 2, 3].map(async (c) => {
-      for (let i = 0; !stop; i++) {
-        const began = Date.now();
-        try {
-          const id = await upload(port, `/uploads/load-${c}-${i}.bin`, 4000, 1000);
-          done.push({ id, began, ended: Date.now() });
-        } catch (err) {
-          failures.push(err);
-        }
-      }
-    });
+    const clients = uploadsUntilStopped(fleet.balancer.port, 4, 'load');
+    const { done, failures } = clients;
     await waitFor(() => done.length >= 4, 5000, 'uploads before the outage');
     await fleet.redis.stop();
     const beforeOutage = done.length;
@@ -48,8 +35,7 @@ describe.skipIf(!REDIS_SERVER)('Redis goes away under load', () => {
     await waitFor(() => fleet.apps.every((a) => a.fleet!.stats().connected && a.fleet!.stats().backlog === 0), 10_000, 'backlog sent');
     const backAt = Date.now();
     await waitFor(() => done.filter((u) => u.began > backAt).length >= 4, 10_000, 'uploads after Redis returned');
-    stop = true;
-    await Promise.all(clients);
+    await clients.stop();
     expect(failures).toEqual([]);
 
     // Caught up: every node applied every exchange of the fleet and every connection close
