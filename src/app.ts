@@ -328,9 +328,8 @@ export async function startApp(options: AppOptions): Promise<App> {
   }
 }
 
-
 /** `--node-id` default: hostname:port of the gateway (hostname:pid when the port is picked at random). */
-function defaultNodeId(listen: ListenAddress | undefined): string {
+export function defaultNodeId(listen: ListenAddress | undefined): string {
   const port = listen?.port ?? GATEWAY_DEFAULTS.listen.port;
   return port === 0 ? `${hostname()}:pid${process.pid}` : `${hostname()}:${port}`;
 }

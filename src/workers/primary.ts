@@ -27,10 +27,9 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
 import type pino from 'pino';
 import { Counter, Gauge } from 'prom-client';
-import { startCore, type AppCore } from '../app.js';
+import { defaultNodeId, startCore, type AppCore } from '../app.js';
 import { appOptionsFrom, banner, nextStopSignal, reloadDashboardTls, startFailureLine, type GatewayCommandOptions } from '../commands/gateway.js';
 import { WorkerMerge } from './merge.js';
 import { isToPrimary, WORKER_DEFAULTS, WORKER_SLOT_ENV, type ToPrimary, type ToWorker } from './messages.js';
@@ -66,7 +65,8 @@ export async function runPrimary(opts: GatewayCommandOptions, logger: pino.Logge
   const release = (all = false) => relay.deliver(merge.release(Date.now(), all));
   const releaser = setInterval(() => release(), RELEASE_INTERVAL_MS);
   const ticketKeys = opts.edge.tls ? randomBytes(48).toString('base64') : undefined;
-  const base = opts.fleet?.node ?? (opts.listen.port === 0 ? `${hostname()}:pid${process.pid}` : `${hostname()}:${opts.listen.port}`);
+  // The fleet link's node id (the same default): it keeps a worker's name `BASE#wN` on what it shares.
+  const base = opts.fleet?.node ?? defaultNodeId(opts.listen);
   const slots: Slot[] = Array.from({ length: opts.workers }, (_, i) => ({ slot: i + 1, node: `${base}#w${i + 1}`, startedAt: 0, restarts: 0 }));
   let restartsTotal = 0;
   let ipcLost = 0;
