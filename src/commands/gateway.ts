@@ -422,6 +422,29 @@ export function banner(
   return lines.join('\n');
 }
 
+/**
+ * Once everything listens: the `gateway listening` log line, the --upstream-insecure
+ * warning and the banner (one process, or the primary of `--workers N`).
+ */
+export function announceListening(logger: ReturnType<typeof createLogger>, app: Parameters<typeof banner>[0], opts: GatewayCommandOptions): void {
+  logger.info({
+    listen: app.gateway.url,
+    ...(opts.workers > 1 && { workers: opts.workers }),
+    upstream: app.upstream?.origin,
+    routes: Object.fromEntries(opts.edge.routes.map(([host, url]) => [host, url.origin])),
+    tls: Boolean(opts.edge.tls),
+    embedded: Boolean(app.embeddedServer),
+    dashboard: app.dashboard?.url.replace(/\?token=.*/, ''),
+    control: Boolean(app.control),
+    record: opts.record,
+    fleet: app.fleet ? { node: app.fleet.stats().node, stream: app.fleet.stats().stream } : undefined,
+  }, 'gateway listening');
+  if (opts.edge.upstreamTls.insecure) {
+    logger.warn('--upstream-insecure: upstream certificates are NOT verified; anyone on the path can impersonate the server');
+  }
+  process.stderr.write(banner(app, opts) + '\n');
+}
+
 /** The next SIGINT or SIGTERM (handlers installed at the call). */
 export function nextStopSignal(): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
@@ -465,21 +488,7 @@ export const command: Command = {
     // Listen for the stop signal before saying we listen: a SIGTERM sent as soon as the line
     // is read must find its handler (without one, Node dies of it, with no graceful stop).
     const stopSignal = nextStopSignal();
-    logger.info({
-      listen: app.gateway.url,
-      upstream: app.upstream?.origin,
-      routes: Object.fromEntries(opts.edge.routes.map(([host, url]) => [host, url.origin])),
-      tls: Boolean(opts.edge.tls),
-      embedded: Boolean(app.embeddedServer),
-      dashboard: app.dashboard?.url.replace(/\?token=.*/, ''),
-      control: Boolean(app.control),
-      record: opts.record,
-      fleet: app.fleet ? { node: app.fleet.stats().node, stream: app.fleet.stats().stream } : undefined,
-    }, 'gateway listening');
-    if (opts.edge.upstreamTls.insecure) {
-      logger.warn('--upstream-insecure: upstream certificates are NOT verified; anyone on the path can impersonate the server');
-    }
-    process.stderr.write(banner(app, opts) + '\n');
+    announceListening(logger, app, opts);
     // Certificate renewals: `systemctl reload` / `kill -HUP`. (Windows has no SIGHUP to send:
     // there the listener reloads when the files change.)
     const reload = () => {

@@ -30,7 +30,7 @@ import { randomBytes } from 'node:crypto';
 import type pino from 'pino';
 import { Counter, Gauge } from 'prom-client';
 import { defaultNodeId, startCore, type AppCore } from '../app.js';
-import { appOptionsFrom, banner, nextStopSignal, reloadDashboardTls, startFailureLine, type GatewayCommandOptions } from '../commands/gateway.js';
+import { announceListening, appOptionsFrom, nextStopSignal, reloadDashboardTls, startFailureLine, type GatewayCommandOptions } from '../commands/gateway.js';
 import { WorkerMerge } from './merge.js';
 import { isToPrimary, WORKER_DEFAULTS, WORKER_SLOT_ENV, type ToPrimary, type ToWorker } from './messages.js';
 import { WorkerRelay } from './relay.js';
@@ -181,21 +181,7 @@ export async function runPrimary(opts: GatewayCommandOptions, logger: pino.Logge
 
   // Before the line that says we listen: a SIGTERM sent as soon as it is read must find its handler.
   const stopSignal = nextStopSignal();
-  logger.info({
-    listen: first.url,
-    workers: opts.workers,
-    upstream: core.upstream?.origin,
-    routes: Object.fromEntries(opts.edge.routes.map(([host, url]) => [host, url.origin])),
-    tls: Boolean(opts.edge.tls),
-    embedded: Boolean(core.embeddedServer),
-    dashboard: core.dashboard?.url.replace(/\?token=.*/, ''),
-    record: opts.record,
-    fleet: core.fleet ? { node: core.fleet.stats().node, stream: core.fleet.stats().stream } : undefined,
-  }, 'gateway listening');
-  if (opts.edge.upstreamTls.insecure) {
-    logger.warn('--upstream-insecure: upstream certificates are NOT verified; anyone on the path can impersonate the server');
-  }
-  process.stderr.write(banner({ ...core, gateway: { url: first.url } }, opts) + '\n');
+  announceListening(logger, { ...core, gateway: { url: first.url } }, opts);
 
   const reload = () => {
     for (const s of slots) s.worker?.send({ type: 'reload-tls' } satisfies ToWorker);

@@ -101,6 +101,7 @@ describe('bitsgate --workers 2', () => {
     expect(ids.map((id) => sessions.find((s) => s.id === id)).map((s) => [s?.state, s?.ackedBytes, s?.violations]))
       .toEqual(ids.map(() => ['closed', SIZE, []]));
     expect(await gw.api<unknown[]>('/api/violations')).toEqual([]);
+    expect(gw.logLines().find((l) => l.msg === 'gateway listening')).toMatchObject({ workers: 2 });
     // The workers' identity on every exchange: both workers relayed exchanges.
     const nodes = new Set<string>();
     const connections = new Set<number>();
