@@ -76,6 +76,12 @@ export class WorkerMerge {
     if (s.head >= s.items.length) this.sources.delete(worker);
   }
 
+  /** What `worker` sent that is not released yet, in its order. */
+  unreleased(worker: number): readonly WorkerItem[] {
+    const s = this.sources.get(worker);
+    return s ? s.items.slice(s.head) : [];
+  }
+
   get pending(): number {
     let n = 0;
     for (const s of this.sources.values()) n += s.items.length - s.head;

@@ -141,7 +141,7 @@ export async function runPrimary(opts: GatewayCommandOptions, logger: pino.Logge
   };
 
   const onExit = (s: Slot, worker: Worker, code: number | null, signal: string | null) => {
-    const lost = relay.lostConnections(worker.id, Date.now());
+    const lost = relay.lostConnections(worker.id, Date.now(), merge.unreleased(worker.id));
     merge.removeWorker(worker.id, lost);
     release();
     if (s.worker !== worker) return;

@@ -37,16 +37,19 @@ export class WorkerRelay {
 
   /**
    * The client connections of a dead worker that the primary saw exchanges on and no close
-   * for: the kernel closed them with the process. Returned as close items at `at`, to go
-   * through the merge like any other.
+   * for: the kernel closed them with the process. `unreleased`: what the worker sent that
+   * still waits in the merge (merge.ts), relayed before these closes. Returned as close items
+   * at `at`, to go through the merge like any other.
    */
-  lostConnections(worker: number, at: number): WorkerItem[] {
+  lostConnections(worker: number, at: number, unreleased: readonly WorkerItem[] = []): WorkerItem[] {
     const prefix = `${worker}/`;
-    const lost: WorkerItem[] = [];
-    for (const key of this.connections.keys()) {
-      if (key.startsWith(prefix)) lost.push({ kind: 'connection-closed', closed: { connectionId: Number(key.slice(prefix.length)), at } });
+    const open = new Set<number>();
+    for (const key of this.connections.keys()) if (key.startsWith(prefix)) open.add(Number(key.slice(prefix.length)));
+    for (const item of unreleased) {
+      if (item.kind === 'observation') open.add(item.observation.connectionId);
+      else open.delete(item.closed.connectionId);
     }
-    return lost;
+    return [...open].map((connectionId): WorkerItem => ({ kind: 'connection-closed', closed: { connectionId, at } }));
   }
 
   private observation(worker: number, obs: Observation): void {

@@ -16,7 +16,7 @@ function primary() {
   const tracker = new SessionTracker();
   const merge = new WorkerMerge(1_000);
   const relay = new WorkerRelay([new Inspector(tracker, new EventBus())]);
-  return { tracker, merge, release: (now: number, all = false) => relay.deliver(merge.release(now, all)) };
+  return { tracker, merge, relay, release: (now: number, all = false) => relay.deliver(merge.release(now, all)) };
 }
 
 describe('the primary merges its workers in end-time order, each worker in its own order', () => {
@@ -43,6 +43,24 @@ describe('the primary merges its workers in end-time order, each worker in its o
     p.release(T + 30);
     expect(p.tracker.session('{s1}')).toMatchObject({ state: 'closed', ackedBytes: 2000, violations: [] });
     expect(p.tracker.recentViolations()).toEqual([]);
+  });
+
+  it('a worker that dies with its Close still held in the merge: that connection is closed for the tracker too (the resent Close is a legal retry after a connection that closed)', () => {
+    const p = primary();
+    p.merge.addWorker(1);
+    p.merge.addWorker(2);
+    const w1c = new Wire('10.0.0.1', T, 'files.example.com', 1);
+    p.merge.add(1, T + 20, [obs(w1c.create('/u/g.bin', '{s2}')), obs(w1c.fragment('/u/g.bin', '{s2}', 0, 999, 1000)), obs(w1c.close('/u/g.bin', '{s2}'))]);
+    p.release(T + 20); // worker 2 has not spoken: all three wait
+    // Worker 1 dies (the Ack of its Close lost with it), as primary.ts's onExit handles it.
+    p.merge.removeWorker(1, p.relay.lostConnections(1, T + 21, p.merge.unreleased(1)));
+    const w2c = new Wire('10.0.0.1', T + 30, 'files.example.com', 1);
+    p.merge.add(2, T + 40, [obs(w2c.close('/u/g.bin', '{s2}'))]);
+    p.release(T + 40);
+    expect(p.tracker.recentViolations().map((v) => [v.code, v.message])).toEqual([[
+      'close-after-end',
+      expect.stringContaining('after connection 1 closed right after its 2xx Close Ack'),
+    ]]);
   });
 
   it('(control) the same batches applied in arrival order give false violations', () => {
