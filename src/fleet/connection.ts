@@ -35,6 +35,25 @@ export function whenReady(redis: Redis, timeoutMs: number): Promise<boolean> {
   });
 }
 
+/**
+ * `command`, or a rejection when it is unanswered after `ms` (a Redis that holds the
+ * connection without answering); `onLate` is told first. Checked after the poll phase
+ * (setImmediate): a reply delayed by a busy event loop is read first.
+ */
+export function answerWithin<T>(command: Promise<T>, ms: number, onLate?: () => void): Promise<T> {
+  let answered = false;
+  let timer: NodeJS.Timeout | undefined;
+  const settled = command.finally(() => { answered = true; });
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => setImmediate(() => {
+      if (answered) return;
+      onLate?.();
+      reject(new Error('Redis did not answer in time'));
+    }), ms);
+  });
+  return Promise.race([settled, deadline]).finally(() => clearTimeout(timer));
+}
+
 /** Splits `redis://HOST:PORT[/DB]/STREAM` (the analyze form) into a connection URL and a stream. */
 export function splitStreamUrl(raw: string, defaultStream: string): { url: string; stream: string } {
   const u = new URL(raw);

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { answerWithin } from './connection.js';
 import { decodeEntries, type FleetEntry } from './wire.js';
 
 type StreamEntries = Array<[id: string, fields: string[]]>;
@@ -116,18 +117,7 @@ export class Consumer {
 
   /** A command that must answer within `blockMs` + readTimeoutMs, else Redis hangs. */
   private withDeadline<T>(command: Promise<T>, blockMs: number): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      // Checked after the poll phase (setImmediate): a reply delayed by a busy event loop is read first.
-      timer = setTimeout(() => setImmediate(() => {
-        if (answered) return;
-        this.opts.onHung?.();
-        reject(new Error('Redis did not answer in time'));
-      }), blockMs + (this.opts.readTimeoutMs ?? READ_TIMEOUT_MS));
-    });
-    let answered = false;
-    const settled = command.finally(() => { answered = true; });
-    return Promise.race([settled, deadline]).finally(() => clearTimeout(timer));
+    return answerWithin(command, blockMs + (this.opts.readTimeoutMs ?? READ_TIMEOUT_MS), this.opts.onHung);
   }
 
   private take(entries: StreamEntries): void {

@@ -20,7 +20,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { ConnectionClosed, Observation, ObservationSink } from '../observation.js';
-import { connectRedis, whenReady } from './connection.js';
+import { answerWithin, connectRedis, whenReady } from './connection.js';
 import { CLOCK_REMEASURE_MS, FleetClock } from './fleet-clock.js';
 import { Consumer, BLOCK_MS, READ_TIMEOUT_MS } from './consumer.js';
 import { FleetView, type ViewSink } from './fleet-view.js';
@@ -237,7 +237,7 @@ export class FleetLink implements ObservationSink {
     this.clockMeasuring = true;
     const timeoutMs = this.opts.commandTimeoutMs ?? FLEET_DEFAULTS.commandTimeoutMs;
     try {
-      const changed = await this.clock.measure(() => withDeadline(this.writer.time(), timeoutMs));
+      const changed = await this.clock.measure(() => answerWithin(this.writer.time(), timeoutMs));
       this.clockMeasuredAt = Date.now();
       if (changed) this.opts.log.info({ node: this.opts.node, offsetMs: this.clock.offset }, 'fleet: clock offset to Redis measured');
     } finally {
@@ -428,13 +428,4 @@ export class FleetLink implements ObservationSink {
       this.opts.log.info({ backlog: this.publisher.backlog.size, lost: this.publisher.backlog.dropped }, 'fleet: Redis reachable, catching up');
     }
   }
-}
-
-/** `p`, or a rejection once `ms` passed (a Redis that holds the connection without answering). */
-function withDeadline<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error('no answer')), ms);
-  });
-  return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
 }
