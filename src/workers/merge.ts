@@ -20,6 +20,12 @@
  * All workers run on one machine with one clock, so "ended first" is a real order: a
  * client sends its Close after it got the Fragment's Ack, which is after the Fragment's
  * exchange ended. Pure: time is passed in.
+ *
+ * One exception to 3: an exchange is dated just before its answer's last bytes are written
+ * (src/gateway/exchange.ts, lastByteAt) and sent at 'finish'; when that write completes late,
+ * a batch in between carries an `at` after the end time. Harmless: the client reads those
+ * bytes only once the write completed, after that `at`, so whatever it sends next ends after
+ * it and waits for this worker's next batch, which carries the exchange.
  */
 import type { WorkerItem } from './messages.js';
 
