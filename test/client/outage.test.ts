@@ -14,6 +14,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { uploadFile } from '../../src/client/index.js';
 import { listFiles, sha256, startFixture } from '../server/helpers.js';
 import { startRelay } from './test-peers.js';
+import { freePort } from '../free-port.js';
 
 const cli = path.join(__dirname, '..', '..', 'src', 'cli.ts');
 let dir: string;
@@ -56,13 +57,6 @@ function collect(child: ChildProcessWithoutNullStreams): { err: () => string; ex
   return { err: () => err, exit: new Promise((r) => child.once('exit', (code) => r(code))) };
 }
 
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 describe('bitsgate serve killed (SIGKILL) and restarted mid-upload', () => {
   it('the client reconnects, is told 0x8020001F, starts again at Create-Session and the file arrives byte-identical', async () => {

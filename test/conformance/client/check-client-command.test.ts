@@ -15,6 +15,7 @@ import { command, parseCheckClientArgs, startCheckClient } from '../../../src/co
 import { main } from '../../../src/cli.js';
 import type { ConformanceMessage, ServerMessage } from '../../../src/dashboard/messages.js';
 import { captureOutput } from '../../command-output.js';
+import { freePort } from '../../free-port.js';
 
 let dir: string;
 let file: string;
@@ -28,13 +29,6 @@ afterAll(async () => {
   await fs.rm(dir, { recursive: true, force: true });
 });
 
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
 
 async function whenListening(port: number): Promise<void> {
   for (let i = 0; i < 200; i++) {

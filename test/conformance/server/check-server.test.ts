@@ -1,10 +1,10 @@
 import fs from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SERVER_CASES } from '../../../src/conformance/server/index.js';
 import { listFiles, startFixture, type Fixture } from '../../server/helpers.js';
 import { deviatingCases, outcomes, runCheck } from './run-check.js';
+import { freePort } from '../../free-port.js';
 
 /** The exact case list, in order; host-id applies only when the server issues BITS-Host-Id. */
 const CASE_NAMES = [
@@ -21,13 +21,6 @@ afterEach(async () => {
   fixture = undefined;
 });
 
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 describe('bitsgate check-server against bitsgate serve', () => {
   for (const commitOn of ['final-fragment', 'close'] as const) {
