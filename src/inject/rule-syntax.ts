@@ -15,6 +15,7 @@
  * decimal (CLI byte sizes are binary). Rules already written must keep their meaning, and
  * that module is edge code (it checks host names with node:net) the pure core cannot import.
  */
+import { formatErrorContext, formatHresult } from '../protocol/encode.js';
 import { parseErrorCode, parseErrorContext } from '../protocol/index.js';
 import { type InjectionAction, type InjectionRule, type PacketSelector, SELECTOR_WORDS, selectorWord } from './rule.js';
 
@@ -115,8 +116,8 @@ function formatAction(a: InjectionAction): string {
   switch (a.kind) {
     case 'answer': {
       const out = [`status=${a.status}`];
-      if (a.code !== undefined) out.push(`code=0x${(a.code >>> 0).toString(16).toUpperCase().padStart(8, '0')}`);
-      if (a.context !== undefined) out.push(`context=0x${a.context.toString(16).toUpperCase()}`);
+      if (a.code !== undefined) out.push(`code=${formatHresult(a.code)}`);
+      if (a.context !== undefined) out.push(`context=${formatErrorContext(a.context)}`);
       if (a.range === 'server') out.push('range=server');
       else if (a.range) out.push(a.range.start === 0 ? `range=${a.range.end + 1}` : `range=${a.range.start}-${a.range.end}`);
       return out.join(' ');
