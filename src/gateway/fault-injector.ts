@@ -20,7 +20,7 @@
 import type http from 'node:http';
 import type net from 'node:net';
 import { pipeline, Transform, type TransformCallback } from 'node:stream';
-import type { InjectionDecision, InjectionPolicy } from '../inject/registry.js';
+import type { InjectionPolicy } from '../inject/registry.js';
 import type { InjectionAction } from '../inject/rule.js';
 import type { HeaderList } from '../observation.js';
 import { type AckFields, ackFieldHeaders, ackHeaders } from '../protocol/encode.js';
@@ -30,7 +30,7 @@ import { clientResponseHeaders } from './hop-by-hop.js';
 import type { Http1Request, Http1Response } from './http1/types.js';
 
 /** Error reasons observed on injected failures (stable, bounded: they are metric labels). */
-export const INJECTED_ERRORS = { reset: 'injected-reset', dropAck: 'injected-drop-ack' } as const;
+const INJECTED_ERRORS = { reset: 'injected-reset', dropAck: 'injected-drop-ack' } as const;
 
 export class FaultInjector {
   constructor(
@@ -187,7 +187,7 @@ export class FaultInjector {
 }
 
 /** Bytes to relay before a reset-after fires; a percentage needs Content-Length (none: 0). */
-export function resetLimit(action: InjectionAction & { kind: 'reset-after' }, req: { contentLength: number | null; chunked: boolean }): number {
+function resetLimit(action: InjectionAction & { kind: 'reset-after' }, req: { contentLength: number | null; chunked: boolean }): number {
   const length = req.contentLength ?? 0;
   const wanted = action.percent !== undefined ? Math.floor((length * action.percent) / 100) : action.bytes ?? 0;
   return req.chunked ? wanted : Math.min(wanted, length);
@@ -266,5 +266,3 @@ class Throttle extends Transform {
     callback();
   }
 }
-
-export type { InjectionDecision };
