@@ -7,6 +7,7 @@
  * header names, `BITS-Error-Code` [W] and `BITS-Error` [M], are accepted.
  */
 import type { HeaderList } from '../../observation.js';
+import { ERROR_CONTEXT_SERVER } from '../../protocol/encode.js';
 import { headerValue, parseErrorContext } from '../../protocol/index.js';
 
 export interface AckSeen {
@@ -17,7 +18,6 @@ export interface AckSeen {
 }
 
 const HEX_HRESULT = /^0?[xX][0-9a-fA-F]{1,8}$/;
-const CONTEXT_SERVER = 0x5;
 
 /** Deviations over all Acks; `undefined` when no error Ack was seen (nothing to judge). */
 export function errorFormatDeviations(acks: readonly AckSeen[]): string[] | undefined {
@@ -43,7 +43,7 @@ export function errorFormatDeviations(acks: readonly AckSeen[]): string[] | unde
     }
     const ctx = parseErrorContext(context);
     if (!ctx.ok) out.push(`${a.what}: BITS-Error-Context ${JSON.stringify(context.slice(0, 20))}: ${ctx.reason}`);
-    else if (ctx.value !== CONTEXT_SERVER) out.push(`${a.what}: BITS-Error-Context ${context}, expected 0x5 (the BITS extension answered)`);
+    else if (ctx.value !== ERROR_CONTEXT_SERVER) out.push(`${a.what}: BITS-Error-Context ${context}, expected 0x5 (the BITS extension answered)`);
     else if (!HEX_HRESULT.test(context)) out.push(`${a.what}: BITS-Error-Context ${JSON.stringify(context)} is not hex (expected 0x5)`);
   }
   return errors === 0 && out.length === 0 ? undefined : out;

@@ -16,6 +16,7 @@ import {
   type BitsAck,
 } from '../../protocol/index.js';
 import { MAX_SESSION_ID_LENGTH, UPLOAD_PROTOCOL_GUID } from '../../protocol/constants.js';
+import { ERROR_CONTEXT_SERVER } from '../../protocol/encode.js';
 
 /** What came back for one packet: an answer, or why none came. */
 export type SeenAnswer =
@@ -44,8 +45,6 @@ export interface AnswerJudgement {
   /** `200 + range 20`, `500 + 0x8020001F`: for notes and reports. */
   seen: string;
 }
-
-const ERROR_CONTEXT_SERVER = 0x5;
 
 /** `500 + 0x8020001F BG_E_SESSION_NOT_FOUND + range 10`. */
 export function describeExpected(e: Expectation): string {
