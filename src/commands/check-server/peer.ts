@@ -118,10 +118,6 @@ export class CheckPeer {
     }
     return left;
   }
-
-  close(): void {
-    this.transport.close();
-  }
 }
 
 function exchangerOver(transport: PacketTransport, signal: AbortSignal): PacketExchanger {
