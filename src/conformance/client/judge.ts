@@ -147,10 +147,6 @@ function nextOnSession(steps: ClientStep[], at: number, sid: string): ClientStep
   return undefined;
 }
 
-function seenText(step: ClientStep): string {
-  return describeStep(step);
-}
-
 function baselineClean(violations: Violation[]): Recovery {
   const bad = violations.find((v) => v.severity !== 'info');
   if (bad) return { kind: 'fail', reason: `expected a clean upload; the tracker reported ${bad.code} (${bad.severity}): ${bad.message.slice(0, 200)}` };
@@ -178,7 +174,7 @@ const RECOVERIES: Partial<Record<ClientCase['id'], RecoveryCheck>> = {
     const next = nextOnSession(steps, at, fault.session!);
     if (!next) return { kind: 'waiting', expected };
     if (next.kind === 'fragment' && next.range?.start === fault.range?.start) return { kind: 'recovered', seen: `resent ${describeStep(next)} after the lost Ack` };
-    return { kind: 'fail', reason: `expected ${expected}; seen ${seenText(next)}` };
+    return { kind: 'fail', reason: `expected ${expected}; seen ${describeStep(next)}` };
   },
 
   'resync-416'(steps, at) {
@@ -189,7 +185,7 @@ const RECOVERIES: Partial<Record<ClientCase['id'], RecoveryCheck>> = {
     const next = nextOnSession(steps, at, fault.session!);
     if (!next) return { kind: 'waiting', expected };
     if (next.kind === 'fragment' && next.range?.start === r) return { kind: 'recovered', seen: `resumed at ${r} after the 416` };
-    return { kind: 'fail', reason: `expected ${expected}; seen ${seenText(next)}` };
+    return { kind: 'fail', reason: `expected ${expected}; seen ${describeStep(next)}` };
   },
 
   'shrink-413'(steps, at) {
@@ -198,7 +194,7 @@ const RECOVERIES: Partial<Record<ClientCase['id'], RecoveryCheck>> = {
     const next = nextOnSession(steps, at, fault.session!);
     if (!next) return { kind: 'waiting', expected };
     if (next.kind === 'fragment' && next.bytes < fault.bytes) return { kind: 'recovered', seen: `sent ${next.bytes}-byte fragments after the 413 on ${fault.bytes} bytes` };
-    const seen = next.kind === 'fragment' ? `${seenText(next)} (${next.bytes} bytes)` : seenText(next);
+    const seen = next.kind === 'fragment' ? `${describeStep(next)} (${next.bytes} bytes)` : describeStep(next);
     return { kind: 'fail', reason: `expected ${expected} after the 413; seen ${seen}` };
   },
 
@@ -208,7 +204,7 @@ const RECOVERIES: Partial<Record<ClientCase['id'], RecoveryCheck>> = {
     for (let i = at + 1; i < steps.length; i++) {
       const s = steps[i]!;
       if (s.session === fault.session && s.kind === 'fragment') {
-        return { kind: 'fail', reason: `expected ${expected}; seen ${seenText(s)} on the lost session` };
+        return { kind: 'fail', reason: `expected ${expected}; seen ${describeStep(s)} on the lost session` };
       }
       if (s.kind === 'create-session' && s.answer === 'ok' && s.session !== undefined && sessions.slice(1).includes(s.session)) {
         return { kind: 'recovered', seen: `started again with Create-Session after 0x8020001F on ${describeStep(fault)}` };
@@ -223,7 +219,7 @@ const RECOVERIES: Partial<Record<ClientCase['id'], RecoveryCheck>> = {
     const next = nextOnSession(steps, at, fault.session!);
     if (!next) return { kind: 'waiting', expected };
     if (next.kind === 'close-session') return { kind: 'recovered', seen: `resent Close-Session after the lost Ack (answered ${describeAnswer(next)})` };
-    return { kind: 'fail', reason: `expected ${expected}; seen ${seenText(next)}` };
+    return { kind: 'fail', reason: `expected ${expected}; seen ${describeStep(next)}` };
   },
 
   'close-5xx'(steps, at) {
@@ -232,13 +228,13 @@ const RECOVERIES: Partial<Record<ClientCase['id'], RecoveryCheck>> = {
     const next = nextOnSession(steps, at, fault.session!);
     if (!next) return { kind: 'waiting', expected };
     if (next.kind === 'close-session') return { kind: 'recovered', seen: `resent Close-Session after the ${describeAnswer(fault)}` };
-    return { kind: 'fail', reason: `expected ${expected}; seen ${seenText(next)}` };
+    return { kind: 'fail', reason: `expected ${expected}; seen ${describeStep(next)}` };
   },
 
   'close-4xx'(steps, at) {
     const fault = steps[at]!;
     const next = nextOnSession(steps, at, fault.session!);
-    if (next) return { kind: 'fail', reason: `expected no resend after the final ${describeAnswer(fault)} Close Ack; seen ${seenText(next)}` };
+    if (next) return { kind: 'fail', reason: `expected no resend after the final ${describeAnswer(fault)} Close Ack; seen ${describeStep(next)}` };
     return { kind: 'recovered', seen: `did not resend Close-Session after the final ${describeAnswer(fault)}` };
   },
 };
