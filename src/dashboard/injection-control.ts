@@ -15,7 +15,7 @@ function injectionView(a: ActiveInjection): InjectionView {
   return { id: a.id, rule: a.rule.text, origin: a.origin, fired: a.fired, spent: a.spent, addedAt: a.addedAt };
 }
 
-export function registryControl(registry: InjectionRegistry, maxRules = MAX_LIVE_RULES): LiveControl {
+export function registryControl(registry: InjectionRegistry): LiveControl {
   return {
     list: () => registry.list().map(injectionView),
     add(ruleText) {
@@ -26,7 +26,7 @@ export function registryControl(registry: InjectionRegistry, maxRules = MAX_LIVE
         if (err instanceof InjectionRuleError) return { error: err.message, position: err.position };
         throw err;
       }
-      if (registry.list().length >= maxRules) return { refused: `at most ${maxRules} rules at once: remove one first` };
+      if (registry.list().length >= MAX_LIVE_RULES) return { refused: `at most ${MAX_LIVE_RULES} rules at once: remove one first` };
       return { entry: injectionView(registry.add(rule, 'control')) };
     },
     remove: (id) => registry.remove(id),
