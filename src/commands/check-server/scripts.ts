@@ -143,7 +143,7 @@ export const SCRIPTS: Readonly<Record<ServerCaseName, CaseScript>> = {
     if (status === 403) r.deviation(`Create-Session at the same URL after the Close answered 403: a file is there, so the partial upload was kept (§5: deleted when R < T)`);
     if (status !== undefined && status < 300) {
       const j = r.expect('create-session', 'Create-Session at the same URL after the Close', again.seen, { status: [200, 201] });
-      if (j.ack?.sessionId !== undefined) await tidy(ctx, { id: j.ack.sessionId, url, create: j });
+      if (j.ack?.sessionId !== undefined) await tidy(ctx, { id: j.ack.sessionId, url });
     }
   },
 
@@ -200,7 +200,7 @@ export const SCRIPTS: Readonly<Record<ServerCaseName, CaseScript>> = {
     else if (status !== undefined && status < 300) {
       r.note('Conflict (§5, commit point): no file blocks a new Create-Session at the URL after Cancel: the [M] 1.3.2 reading (or the server allows overwrites); either reading passes');
       const id = decodeAck(status, again.seen.headers).sessionId;
-      if (id !== undefined) await tidy(ctx, { id, url, create: { deviations: [], seen: '' } });
+      if (id !== undefined) await tidy(ctx, { id, url });
     }
   },
 

@@ -126,7 +126,7 @@ export async function cancelSession(r: CaseRecorder, ctx: RunContext, s: OpenSes
 }
 
 /** A session ended after the case's point: Cancel, unjudged (the case judged what it was about). */
-export async function tidy(ctx: RunContext, s: OpenSession | undefined): Promise<void> {
+export async function tidy(ctx: RunContext, s: Pick<OpenSession, 'id' | 'url'> | undefined): Promise<void> {
   if (!s) return;
   await ctx.peer.send('cancel-session', 'cleanup: Cancel-Session', s.url, cancelSessionHeaders(s.id), undefined, s.id);
 }
