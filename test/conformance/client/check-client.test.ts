@@ -26,7 +26,7 @@ afterAll(async () => {
   await fs.rm(dir, { recursive: true, force: true });
 });
 
-export const SUITE_OPTIONS: CheckClientOptions = {
+const SUITE_OPTIONS: CheckClientOptions = {
   listen: { host: '127.0.0.1', port: 0 },
   cases: [...CLIENT_CASE_IDS],
   replyPrefix: '/reply/',
