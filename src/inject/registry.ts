@@ -109,6 +109,7 @@ export class InjectionRegistry implements InjectionPolicy {
     }
 
     let path: string | undefined;
+    let client: string | undefined;
     for (const c of this.rules) {
       const { entry } = c;
       const rule = entry.rule;
@@ -119,7 +120,7 @@ export class InjectionRegistry implements InjectionPolicy {
         path ??= requestPath(request.url);
         if (!c.url.test(path)) continue;
       }
-      if (c.client !== undefined && c.client !== normalizeAddress(request.clientAddress)) continue;
+      if (c.client !== undefined && c.client !== (client ??= normalizeAddress(request.clientAddress))) continue;
       if (c.sessions !== undefined && (sid === undefined || !c.sessions.includes(sid))) continue;
       // Forgetting needs a session to forget; without one the rule does not apply.
       if (rule.action.kind === 'forget-session' && sid === undefined) continue;
