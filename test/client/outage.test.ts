@@ -57,7 +57,6 @@ function collect(child: ChildProcessWithoutNullStreams): { err: () => string; ex
   return { err: () => err, exit: new Promise((r) => child.once('exit', (code) => r(code))) };
 }
 
-
 describe('bitsgate serve killed (SIGKILL) and restarted mid-upload', () => {
   it('the client reconnects, is told 0x8020001F, starts again at Create-Session and the file arrives byte-identical', async () => {
     const root = path.join(dir, 'root');

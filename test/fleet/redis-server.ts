@@ -14,7 +14,6 @@ import { freePort } from '../free-port.js';
 export const REDIS_SERVER = ['/usr/bin/redis-server', '/usr/local/bin/redis-server'].find((p) => existsSync(p));
 export const NO_REDIS_REASON = 'redis-server is not installed (apt-get install redis-server): fleet tests skipped';
 
-
 export class TestRedis {
   private child: ChildProcess | undefined;
   private constructor(readonly port: number, private readonly dir: string, private readonly persistent: boolean) {}

@@ -21,7 +21,6 @@ afterEach(async () => {
   fixture = undefined;
 });
 
-
 describe('bitsgate check-server against bitsgate serve', () => {
   for (const commitOn of ['final-fragment', 'close'] as const) {
     it(`passes every case with --commit-on ${commitOn}, and leaves files only under the prefix it names`, async () => {
