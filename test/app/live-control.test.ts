@@ -4,7 +4,6 @@
  * the API really changes traffic (a literal BITS_POST Fragment) and stops after DELETE.
  */
 import { createHash } from 'node:crypto';
-import { request } from 'node:http';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -13,27 +12,12 @@ import { InjectionRegistry } from '../../src/inject/registry.js';
 import { InjectionRuleError, parseInjectionRule } from '../../src/inject/rule-syntax.js';
 import type { InjectionsMessage, InjectionView, ServerMessage, SnapshotMessage } from '../../src/dashboard/messages.js';
 import { bitsPost, headerOf, RawClient, startUpstream, type TestUpstream, waitUntil } from '../gateway/helpers.js';
+import { loopbackRequest } from '../loopback-http.js';
 
 const CONTROL_TOKEN = 'control-token-for-tests-0123456789';
 const SESSION = '{5ee55a1d-0000-4000-8000-00000000c0de}';
 
-interface Reply {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-}
-
-function http(port: number, method: string, path: string, headers: Record<string, string> = {}, body?: string): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, method, headers: { Host: `127.0.0.1:${port}`, ...headers } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks).toString() }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+const http = loopbackRequest;
 
 function parseError(rule: string): InjectionRuleError {
   try {

@@ -4,7 +4,6 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -12,20 +11,13 @@ import pino from 'pino';
 import { parseGatewayArgs, readControlToken, startFromOptions } from '../../src/commands/gateway.js';
 import { UsageError } from '../../src/util/option-values.js';
 import { waitUntil } from '../gateway/helpers.js';
+import { loopbackRequest, type Reply } from '../loopback-http.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'bitsgate-control-cmd-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function post(port: number, path: string, headers: Record<string, string>, body: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, method: 'POST', headers: { Host: `127.0.0.1:${port}`, ...headers } }, (res) => {
-      let text = '';
-      res.on('data', (d) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode!, body: text }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
+function post(port: number, path: string, headers: Record<string, string>, body: string): Promise<Reply> {
+  return loopbackRequest(port, 'POST', path, headers, body);
 }
 
 describe('--control options', () => {
@@ -106,15 +98,7 @@ describe('--control options', () => {
       const [cli] = app.control!.registry.list();
       expect(cli).toMatchObject({ origin: 'cli', rule: { text: 'close: drop-ack times=1' } });
       const port = app.dashboard!.port;
-      const del = await new Promise<number>((resolve, reject) => {
-        const req = request({ host: '127.0.0.1', port, path: `/api/injections/${cli!.id}`, method: 'DELETE',
-          headers: { Host: `127.0.0.1:${port}`, Authorization: 'Bearer a-control-token-for-both-rules' } }, (res) => {
-          res.resume();
-          resolve(res.statusCode!);
-        });
-        req.on('error', reject);
-        req.end();
-      });
+      const del = (await loopbackRequest(port, 'DELETE', `/api/injections/${cli!.id}`, { Authorization: 'Bearer a-control-token-for-both-rules' })).status;
       expect(del).toBe(204);
       expect(app.control!.registry.list()).toEqual([]);
     } finally {

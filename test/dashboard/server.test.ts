@@ -1,27 +1,13 @@
-import { request } from 'node:http';
 import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { startDashboard, resolveToken, type DashboardHandle } from '../../src/dashboard/server.js';
 import type { ServerMessage } from '../../src/dashboard/messages.js';
 import { FakeSource, packet, summary, violation } from './fake-source.js';
-
-interface Reply {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-}
+import { loopbackRequest, type Reply } from '../loopback-http.js';
 
 function get(port: number, path: string, headers: Record<string, string> = {}, method = 'GET'): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, method, headers: { Host: `127.0.0.1:${port}`, ...headers } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks).toString() }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
+  return loopbackRequest(port, method, path, headers);
 }
 
 /** Opens /events; resolves with the socket and the first message, or rejects with the HTTP status. */
