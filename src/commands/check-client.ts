@@ -14,12 +14,12 @@ import { CASE_RUNNER_DEFAULTS, ClientCaseRunner, type CaseStatus } from '../conf
 import { CLIENT_CASES, isClientCaseId, type ClientCaseId } from '../conformance/client/cases.js';
 import { buildReport, printable, resultLine, summaryLines, type ClientSuiteReport } from '../conformance/client/report.js';
 import type { ConformanceMessage } from '../dashboard/messages.js';
-import { checkReplyPrefix } from '../server/config.js';
 import { GATEWAY_DEFAULTS } from '../gateway/index.js';
 import { createLogger, isLogLevel, LOG_LEVELS, type LogLevel } from '../sinks/logger.js';
 import { type ListenAddress, parseListen, parsePositiveDuration, parseUpstreamUrl, UsageError } from '../util/option-values.js';
 import { checkRootOption, parseDashboardOptions } from './app-options.js';
 import type { Command } from './command.js';
+import { parsePrefixOption } from './prefix-option.js';
 import { startupErrorLine } from './startup-errors.js';
 
 export interface CheckClientOptions {
@@ -214,8 +214,7 @@ export function parseCheckClientArgs(args: string[]): CheckClientOptions {
   const replyPrefix = values['reply-prefix'] ?? CASE_RUNNER_DEFAULTS.replyPrefix;
   if (!/^\/[\x21-\x7e]{0,1000}$/.test(replyPrefix)) throw new UsageError('--reply-prefix: expected a path starting with /');
   // The embedded server refuses what checkReplyPrefix refuses: say so here, not as a stack trace at start.
-  const checked = checkReplyPrefix(replyPrefix);
-  if (!checked.ok) throw new UsageError(`--reply-prefix: ${checked.reason}`);
+  parsePrefixOption('--reply-prefix', replyPrefix);
   return {
     listen: values.listen !== undefined ? parseListen('--listen', values.listen) : { ...GATEWAY_DEFAULTS.listen },
     ...(values.upstream !== undefined && { upstream: parseUpstreamUrl('--upstream', values.upstream) }),

@@ -3,9 +3,9 @@ import { MISBEHAVE_DESCRIPTIONS, MISBEHAVE_MODES } from '../client/index.js';
 import { formatDemoSummary } from '../demo/summary.js';
 import { DEMO_DEFAULTS, runDemo } from '../demo/traffic.js';
 // config.js only: the demo needs the prefix rule, not the server.
-import { checkReplyPrefix } from '../server/config.js';
 import { parseBytes, parseDuration, parseHttpUrl, parseInteger, UsageError } from '../util/option-values.js';
 import type { Command } from './command.js';
+import { parsePrefixOption } from './prefix-option.js';
 
 const modes = MISBEHAVE_MODES.map((m) => `    ${m.padEnd(16)} ${MISBEHAVE_DESCRIPTIONS[m].does} (${MISBEHAVE_DESCRIPTIONS[m].expect})`).join('\n');
 
@@ -36,12 +36,6 @@ Options:
   --dashboard URL        where the dashboard is, for the closing hint (default http://127.0.0.1:8081/)
   -q, --quiet            no line per upload, only the summary
   -h, --help             this text`;
-
-function prefix(option: string, value: string): string {
-  const checked = checkReplyPrefix(value);
-  if (!checked.ok) throw new UsageError(`${option}: ${checked.reason}`);
-  return checked.value;
-}
 
 export const command: Command = {
   name: 'demo',
@@ -74,8 +68,8 @@ export const command: Command = {
     if (maxFileBytes !== undefined && (maxFileBytes < 2 || maxFileBytes > 64 * 1024 * 1024)) {
       throw new UsageError('--max-file: from 2 bytes to 64m (close-early and gap need two bytes)');
     }
-    const replyPrefix = values['reply-prefix'] !== undefined ? prefix('--reply-prefix', values['reply-prefix']) : DEMO_DEFAULTS.replyPrefix;
-    const uploadPrefix = values['upload-prefix'] !== undefined ? prefix('--upload-prefix', values['upload-prefix']) : DEMO_DEFAULTS.uploadPrefix;
+    const replyPrefix = values['reply-prefix'] !== undefined ? parsePrefixOption('--reply-prefix', values['reply-prefix']) : DEMO_DEFAULTS.replyPrefix;
+    const uploadPrefix = values['upload-prefix'] !== undefined ? parsePrefixOption('--upload-prefix', values['upload-prefix']) : DEMO_DEFAULTS.uploadPrefix;
 
     const stop = new AbortController();
     const onSignal = () => stop.abort();

@@ -1,8 +1,9 @@
 import { parseArgs } from 'node:util';
-import { checkReplyPrefix, startBitsServer, type BitsServerOptions, type ReplyMode } from '../server/index.js';
+import { startBitsServer, type BitsServerOptions, type ReplyMode } from '../server/index.js';
 import { createLogger, isLogLevel, LOG_LEVELS } from '../sinks/logger.js';
 import { parseBytes, parseDuration, parseHttpUrl, parseInteger, parseListen, UsageError } from '../util/option-values.js';
 import type { Command } from './command.js';
+import { parsePrefixOption } from './prefix-option.js';
 import { startupErrorLine } from './startup-errors.js';
 
 const help = `bitsgate serve --root DIR [options]: an IIS-faithful BITS upload server
@@ -85,8 +86,7 @@ export const command: Command = {
     }
     const replyPrefix = values['reply-prefix'];
     if (replyPrefix !== undefined) {
-      const checked = checkReplyPrefix(replyPrefix);
-      if (!checked.ok) throw new UsageError(`--reply-prefix: ${checked.reason}`);
+      parsePrefixOption('--reply-prefix', replyPrefix);
       // Silently ignoring it would leave the user wondering why no reply URL appears.
       if (replyMode !== 'sha256' && values['notification-url'] === undefined) {
         throw new UsageError('--reply-prefix needs --reply-mode sha256 or --notification-url');
