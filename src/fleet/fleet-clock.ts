@@ -68,8 +68,8 @@ export class FleetClock {
     return changed;
   }
 
-  /** Measures against Redis through `time()` (ioredis's TIME); false when Redis did not answer. */
-  async measure(time: () => Promise<readonly (string | number)[]>): Promise<boolean> {
+  /** Measures against Redis through `time()` (ioredis's TIME): whether the offset changed, or 'failed' (no usable answer). */
+  async measure(time: () => Promise<readonly (string | number)[]>): Promise<'changed' | 'same' | 'failed'> {
     const samples: ClockSample[] = [];
     for (let i = 0; i < CLOCK_SAMPLES; i++) {
       const sentAt = this.local();
@@ -77,10 +77,13 @@ export class FleetClock {
       try {
         answer = await time();
       } catch {
-        return false;
+        return 'failed';
       }
-      samples.push({ sentAt, serverAt: redisTimeMs(answer), receivedAt: this.local() });
+      const serverAt = redisTimeMs(answer);
+      // An ACL that refuses TIME, or a proxy that answers something else: not a clock.
+      if (!Number.isFinite(serverAt)) return 'failed';
+      samples.push({ sentAt, serverAt, receivedAt: this.local() });
     }
-    return this.update(samples);
+    return this.update(samples) ? 'changed' : 'same';
   }
 }

@@ -142,6 +142,7 @@ export class FleetLink implements ObservationSink {
   /** Local time -> fleet (Redis) time. */
   private readonly clock: FleetClock;
   private clockMeasuring = false;
+  private clockFailing = false;
   private clockMeasuredAt = -Infinity;
 
   constructor(private readonly opts: FleetOptions) {
@@ -237,9 +238,14 @@ export class FleetLink implements ObservationSink {
     this.clockMeasuring = true;
     const timeoutMs = this.opts.commandTimeoutMs ?? FLEET_DEFAULTS.commandTimeoutMs;
     try {
-      const changed = await this.clock.measure(() => answerWithin(this.writer.time(), timeoutMs));
+      const result = await this.clock.measure(() => answerWithin(this.writer.time(), timeoutMs));
       this.clockMeasuredAt = Date.now();
-      if (changed) this.opts.log.info({ node: this.opts.node, offsetMs: this.clock.offset }, 'fleet: clock offset to Redis measured');
+      if (result === 'changed') this.opts.log.info({ node: this.opts.node, offsetMs: this.clock.offset }, 'fleet: clock offset to Redis measured');
+      // Said once per failing streak: records stay dated by the last offset (the local clock if none yet).
+      else if (result === 'failed' && !this.clockFailing) {
+        this.opts.log.warn({ node: this.opts.node, offsetMs: this.clock.offset, measured: this.clock.measured }, 'fleet: cannot read the Redis clock (TIME); records keep the last offset');
+      }
+      this.clockFailing = result === 'failed';
     } finally {
       this.clockMeasuring = false;
     }

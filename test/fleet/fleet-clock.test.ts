@@ -29,6 +29,16 @@ describe('FleetClock (offset to the Redis server clock)', () => {
     expect(c.offset).toBe(40 + HYSTERESIS_MS);
     expect(c.now()).toBe(40 + HYSTERESIS_MS);
   });
+
+  it('reports a TIME it cannot use as failed and keeps the offset it had', async () => {
+    const c = new FleetClock(() => 1000);
+    expect(await c.measure(async () => ['1', '40000'])).toBe('changed'); // 1040 ms vs local 1000
+    expect(c.offset).toBe(40);
+    expect(await c.measure(async () => { throw new Error('NOPERM this user has no permissions to run the time command'); })).toBe('failed');
+    expect(await c.measure(async () => ['OK'])).toBe('failed');
+    expect(await c.measure(async () => ['1', '40500'])).toBe('same');
+    expect(c.offset).toBe(40);
+  });
 });
 
 if (!REDIS_SERVER) console.warn(NO_REDIS_REASON);
