@@ -9,8 +9,8 @@
  *
  * Each measurement takes a few samples and keeps the one with the shortest round trip (its
  * midpoint error is at most half of it). The offset moves only when it changes by at least
- * HYSTERESIS_MS: jitter of a millisecond would otherwise let one node's consecutive records
- * trade places.
+ * HYSTERESIS_MS, and when it moves DOWN a record begun after this node's latest shared end is
+ * never dated before that end (offsetFor): one node's consecutive records keep their order.
  */
 
 /** Samples per measurement; the one with the shortest round trip counts. */
@@ -50,7 +50,27 @@ export class FleetClock {
   /** At least one measurement succeeded. */
   measured = false;
 
+  /** The latest end this node shared, in fleet time, and the local time it ended at. */
+  private lastFleetEnd = -Infinity;
+  private lastLocalEnd = -Infinity;
+
   constructor(readonly local: () => number = Date.now) {}
+
+  /**
+   * The offset for a record that ran from `localStart` to `localEnd` on this machine: the current
+   * one, raised just enough after a downward step that a record begun after the latest one this
+   * node shared had ended is still dated after it (a client's next packet after its Ack). With a
+   * steady offset this changes nothing; after a step down by d it slews over d ms of local time.
+   */
+  offsetFor(localStart: number, localEnd: number): number {
+    let offset = this.offset;
+    if (localStart >= this.lastLocalEnd && localStart + offset < this.lastFleetEnd) offset = this.lastFleetEnd - localStart;
+    if (localEnd + offset > this.lastFleetEnd) {
+      this.lastFleetEnd = localEnd + offset;
+      this.lastLocalEnd = localEnd;
+    }
+    return offset;
+  }
 
   /** Fleet time now. */
   now(): number {

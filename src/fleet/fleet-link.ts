@@ -214,7 +214,7 @@ export class FleetLink implements ObservationSink {
     // line names the machine whatever the record says (recordLine writes the entry's node).
     const node = obs.node?.startsWith(`${this.opts.node}#`) ? obs.node : this.opts.node;
     const shared: Observation = { ...obs, node };
-    const offset = this.clock.offset;
+    const offset = this.clock.offsetFor(obs.startedAt, obs.endedAt);
     if (offset !== 0) {
       shared.startedAt += offset;
       shared.endedAt += offset;
@@ -224,7 +224,7 @@ export class FleetLink implements ObservationSink {
   }
 
   onConnectionClosed(closed: ConnectionClosed): void {
-    this.share({ kind: 'connection-closed', closed: { ...closed, at: closed.at + this.clock.offset } });
+    this.share({ kind: 'connection-closed', closed: { ...closed, at: closed.at + this.clock.offsetFor(closed.at, closed.at) } });
   }
 
   /** Fleet time: this node's clock corrected by its last measured offset to Redis's. */

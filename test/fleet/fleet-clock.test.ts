@@ -30,6 +30,22 @@ describe('FleetClock (offset to the Redis server clock)', () => {
     expect(c.now()).toBe(40 + HYSTERESIS_MS);
   });
 
+  it('after the offset steps down, a record begun after the last shared end is still dated after it', () => {
+    const c = new FleetClock(() => 0);
+    c.update([{ sentAt: 0, serverAt: 40, receivedAt: 0 }]);
+    expect(c.offsetFor(1000, 1005)).toBe(40); // a Fragment: 1040..1045 in fleet time
+    c.update([{ sentAt: 0, serverAt: 37, receivedAt: 0 }]); // NTP stepped this machine's clock
+    expect(c.offset).toBe(37);
+    // The client's Close, 1 ms after the Fragment's Ack: 1043 with the new offset, before 1045.
+    expect(c.offsetFor(1006, 1008)).toBe(39);
+    // A request that was already running while the Fragment ran is not pushed: the plain offset.
+    expect(c.offsetFor(1003, 1009)).toBe(37);
+    // Once local time has passed the step, the new offset stands.
+    expect(c.offsetFor(1100, 1101)).toBe(37);
+    // A steady offset never changes a date.
+    expect(c.offsetFor(1102, 1103)).toBe(37);
+  });
+
   it('reports a TIME it cannot use as failed and keeps the offset it had', async () => {
     const c = new FleetClock(() => 1000);
     expect(await c.measure(async () => ['1', '40000'])).toBe('changed'); // 1040 ms vs local 1000
