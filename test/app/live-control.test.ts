@@ -12,6 +12,7 @@ import { InjectionRegistry } from '../../src/inject/registry.js';
 import { InjectionRuleError, parseInjectionRule } from '../../src/inject/rule-syntax.js';
 import type { InjectionsMessage, InjectionView, ServerMessage, SnapshotMessage } from '../../src/dashboard/messages.js';
 import { bitsPost, headerOf, RawClient, startUpstream, type TestUpstream, waitUntil } from '../gateway/helpers.js';
+import { openEvents as openDashboardEvents } from '../dashboard/events-client.js';
 import { loopbackRequest } from '../loopback-http.js';
 
 const CONTROL_TOKEN = 'control-token-for-tests-0123456789';
@@ -68,18 +69,10 @@ function fragment(): Buffer {
   ], '0123456789');
 }
 
-function openEvents(port: number): Promise<{ ws: WebSocket; messages: ServerMessage[] }> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/events`, { headers: { Origin: `http://127.0.0.1:${port}` } });
-    sockets.push(ws);
-    const messages: ServerMessage[] = [];
-    ws.on('message', (d) => {
-      messages.push(JSON.parse(d.toString()));
-      if (messages.length === 1) resolve({ ws, messages });
-    });
-    ws.on('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
-    ws.on('error', reject);
-  });
+async function openEvents(port: number): Promise<{ ws: WebSocket; messages: ServerMessage[] }> {
+  const client = await openDashboardEvents(port);
+  sockets.push(client.ws);
+  return client;
 }
 
 describe('live control is off by default', () => {

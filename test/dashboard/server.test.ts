@@ -2,30 +2,15 @@ import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { startDashboard, resolveToken, type DashboardHandle } from '../../src/dashboard/server.js';
-import type { ServerMessage } from '../../src/dashboard/messages.js';
 import { FakeSource, packet, summary, violation } from './fake-source.js';
 import { loopbackRequest, type Reply } from '../loopback-http.js';
+import { openEvents } from './events-client.js';
 
 function get(port: number, path: string, headers: Record<string, string> = {}, method = 'GET'): Promise<Reply> {
   return loopbackRequest(port, method, path, headers);
 }
 
 /** Opens /events; resolves with the socket and the first message, or rejects with the HTTP status. */
-function openEvents(port: number, query = '', headers: Record<string, string> = {}): Promise<{ ws: WebSocket; messages: ServerMessage[] }> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/events${query}`, {
-      headers: { Origin: `http://127.0.0.1:${port}`, ...headers },
-    });
-    const messages: ServerMessage[] = [];
-    ws.on('message', (d) => {
-      messages.push(JSON.parse(d.toString()));
-      if (messages.length === 1) resolve({ ws, messages });
-    });
-    ws.on('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
-    ws.on('error', reject);
-  });
-}
-
 async function waitFor(cond: () => boolean, ms = 3000): Promise<void> {
   const end = Date.now() + ms;
   while (!cond()) {
